@@ -1,0 +1,66 @@
+"""Carto solidaire — the public map page. Logic lives in the carto package."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from carto import mapping, ui
+
+st.set_page_config(page_title=f"{ui.PAGE_TITLE} — carte", page_icon="🤝", layout="wide")
+
+cfg = ui.settings()
+gaz = ui.gazetteer(cfg.departement)
+loaded, data_key = ui.current_data(cfg)
+table = loaded.table
+
+st.title("Initiatives solidaires")
+st.caption(
+    "Les initiatives de solidarité mises en avant par les services de l'État dans le département. "
+    "Filtrez par thème, arrondissement ou commune ; cliquez sur un point pour le détail."
+)
+
+spec = ui.sidebar_filters(table, gaz)
+shown = ui.filtered(table, spec, data_key=data_key)
+placed = shown[shown["latitude"].notna() & shown["longitude"].notna()]
+st.markdown(f"**{len(shown)} affichées sur {len(table)}**")
+
+ids = set(shown["id"].astype(str))
+selected_id = st.session_state.get("selected_id")
+if selected_id not in ids:
+    selected_id = None
+
+col_map, col_detail = st.columns([3, 2], gap="medium")
+with col_map:
+    fmap = ui.initiative_map(placed, data_key=data_key, cfg=cfg, selected_id=selected_id)
+    result = st_folium(
+        fmap,
+        key="map",
+        height=560,
+        use_container_width=True,
+        returned_objects=["last_active_drawing"],
+    )
+    clicked = mapping.clicked_id(result)
+
+picked = ui.initiatives_table(shown)
+
+# A new click on the map or a new row picked in the table selects that initiative; rerun so
+# that the map highlights it too.
+for source, new_id in (("last_clicked_id", clicked), ("last_table_pick", picked)):
+    if new_id and new_id != st.session_state.get(source):
+        st.session_state[source] = new_id
+        if new_id in ids and new_id != selected_id:
+            st.session_state["selected_id"] = new_id
+            st.rerun()
+st.session_state["selected_id"] = selected_id
+row = None
+if selected_id:
+    match = shown[shown["id"].astype(str) == selected_id]
+    row = match.iloc[0].to_dict() if len(match) else None
+with col_detail:
+    ui.detail_panel(row)
+
+ui.issues_expander(loaded)
+ui.sync_query_params(replace(spec, selected_id=selected_id))

@@ -1,0 +1,93 @@
+"""The whole input path in one call: bytes -> table -> validated rows -> geocoded initiatives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from carto.errors import ReadError
+from carto.gazetteer import Gazetteer, load_gazetteer
+from carto.geocoding import OfflineGeocoder, geocode_table
+from carto.models import COLUMNS, GEOCODED_COLUMNS, Issue
+from carto.reading import RawTable, read_table
+from carto.schema import validate_table
+
+ALL_COLUMNS: tuple[str, ...] = COLUMNS + GEOCODED_COLUMNS
+
+
+@dataclass(frozen=True)
+class LoadedTable:
+    """A file read, validated and geocoded, with everything worth telling the user."""
+
+    table: pd.DataFrame
+    issues: tuple[Issue, ...]
+    row_numbers: tuple[int, ...]
+    encoding: str | None = None
+    separator: str | None = None
+    format: str | None = None
+    rows_read: int = 0
+
+    @property
+    def errors(self) -> tuple[Issue, ...]:
+        return tuple(i for i in self.issues if i.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Issue, ...]:
+        return tuple(i for i in self.issues if i.severity == "warning")
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def placed(self) -> pd.DataFrame:
+        """Rows that have coordinates, i.e. that the map can draw."""
+        return self.table[self.table["latitude"].notna() & self.table["longitude"].notna()]
+
+
+def prepare(raw: RawTable, gazetteer: Gazetteer) -> LoadedTable:
+    """Validate and geocode a table that was read already."""
+    checked = validate_table(raw.frame, row_numbers=raw.row_numbers)
+    issues = list(checked.issues)
+    table = checked.table
+    row_numbers = tuple(checked.row_numbers)
+    if checked.table_usable:
+        table, geo_issues = geocode_table(
+            table, OfflineGeocoder(gazetteer), row_numbers=row_numbers
+        )
+        issues.extend(geo_issues)
+    else:
+        table = empty_table()
+        row_numbers = ()
+    issues.sort(key=lambda i: (i.row if i.row is not None else 0))
+    return LoadedTable(
+        table=table.reset_index(drop=True),
+        issues=tuple(issues),
+        row_numbers=row_numbers,
+        encoding=raw.encoding,
+        separator=raw.separator,
+        format=raw.format,
+        rows_read=raw.rows_read,
+    )
+
+
+def load(
+    source: Path | bytes,
+    *,
+    filename: str | None = None,
+    departement: str = "62",
+    gazetteer: Gazetteer | None = None,
+) -> LoadedTable:
+    """Read, validate and geocode a CSV/XLSX file. Raises ReadError when it is not a table."""
+    if isinstance(source, Path):
+        if not source.is_file():
+            raise ReadError(f"Fichier introuvable : « {source} ».")
+        filename = filename or source.name
+    raw = read_table(source, filename=filename)
+    return prepare(raw, gazetteer or load_gazetteer(departement))
+
+
+def empty_table() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in ALL_COLUMNS})

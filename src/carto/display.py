@@ -1,0 +1,103 @@
+"""Turning untrusted initiative text into safe display pieces (no streamlit here)."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from carto.models import CATEGORY_BY_SLUG, SCOPE_LABELS
+
+SAFE_SCHEMES = ("http", "https", "mailto", "tel")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])")
+_EMAIL = re.compile(r"^[^@\s<>()\[\]\\,;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+def md_escape(text: object) -> str:
+    """Escape Markdown so user text is shown literally by st.markdown (HTML is off anyway)."""
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return ""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def safe_href(url: str) -> str | None:
+    """A link target we are willing to render, or None (javascript:, data:, junk...)."""
+    url = (url or "").strip()
+    if not url or any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in SAFE_SCHEMES:
+        return None
+    if parts.scheme.lower() in ("http", "https") and not parts.netloc:
+        return None
+    # Parentheses and angle brackets would end a Markdown link early.
+    return quote(url, safe=":/?#@!$&'*+,;=%~")
+
+
+def tel_href(phone: str) -> str | None:
+    digits = re.sub(r"[^\d+]", "", phone or "")
+    if len(digits.lstrip("+")) < 4:
+        return None
+    return f"tel:{digits}"
+
+
+def mail_href(email: str) -> str | None:
+    email = (email or "").strip()
+    return f"mailto:{email}" if _EMAIL.match(email) else None
+
+
+def text_or_empty(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).strip()
+
+
+@dataclass(frozen=True)
+class DetailLine:
+    label: str
+    text: str
+    href: str | None = None
+
+
+def detail_lines(row: dict[str, object]) -> list[DetailLine]:
+    """The detail panel of one initiative, in reading order, with safe links only."""
+    category = CATEGORY_BY_SLUG.get(text_or_empty(row.get("categorie")))
+    scope = text_or_empty(row.get("portee")) or "commune"
+    lines = [
+        DetailLine("Catégorie", category.label if category else text_or_empty(row.get("categorie"))),
+        DetailLine("Commune", text_or_empty(row.get("commune"))),
+        DetailLine("Arrondissement", text_or_empty(row.get("arrondissement"))),
+    ]
+    if scope != "commune":
+        zone = text_or_empty(row.get("zone"))
+        lines.append(
+            DetailLine("Portée", f"{SCOPE_LABELS.get(scope, scope)}" + (f" : {zone}" if zone else ""))
+        )
+    for label, key in (("Adresse", "adresse"),):
+        if text_or_empty(row.get(key)):
+            lines.append(DetailLine(label, text_or_empty(row.get(key))))
+    site = text_or_empty(row.get("site_web"))
+    if site:
+        lines.append(DetailLine("Site web", site, safe_href(site)))
+    email = text_or_empty(row.get("email"))
+    if email:
+        lines.append(DetailLine("Courriel", email, mail_href(email)))
+    phone = text_or_empty(row.get("telephone"))
+    if phone:
+        lines.append(DetailLine("Téléphone", phone, tel_href(phone)))
+    source = text_or_empty(row.get("source"))
+    date = text_or_empty(row.get("date_publication"))
+    if source or date:
+        lines.append(DetailLine("Source", " — ".join(p for p in (source, date) if p)))
+    return [line for line in lines if line.text]
+
+
+def detail_markdown(line: DetailLine) -> str:
+    text = md_escape(line.text)
+    if line.href:
+        return f"**{md_escape(line.label)}** : [{text}]({line.href})"
+    return f"**{md_escape(line.label)}** : {text}"

@@ -1,0 +1,133 @@
+"""Filtering the initiatives table: a declarative spec, vectorised masks, facets, shareable URLs."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from carto.models import CATEGORIES
+
+SEARCHED_COLUMNS = ("nom", "description", "commune", "zone", "adresse", "arrondissement")
+MAX_QUERY_TEXT = 200
+
+# URL query parameter names, kept short because people paste these links in e-mails.
+PARAM_CATEGORIES = "categorie"
+PARAM_ARRONDISSEMENTS = "arrondissement"
+PARAM_COMMUNES = "commune"
+PARAM_TEXT = "q"
+PARAM_SELECTED = "id"
+
+
+def fold(text: str) -> str:
+    """Casefold and strip accents, for accent-insensitive search."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """What the visitor asked to see. Empty tuples mean "no constraint"."""
+
+    categories: tuple[str, ...] = ()
+    arrondissements: tuple[str, ...] = ()
+    communes: tuple[str, ...] = ()
+    text: str = ""
+    selected_id: str | None = field(default=None, compare=False)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.categories or self.arrondissements or self.communes or self.text.strip())
+
+    def to_query(self) -> dict[str, list[str] | str]:
+        """Query parameters that reproduce this view (for a shareable link)."""
+        params: dict[str, list[str] | str] = {}
+        if self.categories:
+            params[PARAM_CATEGORIES] = list(self.categories)
+        if self.arrondissements:
+            params[PARAM_ARRONDISSEMENTS] = list(self.arrondissements)
+        if self.communes:
+            params[PARAM_COMMUNES] = list(self.communes)
+        if self.text.strip():
+            params[PARAM_TEXT] = self.text.strip()
+        if self.selected_id:
+            params[PARAM_SELECTED] = self.selected_id
+        return params
+
+    @classmethod
+    def from_query(
+        cls,
+        params: Mapping[str, str | list[str]],
+        *,
+        known_categories: Iterable[str] = tuple(c.slug for c in CATEGORIES),
+        known_arrondissements: Iterable[str] = (),
+        known_communes: Iterable[str] = (),
+    ) -> FilterSpec:
+        """Parse query parameters, dropping values that are not known (a link may be stale)."""
+
+        def values(name: str, known: Iterable[str]) -> tuple[str, ...]:
+            raw = params.get(name, [])
+            items = [raw] if isinstance(raw, str) else list(raw)
+            allowed = set(known)
+            split = [part for item in items for part in str(item).split(",") if part]
+            return tuple(dict.fromkeys(v for v in split if not allowed or v in allowed))
+
+        text_raw = params.get(PARAM_TEXT, "")
+        text = text_raw if isinstance(text_raw, str) else (text_raw[0] if text_raw else "")
+        selected_raw = params.get(PARAM_SELECTED)
+        if isinstance(selected_raw, list):
+            selected_raw = selected_raw[0] if selected_raw else None
+        return cls(
+            categories=values(PARAM_CATEGORIES, known_categories),
+            arrondissements=values(PARAM_ARRONDISSEMENTS, known_arrondissements),
+            communes=values(PARAM_COMMUNES, known_communes),
+            text=text[:MAX_QUERY_TEXT],
+            selected_id=selected_raw or None,
+        )
+
+
+def search_index(table: pd.DataFrame) -> pd.Series:
+    """One folded string per row over the searched columns; build it once per dataset."""
+    present = [c for c in SEARCHED_COLUMNS if c in table.columns]
+    if not present or table.empty:
+        return pd.Series([""] * len(table), index=table.index, dtype="object")
+    joined = table[present].fillna("").astype(str).agg(" ".join, axis=1)
+    return joined.map(fold)
+
+
+def filter_mask(
+    table: pd.DataFrame, spec: FilterSpec, *, index: pd.Series | None = None
+) -> pd.Series:
+    """Boolean mask of the rows matching `spec`. All terms of the free text must appear."""
+    mask = pd.Series(True, index=table.index)
+    if spec.categories:
+        mask &= table["categorie"].isin(spec.categories)
+    if spec.arrondissements:
+        mask &= table["arrondissement_code"].isin(spec.arrondissements)
+    if spec.communes:
+        mask &= table["code_insee"].isin(spec.communes)
+    terms = fold(spec.text).split()
+    if terms:
+        haystack = search_index(table) if index is None else index
+        for term in terms:
+            mask &= haystack.str.contains(term, regex=False)
+    return mask
+
+
+def apply_filters(
+    table: pd.DataFrame, spec: FilterSpec, *, index: pd.Series | None = None
+) -> pd.DataFrame:
+    """The rows of `table` that match `spec`, in their original order."""
+    if spec.is_empty:
+        return table
+    return table[filter_mask(table, spec, index=index)]
+
+
+def facet_counts(table: pd.DataFrame, column: str) -> dict[str, int]:
+    """How many rows carry each value of `column` (for labels such as "Arras (4)")."""
+    if column not in table.columns or table.empty:
+        return {}
+    counts = table[column].fillna("").astype(str).value_counts()
+    return {str(k): int(v) for k, v in counts.items() if k}

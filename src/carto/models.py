@@ -1,0 +1,155 @@
+"""Typed records shared between modules, and the project's vocabularies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+# The communiqué's five themes. `slug` is stored in `categorie`; `label` is shown to users.
+# `aliases` are extra spellings accepted on import (compared after name normalisation).
+
+
+@dataclass(frozen=True)
+class Category:
+    slug: str
+    label: str
+    color: str
+    aliases: tuple[str, ...] = ()
+
+
+CATEGORIES: tuple[Category, ...] = (
+    Category(
+        "protection",
+        "Mesures de protection",
+        "#1f77b4",
+        ("solidaires dans l application des mesures de protection", "protection"),
+    ),
+    Category(
+        "soignants",
+        "Personnels soignants",
+        "#d62728",
+        ("solidaires avec les personnels soignants", "soignants", "sante"),
+    ),
+    Category(
+        "confines",
+        "Personnes confinées",
+        "#2ca02c",
+        ("solidaires avec les personnes confinees", "confinement", "confines"),
+    ),
+    Category(
+        "isoles",
+        "Personnes isolées",
+        "#9467bd",
+        ("solidaires avec les personnes isolees", "isolement", "isoles"),
+    ),
+    Category(
+        "routiers",
+        "Transporteurs routiers",
+        "#ff7f0e",
+        ("solidaires avec les transporteurs routiers", "transporteurs", "routiers"),
+    ),
+)
+CATEGORY_BY_SLUG: dict[str, Category] = {c.slug: c for c in CATEGORIES}
+
+Scope = Literal["commune", "secteur", "arrondissement", "departement"]
+SCOPES: tuple[Scope, ...] = ("commune", "secteur", "arrondissement", "departement")
+SCOPE_LABELS: dict[str, str] = {
+    "commune": "Commune",
+    "secteur": "Secteur",
+    "arrondissement": "Arrondissement",
+    "departement": "Département",
+}
+
+GeocodeStatus = Literal["exact", "fuzzy", "manual", "failed"]
+Severity = Literal["error", "warning"]
+
+# Canonical column order of an initiatives table (docs/schema.md).
+COLUMNS: tuple[str, ...] = (
+    "id",
+    "nom",
+    "categorie",
+    "description",
+    "commune",
+    "code_insee",
+    "portee",
+    "zone",
+    "adresse",
+    "latitude",
+    "longitude",
+    "site_web",
+    "email",
+    "telephone",
+    "date_publication",
+    "source",
+)
+# Columns added by geocoding.
+GEOCODED_COLUMNS: tuple[str, ...] = (
+    "arrondissement_code",
+    "arrondissement",
+    "geocode_status",
+    "geocode_score",
+)
+
+
+@dataclass(frozen=True)
+class GeoPoint:
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
+class Commune:
+    code_insee: str
+    nom: str
+    departement: str
+    arrondissement_code: str
+    arrondissement: str
+    codes_postaux: tuple[str, ...]
+    population: int
+    point: GeoPoint
+
+
+@dataclass(frozen=True)
+class Arrondissement:
+    code: str
+    nom: str
+    chef_lieu: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A gazetteer commune proposed for a text, with a similarity score in [0, 1]."""
+
+    commune: Commune
+    score: float
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem found in an input table, addressed to the user (French text).
+
+    `row` is the line number as a spreadsheet shows it (header = 1), or None for the whole file.
+    """
+
+    severity: Severity
+    message: str
+    row: int | None = None
+    column: str | None = None
+    value: str | None = None
+    hint: str = ""
+    suggestions: tuple[str, ...] = field(default=())
+
+    def __str__(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(f"ligne {self.row}")
+        if self.column:
+            where.append(f"colonne « {self.column} »")
+        if self.value is not None:
+            shown = self.value if len(self.value) <= 80 else self.value[:77] + "…"
+            where.append(f"valeur « {shown} »")
+        prefix = "Erreur" if self.severity == "error" else "Avertissement"
+        text = f"{prefix} ({', '.join(where)}) : {self.message}" if where else f"{prefix} : {self.message}"
+        if self.hint:
+            text += f" — {self.hint}"
+        return text

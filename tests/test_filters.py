@@ -1,0 +1,88 @@
+"""Filters: a table of specs over a small real table with accents and homonym-like names."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from carto.filters import FilterSpec, apply_filters, facet_counts, fold, search_index
+
+ROWS = [
+    # id, nom, categorie, commune, code_insee, arrondissement_code, arrondissement, description
+    ("a", "Gel hydro-alcoolique", "protection", "Lillers", "62516", "622", "Béthune", "Usine"),
+    ("b", "Visières imprimées", "protection", "Bruay-la-Buissière", "62178", "622", "Béthune", ""),
+    ("c", "Masques lavables", "protection", "Calais", "62193", "626", "Calais", "Tissu"),
+    ("d", "Paniers de première nécessité", "isoles", "Guînes", "62397", "626", "Calais", "Œufs"),
+    ("e", "Aire de repos des routiers", "routiers", "Saint-Laurent-Blangy", "62753", "621",
+     "Arras", "Douches et gel"),
+    ("f", "Don de plants à l'EHPAD", "isoles", "Loos-en-Gohelle", "62528", "627", "Lens", ""),
+]
+COLUMNS = ["id", "nom", "categorie", "commune", "code_insee", "arrondissement_code",
+           "arrondissement", "description"]
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return pd.DataFrame(ROWS, columns=COLUMNS).assign(zone="", adresse="")
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected_ids"),
+    [
+        (FilterSpec(), "abcdef"),
+        (FilterSpec(categories=("protection",)), "abc"),
+        (FilterSpec(categories=("protection", "routiers")), "abce"),
+        (FilterSpec(arrondissements=("626",)), "cd"),
+        (FilterSpec(categories=("protection",), arrondissements=("626",)), "c"),
+        (FilterSpec(communes=("62397",)), "d"),
+        (FilterSpec(text="guines"), "d"),  # accents ignored
+        (FilterSpec(text="GEL"), "ae"),  # name or description
+        (FilterSpec(text="gel routiers"), "e"),  # every term must match
+        (FilterSpec(text="oeufs"), ""),  # "œ" is a letter of its own, not "oe"
+        (FilterSpec(text="Œufs"), "d"),
+        (FilterSpec(text="béthune"), "ab"),  # arrondissement name is searched
+        (FilterSpec(text="   "), "abcdef"),
+        (FilterSpec(categories=("inconnue",)), ""),
+        (FilterSpec(text="<script>"), ""),
+    ],
+)
+def test_apply_filters(table: pd.DataFrame, spec: FilterSpec, expected_ids: str) -> None:
+    shown = apply_filters(table, spec)
+    assert "".join(shown["id"]) == expected_ids
+    # A prebuilt index gives the same answer as building it on the fly.
+    assert "".join(apply_filters(table, spec, index=search_index(table))["id"]) == expected_ids
+
+
+def test_facet_counts(table: pd.DataFrame) -> None:
+    assert facet_counts(table, "arrondissement") == {"Béthune": 2, "Calais": 2, "Arras": 1,
+                                                     "Lens": 1}
+    assert facet_counts(table.iloc[0:0], "arrondissement") == {}
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, FilterSpec()),
+        ({"categorie": ["protection", "isoles"]}, FilterSpec(categories=("protection", "isoles"))),
+        ({"categorie": "protection,isoles"}, FilterSpec(categories=("protection", "isoles"))),
+        ({"categorie": ["protection", "pirate"]}, FilterSpec(categories=("protection",))),
+        ({"arrondissement": ["626", "999"]}, FilterSpec(arrondissements=("626",))),
+        ({"q": "x" * 500}, FilterSpec(text="x" * 200)),
+    ],
+)
+def test_from_query_drops_unknown_values(params: dict, expected: FilterSpec) -> None:
+    spec = FilterSpec.from_query(params, known_arrondissements=["621", "626"])
+    assert spec == expected
+
+
+def test_query_round_trip() -> None:
+    spec = FilterSpec(categories=("isoles",), arrondissements=("626",), communes=("62397",),
+                      text="paniers", selected_id="d")
+    back = FilterSpec.from_query(spec.to_query(), known_arrondissements=["626"],
+                                 known_communes=["62397"])
+    assert back == spec
+    assert back.selected_id == "d"
+
+
+def test_fold() -> None:
+    assert fold("Guînes ÉTAPLES") == "guines etaples"
