@@ -13,8 +13,7 @@ st.set_page_config(page_title=f"{ui.PAGE_TITLE} — carte", page_icon="🤝", la
 
 cfg = ui.settings()
 gaz = ui.gazetteer(cfg.departement)
-loaded, data_key = ui.current_data(cfg)
-table = loaded.table
+table, data_key, version = ui.published_data(cfg)
 
 st.title("Initiatives solidaires")
 st.caption(
@@ -62,5 +61,5 @@ if selected_id:
 with col_detail:
     ui.detail_panel(row)
 
-ui.issues_expander(loaded)
+ui.data_footer(table, version)
 ui.sync_query_params(replace(spec, selected_id=selected_id))

@@ -23,7 +23,10 @@ from carto.display import detail_lines, detail_markdown, md_escape, safe_href, t
         ("https://", None),
         ("www.indelab.fr", None),  # no scheme: the validator adds https:// before this point
         ("https://exemple.fr/a b", None),
-        ("https://exemple.fr/x)](javascript:alert(1)", "https://exemple.fr/x%29%5D%28javascript:alert%281%29"),
+        (
+            "https://exemple.fr/x)](javascript:alert(1)",
+            "https://exemple.fr/x%29%5D%28javascript:alert%281%29",
+        ),
         ("", None),
     ],
 )
@@ -33,7 +36,11 @@ def test_safe_href(url: str, expected: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("phone", "expected"),
-    [("03 21 85 53 70", "tel:0321855370"), ("+33 3 21 85 53 70", "tel:+33321855370"), ("n/a", None)],
+    [
+        ("03 21 85 53 70", "tel:0321855370"),
+        ("+33 3 21 85 53 70", "tel:+33321855370"),
+        ("n/a", None),
+    ],
 )
 def test_tel_href(phone: str, expected: str | None) -> None:
     assert tel_href(phone) == expected

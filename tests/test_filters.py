@@ -13,12 +13,28 @@ ROWS = [
     ("b", "Visières imprimées", "protection", "Bruay-la-Buissière", "62178", "622", "Béthune", ""),
     ("c", "Masques lavables", "protection", "Calais", "62193", "626", "Calais", "Tissu"),
     ("d", "Paniers de première nécessité", "isoles", "Guînes", "62397", "626", "Calais", "Œufs"),
-    ("e", "Aire de repos des routiers", "routiers", "Saint-Laurent-Blangy", "62753", "621",
-     "Arras", "Douches et gel"),
+    (
+        "e",
+        "Aire de repos des routiers",
+        "routiers",
+        "Saint-Laurent-Blangy",
+        "62753",
+        "621",
+        "Arras",
+        "Douches et gel",
+    ),
     ("f", "Don de plants à l'EHPAD", "isoles", "Loos-en-Gohelle", "62528", "627", "Lens", ""),
 ]
-COLUMNS = ["id", "nom", "categorie", "commune", "code_insee", "arrondissement_code",
-           "arrondissement", "description"]
+COLUMNS = [
+    "id",
+    "nom",
+    "categorie",
+    "commune",
+    "code_insee",
+    "arrondissement_code",
+    "arrondissement",
+    "description",
+]
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +70,12 @@ def test_apply_filters(table: pd.DataFrame, spec: FilterSpec, expected_ids: str)
 
 
 def test_facet_counts(table: pd.DataFrame) -> None:
-    assert facet_counts(table, "arrondissement") == {"Béthune": 2, "Calais": 2, "Arras": 1,
-                                                     "Lens": 1}
+    assert facet_counts(table, "arrondissement") == {
+        "Béthune": 2,
+        "Calais": 2,
+        "Arras": 1,
+        "Lens": 1,
+    }
     assert facet_counts(table.iloc[0:0], "arrondissement") == {}
 
 
@@ -76,10 +96,16 @@ def test_from_query_drops_unknown_values(params: dict, expected: FilterSpec) -> 
 
 
 def test_query_round_trip() -> None:
-    spec = FilterSpec(categories=("isoles",), arrondissements=("626",), communes=("62397",),
-                      text="paniers", selected_id="d")
-    back = FilterSpec.from_query(spec.to_query(), known_arrondissements=["626"],
-                                 known_communes=["62397"])
+    spec = FilterSpec(
+        categories=("isoles",),
+        arrondissements=("626",),
+        communes=("62397",),
+        text="paniers",
+        selected_id="d",
+    )
+    back = FilterSpec.from_query(
+        spec.to_query(), known_arrondissements=["626"], known_communes=["62397"]
+    )
     assert back == spec
     assert back.selected_id == "d"
 

@@ -84,7 +84,9 @@ def cmd_assets_install(args: argparse.Namespace) -> int:
     from carto.assets import install_assets
 
     copied = install_assets(
-        node_modules=Path(args.node_modules) if args.node_modules else PROJECT_ROOT / "node_modules",
+        node_modules=Path(args.node_modules)
+        if args.node_modules
+        else PROJECT_ROOT / "node_modules",
         static_dir=Path(args.static_dir) if args.static_dir else PROJECT_ROOT / "static",
     )
     print(f"{len(copied)} fichiers copiés dans static/vendor.")

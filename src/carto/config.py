@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,14 @@ class Settings:
             )
         data_path = Path(env.get("CARTO_DATA") or PROJECT_ROOT / "data" / "initiatives.csv")
         departement = (env.get("CARTO_DEPARTEMENT") or "62").strip().upper()
-        default_db = f"sqlite:///{PROJECT_ROOT / 'data' / 'carto.sqlite'}"
+        # Without CARTO_DATABASE_URL, each data file gets its own SQLite store under data/, so
+        # that pointing CARTO_DATA at another file shows that file, not a store filled earlier.
+        if env.get("CARTO_DATA"):
+            tag = hashlib.sha256(str(data_path.resolve()).encode()).hexdigest()[:10]
+            db_file = PROJECT_ROOT / "data" / f"carto-{tag}.sqlite"
+        else:
+            db_file = PROJECT_ROOT / "data" / "carto.sqlite"
+        default_db = f"sqlite:///{db_file}"
         return cls(
             data_path=data_path,
             departement=departement,

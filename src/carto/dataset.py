@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,26 +43,48 @@ class LoadedTable:
         return not self.errors
 
     @property
+    def error_rows(self) -> frozenset[int]:
+        return frozenset(i.row for i in self.errors if i.row is not None)
+
+    def clean_rows(self) -> pd.DataFrame:
+        """Rows without any error (what may be published from a file that has some)."""
+        bad = self.error_rows
+        keep = [line not in bad for line in self.row_numbers]
+        return self.table[keep] if len(keep) == len(self.table) else self.table.iloc[0:0]
+
+    @property
     def placed(self) -> pd.DataFrame:
         """Rows that have coordinates, i.e. that the map can draw."""
         return self.table[self.table["latitude"].notna() & self.table["longitude"].notna()]
 
 
-def prepare(raw: RawTable, gazetteer: Gazetteer) -> LoadedTable:
-    """Validate and geocode a table that was read already."""
+def prepare(
+    raw: RawTable, gazetteer: Gazetteer, *, corrections: Mapping[int, str] | None = None
+) -> LoadedTable:
+    """Validate and geocode a table that was read already.
+
+    `corrections` maps a spreadsheet line to the INSEE code an editor picked for it; those rows
+    are geocoded from that code and marked "manual".
+    """
     checked = validate_table(raw.frame, row_numbers=raw.row_numbers)
     issues = list(checked.issues)
-    table = checked.table
+    table = checked.table.copy()
     row_numbers = tuple(checked.row_numbers)
-    if checked.table_usable:
+    file_level_error = any(i.row is None and i.severity == "error" for i in checked.issues)
+    if file_level_error or table.empty:
+        table, row_numbers = empty_table(), ()
+    else:
+        corrected = [i for i, line in enumerate(row_numbers) if line in (corrections or {})]
+        for i in corrected:
+            table.iloc[i, table.columns.get_loc("code_insee")] = (corrections or {})[row_numbers[i]]
+            table.iloc[i, table.columns.get_loc("commune")] = ""
         table, geo_issues = geocode_table(
             table, OfflineGeocoder(gazetteer), row_numbers=row_numbers
         )
+        if corrected:
+            table.iloc[corrected, table.columns.get_loc("geocode_status")] = "manual"
         issues.extend(geo_issues)
-    else:
-        table = empty_table()
-        row_numbers = ()
-    issues.sort(key=lambda i: (i.row if i.row is not None else 0))
+    issues.sort(key=lambda i: i.row if i.row is not None else 0)
     return LoadedTable(
         table=table.reset_index(drop=True),
         issues=tuple(issues),

@@ -68,14 +68,18 @@ def detail_lines(row: dict[str, object]) -> list[DetailLine]:
     category = CATEGORY_BY_SLUG.get(text_or_empty(row.get("categorie")))
     scope = text_or_empty(row.get("portee")) or "commune"
     lines = [
-        DetailLine("Catégorie", category.label if category else text_or_empty(row.get("categorie"))),
+        DetailLine(
+            "Catégorie", category.label if category else text_or_empty(row.get("categorie"))
+        ),
         DetailLine("Commune", text_or_empty(row.get("commune"))),
         DetailLine("Arrondissement", text_or_empty(row.get("arrondissement"))),
     ]
     if scope != "commune":
         zone = text_or_empty(row.get("zone"))
         lines.append(
-            DetailLine("Portée", f"{SCOPE_LABELS.get(scope, scope)}" + (f" : {zone}" if zone else ""))
+            DetailLine(
+                "Portée", f"{SCOPE_LABELS.get(scope, scope)}" + (f" : {zone}" if zone else "")
+            )
         )
     for label, key in (("Adresse", "adresse"),):
         if text_or_empty(row.get(key)):

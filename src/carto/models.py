@@ -149,7 +149,11 @@ class Issue:
             shown = self.value if len(self.value) <= 80 else self.value[:77] + "…"
             where.append(f"valeur « {shown} »")
         prefix = "Erreur" if self.severity == "error" else "Avertissement"
-        text = f"{prefix} ({', '.join(where)}) : {self.message}" if where else f"{prefix} : {self.message}"
+        text = (
+            f"{prefix} ({', '.join(where)}) : {self.message}"
+            if where
+            else f"{prefix} : {self.message}"
+        )
         if self.hint:
             text += f" — {self.hint}"
         return text

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
 import folium
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
 
 from carto import dataset, mapping
+from carto.auth import Editor, Throttle, authenticate, editors_from_secrets
 from carto.config import Settings
+from carto.diffing import find_duplicates
 from carto.display import detail_lines, detail_markdown
+from carto.errors import CartoError, ConfigError, ReadError
 from carto.filters import FilterSpec, apply_filters, facet_counts, search_index
 from carto.gazetteer import Gazetteer, load_gazetteer
-from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS
+from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS, Issue
+from carto.publishing import MODE_LABELS, MODES, ImportPlan, open_store, plan_import, publish_plan
+from carto.reading import RawTable, read_table
+from carto.storage import Store, VersionInfo
 
 PAGE_TITLE = "Carto solidaire"
 
@@ -26,22 +34,6 @@ def settings() -> Settings:
 @st.cache_resource(show_spinner=False)
 def gazetteer(departement: str) -> Gazetteer:
     return load_gazetteer(departement)
-
-
-def _file_key(path: Path) -> tuple[str, int, int]:
-    stat = path.stat()
-    return (str(path), stat.st_mtime_ns, stat.st_size)
-
-
-@st.cache_data(show_spinner="Chargement des initiatives…", max_entries=8)
-def _load_file(key: tuple[str, int, int], departement: str) -> dataset.LoadedTable:
-    return dataset.load(Path(key[0]), departement=departement, gazetteer=gazetteer(departement))
-
-
-def current_data(cfg: Settings) -> tuple[dataset.LoadedTable, str]:
-    """The published initiatives and a key that changes whenever they change."""
-    key = _file_key(cfg.data_path)
-    return _load_file(key, cfg.departement), f"{key[0]}:{key[1]}:{key[2]}"
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -92,7 +84,9 @@ def sidebar_filters(table: pd.DataFrame, gaz: Gazetteer) -> FilterSpec:
     present_communes = (
         table[["code_insee", "commune"]].dropna().drop_duplicates().sort_values("commune")
     )
-    commune_names = dict(zip(present_communes["code_insee"], present_communes["commune"], strict=True))
+    commune_names = dict(
+        zip(present_communes["code_insee"], present_communes["commune"], strict=True)
+    )
     if "filters_initialised" not in st.session_state:
         spec = FilterSpec.from_query(
             {k: st.query_params.get_all(k) for k in st.query_params},
@@ -197,13 +191,321 @@ def detail_panel(row: dict[str, object] | None) -> None:
         st.markdown(detail_markdown(line))
 
 
-def issues_expander(loaded: dataset.LoadedTable) -> None:
-    unplaced = len(loaded.table) - len(loaded.placed)
-    if not loaded.issues:
-        return
-    label = f"{len(loaded.errors)} erreur(s), {len(loaded.warnings)} avertissement(s) dans les données"
+def data_footer(table: pd.DataFrame, version: VersionInfo | None) -> None:
+    """Where the data comes from, and what the map cannot show."""
+    unplaced = int((table["latitude"].isna() | table["longitude"].isna()).sum())
+    parts = []
+    if version is not None:
+        parts.append(
+            f"Données : version {version.number} publiée le "
+            f"{version.created_at.strftime('%d/%m/%Y à %H:%M')} (UTC)."
+        )
     if unplaced:
-        label += f" — {unplaced} initiative(s) non placée(s) sur la carte"
-    with st.expander(label):
-        for issue in loaded.issues:
-            st.text(str(issue))
+        parts.append(f"{unplaced} initiative(s) sans position ne figurent que dans le tableau.")
+    if parts:
+        st.caption(" ".join(parts))
+
+
+# --- store and editors -------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner="Ouverture de la base…")
+def store(database_url: str, data_path: str, departement: str) -> Store:
+    """One store per process; filled from CARTO_DATA on first start."""
+    return open_store(Settings.from_env(), gazetteer(departement))
+
+
+def open_configured_store(cfg: Settings) -> Store:
+    return store(cfg.database_url, str(cfg.data_path), cfg.departement)
+
+
+@st.cache_data(show_spinner="Chargement des initiatives…", max_entries=4)
+def _version_table(database_url: str, number: int, _store: Store) -> pd.DataFrame:
+    return _store.load(number)
+
+
+def published_data(cfg: Settings) -> tuple[pd.DataFrame, str, VersionInfo | None]:
+    """The current version's table and a cache key that changes with every publish."""
+    st_ = open_configured_store(cfg)
+    current = st_.current()
+    if current is None:
+        return dataset.empty_table(), f"{cfg.database_url}:empty", None
+    table = _version_table(cfg.database_url, current.number, st_)
+    return table, f"{cfg.database_url}:v{current.number}:{current.checksum[:12]}", current
+
+
+def _secrets() -> dict[str, Any]:
+    try:
+        return st.secrets.to_dict()
+    except (FileNotFoundError, StreamlitSecretNotFoundError):
+        return {}
+
+
+@st.cache_resource
+def _throttle() -> Throttle:
+    """Shared by every session of this process, so that opening tabs does not reset it."""
+    return Throttle(max_failures=5, window_seconds=300)
+
+
+def signed_in_editor() -> Editor | None:
+    """The signed-in editor, or None after drawing the sign-in form (OIDC or built-in list)."""
+    secrets = _secrets()
+    if "auth" in secrets:
+        return _oidc_editor(secrets)
+    editor = st.session_state.get("editor")
+    if isinstance(editor, Editor):
+        return editor
+    try:
+        editors = editors_from_secrets(secrets.get("editors"))
+    except ConfigError as exc:
+        st.error(str(exc))
+        return None
+    if not editors:
+        st.warning(
+            "Aucun compte éditeur n'est configuré : ajoutez une section [editors] dans "
+            ".streamlit/secrets.toml (modèle : .streamlit/secrets.example.toml)."
+        )
+        return None
+    with st.form("sign_in"):
+        st.subheader("Connexion des éditeurs", anchor=False)
+        username = st.text_input("Identifiant")
+        password = st.text_input("Mot de passe", type="password")
+        submitted = st.form_submit_button("Se connecter")
+    if submitted:
+        found, message = authenticate(editors, username, password, throttle=_throttle())
+        if found is None:
+            st.error(message)
+            return None
+        st.session_state["editor"] = found
+        st.rerun()
+    return None
+
+
+def _oidc_editor(secrets: dict[str, Any]) -> Editor | None:
+    if not st.user.is_logged_in:
+        st.button("Se connecter (authentification unique)", on_click=st.login)
+        return None
+    email = str(st.user.get("email") or "")
+    allowed = {str(e).casefold() for e in secrets.get("oidc_editors", {}).get("emails", [])}
+    if email.casefold() not in allowed:
+        st.error(f"Le compte « {email} » n'est pas autorisé à publier.")
+        st.button("Se déconnecter", on_click=st.logout)
+        return None
+    return Editor(username=email, name=str(st.user.get("name") or email), password_hash="")
+
+
+def sign_out_button() -> None:
+    if "auth" in _secrets():
+        st.sidebar.button("Se déconnecter", on_click=st.logout)
+    elif st.sidebar.button("Se déconnecter"):
+        st.session_state.pop("editor", None)
+        st.rerun()
+
+
+# --- editors' import flow ----------------------------------------------------------------
+
+MAX_UPLOAD_BYTES = 20 * 2**20  # same as server.maxUploadSize in .streamlit/config.toml
+MAX_ROWS = 20_000
+KEEP_AS_IS = "— laisser tel quel —"
+
+
+def _issues_frame(issues: Sequence[Issue]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "Gravité": ["Erreur" if i.severity == "error" else "Avertissement" for i in issues],
+            "Ligne": [i.row if i.row is not None else "fichier" for i in issues],
+            "Colonne": [i.column or "" for i in issues],
+            "Valeur": [(i.value or "")[:200] for i in issues],
+            "Problème": [i.message for i in issues],
+            "Que faire": [i.hint for i in issues],
+            "Suggestions": [", ".join(i.suggestions) for i in issues],
+        }
+    ).astype(str)
+
+
+def _read_upload(name: str, data: bytes) -> RawTable | None:
+    if len(data) > MAX_UPLOAD_BYTES:
+        st.error(
+            f"Le fichier « {name} » fait {len(data) / 2**20:.1f} Mo : la limite est de "
+            f"{MAX_UPLOAD_BYTES // 2**20} Mo. Rien n'a été modifié."
+        )
+        return None
+    try:
+        return read_table(data, filename=name, max_bytes=MAX_UPLOAD_BYTES, max_rows=MAX_ROWS)
+    except ReadError as exc:
+        st.error(f"{exc} Rien n'a été modifié.")
+        return None
+
+
+def _commune_corrections(
+    loaded: dataset.LoadedTable, gaz: Gazetteer, digest: str
+) -> dict[int, str]:
+    """Let the editor pick a commune for each row whose commune was not found."""
+    failed = [i for i in loaded.errors if i.column == "commune" and i.row is not None and i.value]
+    corrections: dict[int, str] = dict(st.session_state.get(f"corrections:{digest}", {}))
+    if not failed and not corrections:
+        return corrections
+    st.markdown("**Communes non reconnues** — choisissez la bonne commune :")
+    for issue in failed:
+        candidates = gaz.suggest(issue.value or "", limit=5)
+        options = [KEEP_AS_IS] + [c.commune.code_insee for c in candidates]
+        names = {
+            c.commune.code_insee: f"{c.commune.nom} ({c.commune.code_insee}, "
+            f"{round(c.score * 100)} %)"
+            for c in candidates
+        }
+        choice = st.selectbox(
+            f"Ligne {issue.row} : « {issue.value} »",
+            options,
+            format_func=lambda code, names=names: names.get(code, code),
+            key=f"fix:{digest}:{issue.row}",
+        )
+        if choice != KEEP_AS_IS:
+            corrections[int(issue.row)] = choice  # type: ignore[arg-type]
+    if st.button("Appliquer les corrections", disabled=not corrections):
+        st.session_state[f"corrections:{digest}"] = corrections
+        st.rerun()
+    return dict(st.session_state.get(f"corrections:{digest}", {}))
+
+
+def _review(plan: ImportPlan) -> None:
+    diff = plan.diff
+    base = f"version {plan.base.number}" if plan.base else "aucune version publiée"
+    st.markdown(f"**Comparaison avec la version en ligne** ({base})")
+    cols = st.columns(4)
+    cols[0].metric("Ajoutées", diff.added_count)
+    cols[1].metric("Modifiées", diff.changed_count)
+    cols[2].metric("Retirées", diff.removed_count)
+    cols[3].metric("Inchangées", diff.unchanged)
+    if diff.added:
+        with st.expander(f"{diff.added_count} initiative(s) ajoutée(s)"):
+            st.dataframe(
+                pd.DataFrame(diff.added)[["nom", "commune", "categorie"]].astype(str),
+                hide_index=True,
+            )
+    if diff.changed:
+        with st.expander(f"{diff.changed_count} initiative(s) modifiée(s)", expanded=True):
+            rows = [
+                {"Initiative": ch.nom, "Champ": f.column, "Avant": str(f.old), "Après": str(f.new)}
+                for ch in diff.changed
+                for f in ch.fields
+            ]
+            st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True)
+    if diff.removed:
+        with st.expander(f"{diff.removed_count} initiative(s) retirée(s)", expanded=True):
+            st.dataframe(
+                pd.DataFrame(diff.removed)[["nom", "commune", "categorie"]].astype(str),
+                hide_index=True,
+            )
+
+
+def import_flow(store_: Store, gaz: Gazetteer, *, editor: Editor) -> None:
+    """Upload -> detection -> report -> corrections -> review -> confirmed publish."""
+    upload = st.file_uploader(
+        "Fichier d'initiatives (CSV ou Excel .xlsx)",
+        type=["csv", "txt", "tsv", "xlsx"],
+        help=f"{MAX_UPLOAD_BYTES // 2**20} Mo et {MAX_ROWS} lignes au plus. "
+        "Colonnes : voir docs/schema.md.",
+    )
+    if upload is None:
+        return
+    data = upload.getvalue()
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    raw = _read_upload(upload.name, data)
+    if raw is None:
+        return
+    separator = {";": "point-virgule", ",": "virgule", "\t": "tabulation"}.get(
+        raw.separator or "", "—"
+    )
+    st.success(
+        f"« {upload.name} » lu : format {raw.format.upper()}, encodage {raw.encoding or '—'}, "
+        f"séparateur {separator}, {raw.rows_read} ligne(s) de données."
+    )
+    corrections = dict(st.session_state.get(f"corrections:{digest}", {}))
+    loaded = dataset.prepare(raw, gaz, corrections=corrections)
+
+    st.subheader("Rapport de validation", anchor=False)
+    statuses = loaded.table["geocode_status"].value_counts().to_dict() if len(loaded.table) else {}
+    st.markdown(
+        f"{len(loaded.table)} initiative(s) ; géocodage : "
+        + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
+        + f" ; **{len(loaded.errors)} erreur(s)**, {len(loaded.warnings)} avertissement(s)."
+    )
+    if loaded.issues:
+        st.dataframe(_issues_frame(loaded.issues), hide_index=True, width="stretch")
+    duplicates = find_duplicates(loaded.table)
+    for first, second in duplicates:
+        st.warning(
+            f"Doublon probable : lignes {loaded.row_numbers[first]} et "
+            f"{loaded.row_numbers[second]} (même nom et même commune)."
+        )
+    _commune_corrections(loaded, gaz, digest)
+    if not loaded.ok:
+        st.error("Corrigez les erreurs (dans le fichier ou ci-dessus) : rien ne peut être publié.")
+        return
+
+    st.subheader("Revue des changements", anchor=False)
+    mode = st.radio(
+        "Mode de publication", MODES, format_func=MODE_LABELS.__getitem__, key=f"mode:{digest}"
+    )
+    plan = plan_import(loaded, store_, mode=mode)
+    _review(plan)
+    if plan.diff.is_empty:
+        st.info("Aucun changement par rapport à la version en ligne.")
+    note = st.text_input("Note de version (visible dans l'historique)", key=f"note:{digest}")
+    confirmed = st.checkbox(
+        f"Je confirme la publication de {len(plan.result)} initiative(s) sur la carte publique.",
+        key=f"confirm:{digest}",
+    )
+    if st.button("Publier", type="primary", disabled=not (confirmed and plan.publishable)):
+        try:
+            info = publish_plan(plan, store_, author=editor.name, note=note)
+        except CartoError as exc:
+            st.error(str(exc))
+            return
+        st.session_state.pop(f"confirm:{digest}", None)
+        st.success(
+            f"Version {info.number} publiée ({info.row_count} initiatives). "
+            "La carte affiche désormais ces données."
+        )
+
+
+def versions_panel(store_: Store, *, editor: Editor) -> None:
+    """History of published versions, and rollback to one of them."""
+    versions = store_.versions()
+    if not versions:
+        st.info("Aucune version publiée.")
+        return
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Version": [v.number for v in versions],
+                "Publiée le (UTC)": [v.created_at.strftime("%Y-%m-%d %H:%M") for v in versions],
+                "Auteur": [v.author for v in versions],
+                "Mode": [v.mode for v in versions],
+                "Initiatives": [v.row_count for v in versions],
+                "Note": [v.note for v in versions],
+                "Empreinte": [v.checksum[:12] for v in versions],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    older = [v.number for v in versions[1:]]
+    if not older:
+        return
+    st.subheader("Revenir à une version précédente", anchor=False)
+    target = st.selectbox("Version à remettre en ligne", older, key="rollback_target")
+    sure = st.checkbox(
+        f"Je confirme remettre en ligne le contenu de la version {target} "
+        "(une nouvelle version est créée ; rien n'est effacé).",
+        key="rollback_confirm",
+    )
+    if st.button("Revenir à cette version", disabled=not sure):
+        try:
+            info = store_.rollback(int(target), author=editor.name)
+        except CartoError as exc:
+            st.error(str(exc))
+            return
+        st.session_state.pop("rollback_confirm", None)
+        st.success(f"Version {info.number} publiée : contenu de la version {target}.")

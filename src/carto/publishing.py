@@ -1,0 +1,82 @@
+"""The editors' flow, shared by the import page and `carto import`: plan, review, publish."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from carto.config import Settings
+from carto.dataset import ALL_COLUMNS, LoadedTable, load
+from carto.diffing import TableDiff, diff_tables, merge_tables
+from carto.errors import CartoError
+from carto.gazetteer import Gazetteer
+from carto.storage import Store, VersionInfo
+
+MODES = ("replace", "merge")
+MODE_LABELS = {
+    "replace": "Remplacer : la liste importée devient la liste publiée",
+    "merge": "Fusionner : mettre à jour et ajouter, garder les initiatives absentes du fichier",
+}
+
+
+class InvalidImport(CartoError):
+    """The file has errors: nothing may be published."""
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """What publishing `loaded` would do to the store, computed against one base version."""
+
+    loaded: LoadedTable
+    mode: str
+    base: VersionInfo | None
+    result: pd.DataFrame
+    diff: TableDiff
+
+    @property
+    def publishable(self) -> bool:
+        return self.loaded.ok and len(self.result) > 0
+
+
+def plan_import(loaded: LoadedTable, store: Store, *, mode: str = "replace") -> ImportPlan:
+    """Diff the incoming table against the current version; merge if asked."""
+    if mode not in MODES:
+        raise CartoError(f"Mode « {mode} » inconnu : choisissez replace ou merge.")
+    base = store.current()
+    published = store.load(base.number) if base else pd.DataFrame(columns=list(ALL_COLUMNS))
+    incoming = loaded.table[list(ALL_COLUMNS)]
+    result = merge_tables(published, incoming) if mode == "merge" else incoming
+    return ImportPlan(
+        loaded=loaded, mode=mode, base=base, result=result, diff=diff_tables(published, result)
+    )
+
+
+def publish_plan(plan: ImportPlan, store: Store, *, author: str, note: str = "") -> VersionInfo:
+    """Publish in one transaction; refuses files with errors and stale bases (ConflictError)."""
+    if not plan.loaded.ok:
+        raise InvalidImport(
+            f"Le fichier contient {len(plan.loaded.errors)} erreur(s) : rien n'a été publié."
+        )
+    if not len(plan.result):
+        raise InvalidImport("Le fichier ne contient aucune initiative : rien n'a été publié.")
+    return store.publish(
+        plan.result,
+        author=author,
+        note=note,
+        base_version=plan.base.number if plan.base else None,
+        mode=plan.mode,
+    )
+
+
+def open_store(cfg: Settings, gazetteer: Gazetteer) -> Store:
+    """Open the configured store and, when it is empty, fill it from CARTO_DATA."""
+    store = Store.open(cfg.database_url)
+    if store.current() is None and cfg.data_path.is_file():
+        loaded = load(cfg.data_path, gazetteer=gazetteer)
+        # Rows with errors are left out: the operator sees them with `carto validate`.
+        store.bootstrap_from(
+            loaded.clean_rows()[list(ALL_COLUMNS)],
+            note=f"Import initial de {cfg.data_path.name}",
+        )
+    return store

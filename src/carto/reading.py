@@ -1,0 +1,459 @@
+"""Turn an uploaded file (CSV in any common encoding and separator, or XLSX) into a string table.
+
+Files come from spreadsheets as people really save them: Excel's "CSV (séparateur: point-virgule)"
+in Windows-1252, "Texte Unicode" in UTF-16 with tabs, UTF-8 with or without BOM, blank lines,
+trailing empty columns, quoted multi-line cells. Every failure is a ReadError with a French message.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from carto.errors import ReadError
+
+DEFAULT_MAX_BYTES = 20 * 2**20
+DEFAULT_MAX_ROWS = 20_000
+MAX_COLUMNS = 256
+SEPARATORS: tuple[str, ...] = (";", ",", "\t")
+# An XLSX is a zip; refuse archives that would inflate far beyond the upload limit (zip bombs).
+XLSX_MAX_UNCOMPRESSED_FACTOR = 10
+XLSX_MAX_RATIO = 200
+_SNIFF_CHARS = 64 * 1024
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP_MAGIC = b"PK\x03\x04"
+_BINARY_MAGICS: tuple[bytes, ...] = (
+    b"%PDF",
+    b"\x89PNG",
+    b"\xff\xd8\xff",
+    b"GIF8",
+    b"\x1f\x8b",
+    b"7z\xbc\xaf",
+    b"Rar!",
+    b"\x7fELF",
+    b"MZ",
+)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_HEADER_JUNK = re.compile("[\ufeff\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_SEP_HINT = re.compile(r"^sep=(.)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A file read as strings. `row_numbers[i]` is the spreadsheet line of `frame.iloc[i]`."""
+
+    frame: pd.DataFrame
+    encoding: str | None
+    separator: str | None
+    format: Literal["csv", "xlsx"]
+    rows_read: int
+    first_row: int
+    row_numbers: tuple[int, ...]
+    sheet: str | None = None
+
+
+def read_path(path: Path, **options: Any) -> RawTable:
+    """Read a CSV or XLSX file from disk (same options as `read_table`)."""
+    return read_table(Path(path), **options)
+
+
+def read_table(
+    source: bytes | Path,
+    *,
+    filename: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> RawTable:
+    """Read bytes or a file as a table of strings ("" for empty cells).
+
+    `filename` is only used in messages and to spot an old `.xls`. Raises ReadError, never
+    anything else, for unreadable, empty, oversized or non-tabular content.
+    """
+    name = filename
+    if isinstance(source, Path):
+        name = name or source.name
+        data = _read_file(source, max_bytes=max_bytes)
+    else:
+        data = bytes(source)
+    shown = f"« {name} »" if name else "envoyé"
+    if len(data) > max_bytes:
+        raise ReadError(
+            f"Le fichier {shown} est trop gros ({_size(len(data))}) : "
+            f"la limite est de {_size(max_bytes)}."
+        )
+    if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+        raise ReadError(f"Le fichier {shown} est vide.")
+    suffix = Path(name).suffix.lower() if name else ""
+    if data.startswith(_OLE_MAGIC):
+        raise ReadError(
+            f"Le fichier {shown} est au format Excel 97-2003 (.xls), qui n’est pas accepté : "
+            "ouvrez-le dans votre tableur et enregistrez-le au format .xlsx ou CSV."
+        )
+    try:
+        if data.startswith(_ZIP_MAGIC) or suffix in (".xlsx", ".xlsm"):
+            return _read_xlsx(data, shown=shown, max_bytes=max_bytes, max_rows=max_rows)
+        return _read_csv(data, shown=shown, max_rows=max_rows)
+    except ReadError:
+        raise
+    except Exception as exc:  # parsers raise many types on bad input
+        raise ReadError(
+            f"Le fichier {shown} n’a pas pu être lu ({type(exc).__name__}) : "
+            "vérifiez qu’il s’agit bien d’un tableau CSV ou Excel (.xlsx)."
+        ) from exc
+
+
+def _read_file(path: Path, *, max_bytes: int) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ReadError(
+                f"Le fichier « {path.name} » est trop gros ({_size(size)}) : "
+                f"la limite est de {_size(max_bytes)}."
+            )
+        with path.open("rb") as handle:
+            return handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise ReadError(f"Impossible de lire le fichier « {path.name} » : {exc.strerror}.") from exc
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} Mo" if n >= 2**20 else f"{n} octets"
+
+
+def _not_a_table(shown: str) -> ReadError:
+    return ReadError(
+        f"Le fichier {shown} ne semble pas être un tableau CSV ou Excel : "
+        "enregistrez-le depuis votre tableur au format CSV ou .xlsx."
+    )
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+
+
+def _decode(data: bytes, *, shown: str) -> tuple[str, str]:
+    """Return (text, encoding name)."""
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        candidates = ["utf-32"]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates = ["utf-16"]
+    elif data.startswith(b"\xef\xbb\xbf"):
+        candidates = ["utf-8-sig"]
+    elif utf16 := _bomless_utf16(data):
+        candidates = [utf16]
+    else:
+        if any(data.startswith(m) for m in _BINARY_MAGICS) or b"\x00" in data:
+            raise _not_a_table(shown)
+        candidates = ["utf-8", "cp1252", "latin-1"]
+    for encoding in candidates:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        # Binary junk decodes as latin-1; real tables have (almost) no control characters.
+        controls = len(_CONTROL.findall(text))
+        if controls > max(8, len(text) // 200):
+            raise _not_a_table(shown)
+        return text.lstrip("\ufeff"), encoding
+    raise _not_a_table(shown)
+
+
+def _bomless_utf16(data: bytes) -> str | None:
+    """Spot UTF-16 without BOM: mostly-ASCII text has a NUL in every other byte."""
+    sample = data[:2000]
+    if len(sample) < 4 or len(sample) % 2:
+        sample = sample[: len(sample) - len(sample) % 2]
+    if len(sample) < 4:
+        return None
+    pairs = len(sample) // 2
+    odd_nul = sum(1 for i in range(1, len(sample), 2) if sample[i] == 0)
+    even_nul = sum(1 for i in range(0, len(sample), 2) if sample[i] == 0)
+    if odd_nul >= 0.9 * pairs and even_nul == 0:
+        return "utf-16-le"
+    if even_nul >= 0.9 * pairs and odd_nul == 0:
+        return "utf-16-be"
+    return None
+
+
+def _records(text: str, separator: str) -> Iterator[list[str]]:
+    return csv.reader(
+        io.StringIO(text, newline=""),
+        delimiter=separator,
+        quotechar='"',
+        doublequote=True,
+        skipinitialspace=True,
+        strict=False,
+    )
+
+
+def _is_blank(record: list[str]) -> bool:
+    return not any(field.strip() for field in record)
+
+
+def _score_separator(sample: str, separator: str, *, truncated: bool) -> tuple[int, float, int]:
+    """(has >= 2 header columns, share of rows as wide as the header, header width)."""
+    try:
+        records = [r for r in _records(sample, separator) if not _is_blank(r)]
+    except csv.Error:
+        return (0, 0.0, 0)
+    if truncated and len(records) > 1:
+        records = records[:-1]  # the sample may cut the last record in half
+    # The header is the first line with two filled cells (skips a title line above it).
+    header_at = next(
+        (i for i, r in enumerate(records) if sum(1 for f in r if f.strip()) >= 2), None
+    )
+    if header_at is None:
+        return (0, 0.0, 0)
+    header = records[header_at]
+    width = len(_trim(header))
+    body = records[header_at + 1 :]
+    if not body:
+        return (1, 1.0, width)
+    fitting = sum(1 for r in body if len(r) == len(header) or len(_trim(r)) <= width)
+    return (1, round(fitting / len(body), 2), width)
+
+
+def _trim(record: list[str]) -> list[str]:
+    end = len(record)
+    while end and not record[end - 1].strip():
+        end -= 1
+    return record[:end]
+
+
+def _detect_separator(text: str) -> str:
+    sample = text[:_SNIFF_CHARS]
+    truncated = len(text) > _SNIFF_CHARS
+    scores = {s: _score_separator(sample, s, truncated=truncated) for s in SEPARATORS}
+    return max(SEPARATORS, key=lambda s: scores[s])  # ties keep the SEPARATORS order
+
+
+def _read_csv(data: bytes, *, shown: str, max_rows: int) -> RawTable:
+    text, encoding = _decode(data, shown=shown)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    line_offset = 0
+    first_line, _, rest = text.partition("\n")
+    if hint := _SEP_HINT.match(first_line):
+        # Excel's "sep=;" first line: Excel hides it, so the header is still line 1.
+        separator = hint.group(1)
+        text = rest
+    else:
+        separator = _detect_separator(text)
+    records: list[tuple[int, list[str]]] = []
+    header: list[str] | None = None
+    header_line = 0
+    try:
+        for line_offset, record in enumerate(_records(text, separator), start=1):
+            if _is_blank(record):
+                continue
+            if header is None:
+                if _is_title(record):
+                    continue  # a title line above the header
+                header, header_line = record, line_offset
+                continue
+            if len(records) >= max_rows:
+                raise _too_many_rows(shown, max_rows)
+            records.append((line_offset, record))
+    except csv.Error as exc:
+        raise ReadError(
+            f"Le fichier {shown} n’a pas pu être lu comme CSV (ligne {line_offset}) : {exc}."
+        ) from exc
+    if header is None:
+        raise ReadError(
+            f"Le fichier {shown} ne contient pas de ligne d’en-tête : la première ligne doit "
+            "donner les noms des colonnes (nom, categorie, commune…)."
+        )
+    return _build(
+        header,
+        records,
+        header_line=header_line,
+        encoding=encoding,
+        separator=separator,
+        fmt="csv",
+        sheet=None,
+    )
+
+
+def _is_title(record: list[str]) -> bool:
+    """A lone sentence above the header ("Initiatives solidaires, avril 2020"), not a header."""
+    filled = [f.strip() for f in record if f.strip()]
+    return len(filled) == 1 and (len(filled[0]) > 30 or " " in filled[0])
+
+
+def _too_many_rows(shown: str, max_rows: int) -> ReadError:
+    return ReadError(
+        f"Le fichier {shown} a plus de {max_rows} lignes de données : c’est la limite "
+        "acceptée. Découpez-le en plusieurs fichiers."
+    )
+
+
+# --- common --------------------------------------------------------------------------------------
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+def _clean_header(name: str) -> str:
+    name = unicodedata.normalize("NFC", _HEADER_JUNK.sub("", name))
+    return " ".join(name.split()).strip('"').strip()
+
+
+def _build(
+    header: list[str],
+    records: Iterable[tuple[int, list[str]]],
+    *,
+    header_line: int,
+    encoding: str | None,
+    separator: str | None,
+    fmt: Literal["csv", "xlsx"],
+    sheet: str | None,
+) -> RawTable:
+    rows = [(n, [f.strip() for f in r]) for n, r in records]
+    width = max([len(header), *(len(r) for _, r in rows)])
+    if width > MAX_COLUMNS:
+        raise ReadError(
+            f"Le tableau a {width} colonnes : la limite est de {MAX_COLUMNS}. "
+            "Supprimez les colonnes inutiles."
+        )
+    names = [_clean_header(h) for h in header] + [""] * (width - len(header))
+    padded = [r + [""] * (width - len(r)) for _, r in rows]
+    # Excel pads every line with ";;;": drop columns with neither a header nor a value.
+    keep = [i for i in range(width) if names[i] or any(r[i] for r in padded)]
+    final_names: list[str] = []
+    seen: dict[str, int] = {}
+    for i in keep:
+        label = names[i] or f"(colonne {_column_letter(i)})"
+        key = label.casefold()
+        seen[key] = seen.get(key, 0) + 1
+        final_names.append(label if seen[key] == 1 else f"{label} ({seen[key]})")
+    frame = pd.DataFrame([[r[i] for i in keep] for r in padded], columns=final_names, dtype=object)
+    if not rows:
+        frame = pd.DataFrame({n: pd.Series([], dtype=object) for n in final_names})
+    numbers = tuple(n for n, _ in rows)
+    return RawTable(
+        frame=frame,
+        encoding=encoding,
+        separator=separator,
+        format=fmt,
+        rows_read=len(rows),
+        first_row=numbers[0] if numbers else header_line + 1,
+        row_numbers=numbers,
+        sheet=sheet,
+    )
+
+
+# --- XLSX ----------------------------------------------------------------------------------------
+
+
+def _check_zip(data: bytes, *, shown: str, max_bytes: int) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+            names = {i.filename for i in infos}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise ReadError(
+            f"Le fichier {shown} est un classeur Excel endommagé ou incomplet : "
+            "ouvrez-le dans votre tableur et enregistrez-le de nouveau."
+        ) from exc
+    if "content.xml" in names and "xl/workbook.xml" not in names:
+        raise ReadError(
+            f"Le fichier {shown} est au format OpenDocument (.ods), qui n’est pas accepté : "
+            "enregistrez-le au format .xlsx ou CSV."
+        )
+    if "xl/workbook.xml" not in names:
+        raise _not_a_table(shown)
+    # Declared sizes are trustworthy upper bounds: zipfile stops at them and checks the CRC.
+    total = sum(i.file_size for i in infos)
+    limit = max(XLSX_MAX_UNCOMPRESSED_FACTOR * max_bytes, 50 * 2**20)
+    worst = max((i.file_size / max(i.compress_size, 1) for i in infos), default=0.0)
+    if total > limit or (worst > XLSX_MAX_RATIO and total > 10 * 2**20):
+        raise ReadError(
+            f"Le classeur {shown} occuperait {_size(total)} une fois décompressé : "
+            f"c’est au-delà de la limite ({_size(limit)}). Enregistrez-le au format CSV."
+        )
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "VRAI" if value else "FAUX"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, datetime):
+        if value.time() == time(0, 0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value)
+
+
+def _read_xlsx(data: bytes, *, shown: str, max_bytes: int, max_rows: int) -> RawTable:
+    from openpyxl import load_workbook  # imported here: CSV-only use never pays for it
+
+    _check_zip(data, shown=shown, max_bytes=max_bytes)
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types on damaged files
+        raise ReadError(
+            f"Le fichier {shown} est un classeur Excel endommagé ou illisible : "
+            "ouvrez-le dans votre tableur et enregistrez-le de nouveau."
+        ) from exc
+    try:
+        sheets = list(workbook.worksheets)
+        if not sheets:
+            raise _not_a_table(shown)
+        sheet = next((s for s in sheets if "initiative" in s.title.casefold()), sheets[0])
+        if hasattr(sheet, "reset_dimensions"):
+            # The stored dimension may claim XFD1048576; compute it from the cells instead.
+            sheet.reset_dimensions()
+        header: list[str] | None = None
+        header_line = 0
+        records: list[tuple[int, list[str]]] = []
+        for line, values in enumerate(
+            sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1
+        ):
+            record = [_cell_text(v) for v in values]
+            if _is_blank(record):
+                continue
+            if header is None:
+                if _is_title(record):
+                    continue
+                header, header_line = _trim(record), line
+                continue
+            if len(records) >= max_rows:
+                raise _too_many_rows(shown, max_rows)
+            records.append((line, _trim(record)))
+    finally:
+        workbook.close()
+    if header is None:
+        raise ReadError(f"La feuille « {sheet.title} » du fichier {shown} est vide.")
+    return _build(
+        header,
+        records,
+        header_line=header_line,
+        encoding=None,
+        separator=None,
+        fmt="xlsx",
+        sheet=sheet.title,
+    )
