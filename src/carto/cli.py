@@ -6,10 +6,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from carto import __version__
 from carto.config import PROJECT_ROOT, Settings
 from carto.errors import CartoError, ConfigError, ReadError
+from carto.models import Issue
+
+if TYPE_CHECKING:
+    from carto.storage import Store
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -18,9 +23,9 @@ class UsageError(CartoError):
     """The command line itself is wrong (exit 2)."""
 
 
-def _print_issues(issues: Sequence[object], *, stream=sys.stdout) -> None:  # type: ignore[no-untyped-def]
+def _print_issues(issues: Sequence[Issue], *, stream: TextIO | None = None) -> None:
     for issue in issues:
-        print(str(issue), file=stream)
+        print(str(issue), file=stream or sys.stdout)
 
 
 def _existing_file(path: str) -> Path:
@@ -93,10 +98,110 @@ def cmd_assets_install(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _open_store(args: argparse.Namespace) -> tuple[Settings, Store]:
+    from carto.gazetteer import load_gazetteer
+    from carto.publishing import open_store
+
+    cfg = _settings()
+    return cfg, open_store(cfg, load_gazetteer(cfg.departement))
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from carto.dataset import load
+    from carto.publishing import plan_import, publish_plan
+
+    path = _existing_file(args.file)
+    cfg, store = _open_store(args)
+    loaded = load(path, departement=cfg.departement)
+    _print_issues(loaded.issues)
+    if not loaded.ok:
+        print(f"{len(loaded.errors)} erreur(s) : rien n'a été publié.", file=sys.stderr)
+        return EXIT_INVALID
+    plan = plan_import(loaded, store, mode=args.mode)
+    print(
+        f"Revue ({plan.mode}) : {plan.diff.added_count} ajoutée(s), "
+        f"{plan.diff.changed_count} modifiée(s), {plan.diff.removed_count} retirée(s), "
+        f"{plan.diff.unchanged} inchangée(s)."
+    )
+    if args.dry_run:
+        print("--dry-run : rien n'a été publié.")
+        return EXIT_OK
+    info = publish_plan(plan, store, author=args.author, note=args.note or "")
+    print(f"Version {info.number} publiée : {info.row_count} initiatives ({info.checksum[:12]}).")
+    return EXIT_OK
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    _, store = _open_store(args)
+    versions = store.versions()
+    if not versions:
+        print("Aucune version publiée.")
+    for v in versions:
+        mark = "*" if v is versions[0] else " "
+        print(
+            f"{mark} {v.number:>4}  {v.created_at:%Y-%m-%d %H:%M} UTC  {v.mode:<8} "
+            f"{v.row_count:>6} initiatives  {v.checksum[:12]}  {v.author} — {v.note}"
+        )
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    _, store = _open_store(args)
+    info = store.rollback(args.version, author=args.author, note=args.note or "")
+    print(f"Version {info.number} publiée : contenu de la version {args.version}.")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from carto.exports import export_filename, export_table
+    from carto.filters import FilterSpec, apply_filters
+
+    _, store = _open_store(args)
+    table = store.load()
+    spec = FilterSpec(
+        categories=tuple(args.categorie or ()),
+        arrondissements=tuple(args.arrondissement or ()),
+        text=args.recherche or "",
+    )
+    shown = apply_filters(table, spec)
+    data = export_table(shown, fmt=args.format, bom=not args.no_bom)
+    if args.output == "-":
+        sys.stdout.buffer.write(data)
+        return EXIT_OK
+    out = Path(args.output or export_filename(args.format))
+    out.write_bytes(data)
+    print(f"{len(shown)} initiatives exportées dans {out}.", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from carto.auth import hash_password
+
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Mot de passe : ")
+        if getpass.getpass("Confirmez : ") != password:
+            raise UsageError("Les deux mots de passe diffèrent.")
+    print(f'password_hash = "{hash_password(password)}"')
+    return EXIT_OK
+
+
 def _sep_name(separator: str | None) -> str:
     return {";": "point-virgule", ",": "virgule", "\t": "tabulation", None: "-"}.get(
         separator, repr(separator)
     )
+
+
+def _default_author() -> str:
+    import getpass
+
+    try:
+        return f"{getpass.getuser()} (ligne de commande)"
+    except (KeyError, OSError):
+        return "ligne de commande"
 
 
 class _FrenchParser(argparse.ArgumentParser):
@@ -131,6 +236,38 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", help="dossier de sortie (défaut : src/carto/data/<dép>)")
     build.add_argument("--decoupage-dir", help="données de @etalab/decoupage-administratif")
     build.set_defaults(func=cmd_gazetteer_build)
+
+    imp = sub.add_parser(
+        "import", help="valider, comparer et publier un fichier (nouvelle version)"
+    )
+    imp.add_argument("file")
+    imp.add_argument("--mode", choices=["replace", "merge"], default="replace")
+    imp.add_argument("--note", help="note de version")
+    imp.add_argument("--author", default=_default_author(), help="auteur (défaut : utilisateur)")
+    imp.add_argument("--dry-run", action="store_true", help="montrer la revue sans publier")
+    imp.set_defaults(func=cmd_import)
+
+    versions = sub.add_parser("versions", help="lister les versions publiées")
+    versions.set_defaults(func=cmd_versions)
+
+    rollback = sub.add_parser("rollback", help="remettre en ligne le contenu de la version N")
+    rollback.add_argument("version", type=int)
+    rollback.add_argument("--note")
+    rollback.add_argument("--author", default=_default_author())
+    rollback.set_defaults(func=cmd_rollback)
+
+    export = sub.add_parser("export", help="exporter la version en ligne (filtrable)")
+    export.add_argument("--format", choices=["csv", "geojson", "xlsx"], default="csv")
+    export.add_argument("-o", "--output", help="fichier à écrire (« - » : sortie standard)")
+    export.add_argument("--categorie", action="append", help="catégorie (répétable)")
+    export.add_argument("--arrondissement", action="append", help="code d'arrondissement")
+    export.add_argument("--recherche", help="texte recherché")
+    export.add_argument("--no-bom", action="store_true", help="CSV sans BOM UTF-8")
+    export.set_defaults(func=cmd_export)
+
+    hp = sub.add_parser("hash-password", help="empreinte scrypt pour .streamlit/secrets.toml")
+    hp.add_argument("--stdin", action="store_true", help="lire le mot de passe sur l'entrée")
+    hp.set_defaults(func=cmd_hash_password)
 
     assets = sub.add_parser("assets", help="fichiers JS/CSS de la carte servis localement")
     asub = assets.add_subparsers(dest="action", required=True, parser_class=_FrenchParser)

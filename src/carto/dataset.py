@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from carto.errors import ReadError
+from carto.exports import restore_text
 from carto.gazetteer import Gazetteer, load_gazetteer
 from carto.geocoding import OfflineGeocoder, geocode_table
 from carto.models import COLUMNS, GEOCODED_COLUMNS, Issue
@@ -66,9 +67,11 @@ def prepare(
     `corrections` maps a spreadsheet line to the INSEE code an editor picked for it; those rows
     are geocoded from that code and marked "manual".
     """
-    checked = validate_table(raw.frame, row_numbers=raw.row_numbers)
+    # Undo our own export's formula neutralisation, so that export -> import is lossless.
+    frame = raw.frame.map(lambda v: restore_text(v) if isinstance(v, str) else v)
+    checked = validate_table(frame, row_numbers=raw.row_numbers)
     issues = list(checked.issues)
-    table = checked.table.copy()
+    table = checked.table.reset_index(drop=True)
     row_numbers = tuple(checked.row_numbers)
     file_level_error = any(i.row is None and i.severity == "error" for i in checked.issues)
     if file_level_error or table.empty:
@@ -76,13 +79,13 @@ def prepare(
     else:
         corrected = [i for i, line in enumerate(row_numbers) if line in (corrections or {})]
         for i in corrected:
-            table.iloc[i, table.columns.get_loc("code_insee")] = (corrections or {})[row_numbers[i]]
-            table.iloc[i, table.columns.get_loc("commune")] = ""
+            table.loc[i, "code_insee"] = (corrections or {})[row_numbers[i]]
+            table.loc[i, "commune"] = ""
         table, geo_issues = geocode_table(
             table, OfflineGeocoder(gazetteer), row_numbers=row_numbers
         )
         if corrected:
-            table.iloc[corrected, table.columns.get_loc("geocode_status")] = "manual"
+            table.loc[table.index[corrected], "geocode_status"] = "manual"
         issues.extend(geo_issues)
     issues.sort(key=lambda i: i.row if i.row is not None else 0)
     return LoadedTable(

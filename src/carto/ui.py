@@ -172,7 +172,7 @@ def initiatives_table(table: pd.DataFrame, *, key: str = "table") -> str | None:
         selection_mode="single-row",
         key=key,
     )
-    rows: Sequence[int] = event.selection.rows if event is not None else []  # type: ignore[attr-defined]
+    rows: Sequence[int] = event.selection.rows if event is not None else []
     if rows and 0 <= rows[0] < len(table):
         return str(table.iloc[rows[0]]["id"])
     return None
@@ -349,7 +349,7 @@ def _commune_corrections(
     for issue in failed:
         candidates = gaz.suggest(issue.value or "", limit=5)
         options = [KEEP_AS_IS] + [c.commune.code_insee for c in candidates]
-        names = {
+        names = {KEEP_AS_IS: KEEP_AS_IS} | {
             c.commune.code_insee: f"{c.commune.nom} ({c.commune.code_insee}, "
             f"{round(c.score * 100)} %)"
             for c in candidates
@@ -357,11 +357,11 @@ def _commune_corrections(
         choice = st.selectbox(
             f"Ligne {issue.row} : « {issue.value} »",
             options,
-            format_func=lambda code, names=names: names.get(code, code),
+            format_func=names.__getitem__,
             key=f"fix:{digest}:{issue.row}",
         )
-        if choice != KEEP_AS_IS:
-            corrections[int(issue.row)] = choice  # type: ignore[arg-type]
+        if choice and choice != KEEP_AS_IS and issue.row is not None:
+            corrections[issue.row] = choice
     if st.button("Appliquer les corrections", disabled=not corrections):
         st.session_state[f"corrections:{digest}"] = corrections
         st.rerun()

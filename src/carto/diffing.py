@@ -1,0 +1,285 @@
+"""Review an incoming table against the published one: added, removed and changed rows; merge.
+
+Rows are matched by `id` when both rows have one, else by their normalised (nom, commune) key.
+The canonical value helpers here are also what storage checksums and stores, so "unchanged" in a
+review means "same checksum" once published.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import numbers
+import re
+import unicodedata
+from collections import defaultdict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from carto.models import COLUMNS, GEOCODED_COLUMNS
+
+# Every column an initiatives table may hold, in canonical order.
+TABLE_COLUMNS: tuple[str, ...] = COLUMNS + GEOCODED_COLUMNS
+# Stored as floats; every other column is text.
+FLOAT_COLUMNS: frozenset[str] = frozenset({"latitude", "longitude", "geocode_score"})
+# Coordinates are compared at 6 decimals (~0.1 m): finer differences are float noise.
+FLOAT_DECIMALS = 6
+
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae"})
+
+
+def is_missing(value: object) -> bool:
+    """True for None, NaN, pandas NA/NaT and blank strings."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, str):
+        return value.strip() == ""
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        return math.isnan(float(value))
+    return False
+
+
+def canonical_text(value: object) -> str:
+    """Text form of a cell: "" when missing, integral floats without ".0", dates in ISO form."""
+    if is_missing(value):
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    # A spreadsheet read without dtype=str turns "62041" into 62041.0; undo that.
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        if value.hour == value.minute == value.second == 0 and value.microsecond == 0:
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def canonical_float(value: object) -> float | None:
+    """Float form of a numeric cell, None when missing; raises ValueError when not a number.
+
+    Accepts a French decimal comma ("50,29"). -0.0 becomes 0.0 so checksums do not depend on it.
+    """
+    if is_missing(value):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(value)
+    text = value.strip().replace(",", ".") if isinstance(value, str) else value
+    number = float(text)  # type: ignore[arg-type]
+    if math.isnan(number):
+        return None
+    return number + 0.0
+
+
+def normalise_key(text: object) -> str:
+    """Casefold, strip accents and collapse punctuation: "Saint-Omer " -> "saint omer"."""
+    folded = canonical_text(text).casefold().translate(_LIGATURES)
+    decomposed = unicodedata.normalize("NFKD", folded)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _NON_ALNUM.sub(" ", bare).strip()
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    column: str
+    old: object
+    new: object
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """A published row changed by the incoming table; `line` is the incoming spreadsheet line."""
+
+    key: str
+    nom: str
+    fields: tuple[FieldChange, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class TableDiff:
+    added: list[dict[str, Any]]
+    removed: list[dict[str, Any]]
+    changed: list[RowChange]
+    unchanged: int
+
+    @property
+    def added_count(self) -> int:
+        return len(self.added)
+
+    @property
+    def removed_count(self) -> int:
+        return len(self.removed)
+
+    @property
+    def changed_count(self) -> int:
+        return len(self.changed)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+    def summary(self) -> str:
+        """French one-liner, e.g. « 2 ajoutées, 1 supprimée, 0 modifiée, 40 inchangées »."""
+        parts = (
+            (self.added_count, "ajoutée"),
+            (self.removed_count, "supprimée"),
+            (self.changed_count, "modifiée"),
+            (self.unchanged, "inchangée"),
+        )
+        return ", ".join(f"{n} {word}{'s' if n > 1 else ''}" for n, word in parts)
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in row.items()} for row in table.to_dict(orient="records")]
+
+
+def _row_id(row: Mapping[str, Any]) -> str:
+    return canonical_text(row.get("id")).strip()
+
+
+def _name_key(row: Mapping[str, Any]) -> tuple[str, str]:
+    return normalise_key(row.get("nom")), normalise_key(row.get("commune"))
+
+
+def _comparable(column: str, value: object) -> object:
+    if column in FLOAT_COLUMNS:
+        try:
+            number = canonical_float(value)
+        except (TypeError, ValueError):
+            return canonical_text(value)
+        return None if number is None else round(number, FLOAT_DECIMALS)
+    return canonical_text(value)
+
+
+def _clean(value: object) -> object:
+    """Cell value as shown in a review: None for missing, else unchanged."""
+    return None if is_missing(value) else value
+
+
+def _match(
+    published: list[dict[str, Any]], incoming: list[dict[str, Any]]
+) -> tuple[dict[int, int], list[int], list[int]]:
+    """Pair incoming rows with published rows: {incoming index: published index}, leftovers."""
+    pairs: dict[int, int] = {}
+    by_id: dict[str, deque[int]] = defaultdict(deque)
+    for p, row in enumerate(published):
+        if rid := _row_id(row):
+            by_id[rid].append(p)
+    taken: set[int] = set()
+    for i, row in enumerate(incoming):
+        rid = _row_id(row)
+        if rid and by_id.get(rid):
+            p = by_id[rid].popleft()
+            pairs[i] = p
+            taken.add(p)
+
+    by_name: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for p, row in enumerate(published):
+        if p not in taken and _name_key(row)[0]:
+            by_name[_name_key(row)].append(p)
+    for i, row in enumerate(incoming):
+        if i in pairs or not _name_key(row)[0]:
+            continue
+        rid = _row_id(row)
+        candidates = by_name.get(_name_key(row), [])
+        # Two rows that both carry an id are the same initiative only if the ids are equal.
+        for p in candidates:
+            if not (rid and _row_id(published[p])):
+                pairs[i] = p
+                candidates.remove(p)
+                taken.add(p)
+                break
+    unmatched_incoming = [i for i in range(len(incoming)) if i not in pairs]
+    unmatched_published = [p for p in range(len(published)) if p not in taken]
+    return pairs, unmatched_incoming, unmatched_published
+
+
+def _columns(*tables: pd.DataFrame) -> list[str]:
+    present = {str(c) for t in tables for c in t.columns}
+    extras: list[str] = []
+    for t in tables:
+        extras += [str(c) for c in t.columns if str(c) not in TABLE_COLUMNS and c not in extras]
+    return [c for c in TABLE_COLUMNS if c in present] + extras
+
+
+def row_key(row: Mapping[str, Any]) -> str:
+    """Display key of a row: its id, else « nom — commune »."""
+    if rid := _row_id(row):
+        return rid
+    nom, commune = canonical_text(row.get("nom")), canonical_text(row.get("commune"))
+    return f"{nom} — {commune}" if commune else nom
+
+
+def diff_tables(published: pd.DataFrame, incoming: pd.DataFrame) -> TableDiff:
+    """Compare the canonical columns of both tables (a column absent from one counts as empty).
+
+    This is what a "replace" publish changes; for "merge", diff against `merge_tables(...)`.
+    """
+    old_rows, new_rows = _records(published), _records(incoming)
+    pairs, added, removed = _match(old_rows, new_rows)
+    compared = [c for c in _columns(published, incoming) if c in TABLE_COLUMNS]
+    changed: list[RowChange] = []
+    unchanged = 0
+    for i, p in sorted(pairs.items()):
+        new, old = new_rows[i], old_rows[p]
+        fields = tuple(
+            FieldChange(column, _clean(old.get(column)), _clean(new.get(column)))
+            for column in compared
+            if _comparable(column, old.get(column)) != _comparable(column, new.get(column))
+        )
+        if not fields:
+            unchanged += 1
+            continue
+        nom = canonical_text(new.get("nom")) or canonical_text(old.get("nom"))
+        changed.append(RowChange(key=row_key(new), nom=nom, fields=fields, line=i + 2))
+    return TableDiff(
+        added=[new_rows[i] for i in added],
+        removed=[old_rows[p] for p in removed],
+        changed=changed,
+        unchanged=unchanged,
+    )
+
+
+def merge_tables(published: pd.DataFrame, incoming: pd.DataFrame) -> pd.DataFrame:
+    """The "merge" mode: incoming rows update their published match, new rows are appended,
+    and published rows absent from incoming are kept. Columns the incoming table lacks keep
+    their published values. ("replace" mode is simply the incoming table.)
+    """
+    old_rows, new_rows = _records(published), _records(incoming)
+    pairs, added, _ = _match(old_rows, new_rows)
+    by_published = {p: i for i, p in pairs.items()}
+    incoming_columns = {str(c) for c in incoming.columns}
+    merged: list[dict[str, Any]] = []
+    for p, old in enumerate(old_rows):
+        row = dict(old)
+        if p in by_published:
+            row.update(
+                {k: v for k, v in new_rows[by_published[p]].items() if k in incoming_columns}
+            )
+        merged.append(row)
+    merged += [dict(new_rows[i]) for i in added]
+    columns = _columns(published, incoming)
+    return pd.DataFrame(merged, columns=columns).reset_index(drop=True)
+
+
+def find_duplicates(table: pd.DataFrame) -> list[tuple[int, int]]:
+    """Likely duplicates: (first, other) row positions (0-based) with the same nom and commune.
+
+    Spreadsheet line = position + 2. Rows without a nom are ignored.
+    """
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for position, row in enumerate(_records(table)):
+        key = _name_key(row)
+        if key[0]:
+            groups[key].append(position)
+    pairs = [(rows[0], other) for rows in groups.values() for other in rows[1:]]
+    return sorted(pairs)

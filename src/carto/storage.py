@@ -1,0 +1,646 @@
+"""Versioned storage of the initiatives table (SQLAlchemy 2 Core; SQLite or PostgreSQL).
+
+History is append-only and immutable. Every import, publish, merge or rollback inserts a NEW
+version (number = highest + 1) holding a full copy of its rows; no row is ever updated or deleted.
+The current version is simply the highest number, so there is no pointer to keep in step, and a
+rollback to N is a new version whose rows are copied from N (mode "rollback", rolled_back_from=N).
+
+Writes run in ONE transaction that first takes the store's write lock (SQLite: BEGIN IMMEDIATE;
+PostgreSQL: LOCK TABLE versions IN SHARE ROW EXCLUSIVE MODE, which readers never wait for), then
+compare the editor's base version with the current one. The primary key on versions.number is a
+second guard: a number taken meanwhile is reported as a conflict too.
+
+Stored values are the canonical ones of `carto.diffing` (text: "" when missing, kept as NULL;
+floats: latitude, longitude, geocode_score). `load` gives text columns "" for missing values and
+float columns NaN; columns other than models.COLUMNS + models.GEOCODED_COLUMNS are not stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    Double,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection, Engine, RowMapping, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.schema import CreateSchema
+
+from carto.diffing import FLOAT_COLUMNS, TABLE_COLUMNS, canonical_float, canonical_text
+from carto.errors import ConflictError, StorageError
+from carto.models import Issue
+
+Mode = Literal["initial", "replace", "merge", "rollback"]
+PUBLISH_MODES: tuple[str, ...] = ("initial", "replace", "merge")
+MODE_LABELS: dict[str, str] = {
+    "initial": "import initial",
+    "replace": "remplacement",
+    "merge": "fusion",
+    "rollback": "retour arrière",
+}
+
+# How long a writer waits for another one before giving up (SQLite busy timeout).
+BUSY_TIMEOUT_S = 30
+# Editors are in France: times in messages are local times there.
+LOCAL_TZ = ZoneInfo("Europe/Paris")
+# Arbitrary constant key of the PostgreSQL advisory lock that serialises table creation.
+_DDL_LOCK_KEY = 620_406_2020
+# Connection execution option asking for the write lock (read by the SQLite "begin" hook).
+_WRITE_OPTION = "carto_write"
+
+metadata = MetaData()
+
+versions_table = Table(
+    "versions",
+    metadata,
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("author", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("checksum", String(64), nullable=False),
+    Column("base_version", Integer, nullable=True),
+    Column("mode", String(16), nullable=False),
+    Column("rolled_back_from", Integer, nullable=True),
+    CheckConstraint("number >= 1", name="versions_number_positive"),
+    CheckConstraint(
+        "mode IN ('initial', 'replace', 'merge', 'rollback')", name="versions_mode_known"
+    ),
+)
+
+initiatives_table = Table(
+    "initiatives",
+    metadata,
+    Column("version", Integer, ForeignKey("versions.number"), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    *(
+        Column(name, Double if name in FLOAT_COLUMNS else Text, nullable=name != "nom")
+        for name in TABLE_COLUMNS
+    ),
+    # An initiative without a name cannot be shown: the database refuses it, whatever the caller.
+    CheckConstraint("nom <> ''", name="initiatives_nom_not_empty"),
+)
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    number: int
+    created_at: datetime
+    author: str
+    note: str
+    row_count: int
+    checksum: str
+    mode: str
+    base_version: int | None
+    rolled_back_from: int | None = None
+
+    def label(self) -> str:
+        """French one-liner for lists, e.g. « Version 3 — 25/11/2026 14:05 — Marie (fusion) »."""
+        when = self.created_at.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
+        mode = MODE_LABELS.get(self.mode, self.mode)
+        if self.rolled_back_from is not None:
+            mode += f" vers la version {self.rolled_back_from}"
+        lines = f"{self.row_count} ligne{'s' if self.row_count > 1 else ''}"
+        return f"Version {self.number} — {when} — {self.author} ({mode}, {lines})"
+
+
+Row = dict[str, str | float | None]
+
+
+def _canonical_rows(table: pd.DataFrame) -> list[Row]:
+    """Rows as stored: canonical text ("" when missing) and floats (None when missing)."""
+    present = [c for c in TABLE_COLUMNS if c in table.columns]
+    rows: list[Row] = []
+    for position, record in enumerate(table[present].to_dict(orient="records")):
+        row: Row = dict.fromkeys(TABLE_COLUMNS, "")
+        for column in TABLE_COLUMNS:
+            value = record.get(column)
+            if column not in FLOAT_COLUMNS:
+                row[column] = canonical_text(value)
+                continue
+            try:
+                row[column] = canonical_float(value)
+            except (TypeError, ValueError):
+                issue = Issue(
+                    "error",
+                    "nombre attendu ; rien n'a été enregistré",
+                    row=position + 2,
+                    column=column,
+                    value=canonical_text(value),
+                )
+                raise StorageError(str(issue)) from None
+        rows.append(row)
+    return rows
+
+
+def _checksum_rows(rows: Sequence[Row]) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps(list(TABLE_COLUMNS)).encode())
+    for row in rows:
+        # json.dumps writes floats with repr(): the shortest text that reads back bit-exact.
+        line = json.dumps([row[c] for c in TABLE_COLUMNS], ensure_ascii=False)
+        digest.update(b"\n" + line.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def checksum(table: pd.DataFrame) -> str:
+    """SHA-256 of the canonical content: column order fixed, NaN = "" = missing, floats by repr."""
+    return _checksum_rows(_canonical_rows(table))
+
+
+def _empty_to_null(row: Row) -> Row:
+    return {k: (None if v == "" else v) for k, v in row.items()}
+
+
+def _frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    columns: dict[str, pd.Series] = {}
+    for index, name in enumerate(TABLE_COLUMNS):
+        values = [r[index] for r in rows]
+        if name in FLOAT_COLUMNS:
+            columns[name] = pd.Series(
+                [float("nan") if v is None else v for v in values], dtype="float64"
+            )
+        else:
+            columns[name] = pd.Series(["" if v is None else v for v in values], dtype="str")
+    return pd.DataFrame(columns, columns=list(TABLE_COLUMNS))
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite gives back naive datetimes: they were written in UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _version_info(row: RowMapping) -> VersionInfo:
+    return VersionInfo(
+        number=row["number"],
+        created_at=_utc(row["created_at"]),
+        author=row["author"],
+        note=row["note"],
+        row_count=row["row_count"],
+        checksum=row["checksum"],
+        mode=row["mode"],
+        base_version=row["base_version"],
+        rolled_back_from=row["rolled_back_from"],
+    )
+
+
+def _when(moment: datetime) -> str:
+    local = moment.astimezone(LOCAL_TZ)
+    if local.date() == datetime.now(LOCAL_TZ).date():
+        return f"à {local:%H:%M}"
+    return f"le {local:%d/%m/%Y} à {local:%H:%M}"
+
+
+def _conflict_message(current: VersionInfo | None, base_version: int | None) -> str:
+    base = "aucune version" if base_version is None else f"version {base_version}"
+    if current is None or (base_version is not None and base_version > current.number):
+        online = "aucune" if current is None else f"la version {current.number}"
+        return (
+            f"Votre import part de la {base}, mais la version en ligne est {online}. "
+            "Rechargez et vérifiez avant de publier."
+        )
+    return (
+        f"La version {current.number} a été publiée par {current.author} "
+        f"{_when(current.created_at)} depuis votre import (base : {base}). "
+        "Rechargez et vérifiez avant de publier."
+    )
+
+
+class _NumberTaken(Exception):
+    """Another writer inserted the version number this one computed (guard behind the lock)."""
+
+
+class Store:
+    """The versioned initiatives store. Open with `Store.open(url)`; close with `close()`."""
+
+    def __init__(self, engine: Engine, *, schema: str | None = None) -> None:
+        self._engine = engine
+        self._schema = schema
+        self._backend = engine.dialect.name
+
+    @classmethod
+    def open(cls, url: str, *, schema: str | None = None) -> Store:
+        """Connect and create the tables if missing.
+
+        `url`: `sqlite:///path/to/file.sqlite` or `postgresql+psycopg://user:pw@host/db`.
+        `schema` (PostgreSQL only): keep the tables in that schema, created if missing.
+        """
+        engine = _make_engine(url, schema=schema)
+        store = cls(engine, schema=schema)
+        try:
+            store._create_tables()
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    @property
+    def backend(self) -> str:
+        """ "sqlite" or "postgresql"."""
+        return self._backend
+
+    @property
+    def url(self) -> str:
+        """The database URL without its password, for messages."""
+        return self._engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- reading -------------------------------------------------------------------------
+
+    def current(self) -> VersionInfo | None:
+        """The version the map shows (the highest number), or None while the store is empty."""
+        with self._errors("Lecture de la version en ligne"), self._engine.connect() as conn:
+            return self._current(conn)
+
+    def versions(self) -> list[VersionInfo]:
+        """Every version, newest first."""
+        query = select(versions_table).order_by(versions_table.c.number.desc())
+        with self._errors("Lecture de l'historique"), self._engine.connect() as conn:
+            return [_version_info(r) for r in conn.execute(query).mappings()]
+
+    def load(self, version: int | None = None) -> pd.DataFrame:
+        """Rows of `version` (the current one when None) in stored order; empty when no version."""
+        with self._errors("Lecture des initiatives"), self._engine.connect() as conn:
+            if version is None:
+                current = self._current(conn)
+                if current is None:
+                    return _frame([])
+                number = current.number
+            else:
+                if self._version(conn, version) is None:
+                    raise StorageError(self._missing_version_message(conn, version))
+                number = version
+            query = (
+                select(*(initiatives_table.c[name] for name in TABLE_COLUMNS))
+                .where(initiatives_table.c.version == number)
+                .order_by(initiatives_table.c.position)
+            )
+            rows = conn.execute(query).all()
+        return _frame(rows)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def publish(
+        self,
+        table: pd.DataFrame,
+        *,
+        author: str,
+        note: str = "",
+        base_version: int | None,
+        mode: str = "replace",
+    ) -> VersionInfo:
+        """Store `table` as the new current version, in one transaction.
+
+        `base_version` is the version the editor reviewed against (None when the store was
+        empty); if another version was published since, raise ConflictError and write nothing.
+        `mode` is recorded ("replace", "merge", "initial"); for a merge, pass the result of
+        `carto.diffing.merge_tables`.
+        """
+        if mode not in PUBLISH_MODES:
+            raise ValueError(f"mode de publication inconnu « {mode} » : {', '.join(PUBLISH_MODES)}")
+        rows = _canonical_rows(table)
+        digest = _checksum_rows(rows)
+        try:
+            with self._errors("Publication"), self._writing() as conn:
+                current = self._current(conn)
+                if (None if current is None else current.number) != base_version:
+                    raise ConflictError(_conflict_message(current, base_version))
+                return self._insert_version(
+                    conn,
+                    rows,
+                    digest=digest,
+                    author=author,
+                    note=note,
+                    mode=mode,
+                    base_version=base_version,
+                )
+        except _NumberTaken:
+            raise ConflictError(_conflict_message(self.current(), base_version)) from None
+
+    def rollback(self, number: int, *, author: str, note: str = "") -> VersionInfo:
+        """Publish a NEW version whose rows are a copy of version `number`'s."""
+        columns = [initiatives_table.c[name] for name in TABLE_COLUMNS]
+        try:
+            with self._errors("Retour arrière"), self._writing() as conn:
+                source = self._version(conn, number)
+                if source is None:
+                    raise StorageError(self._missing_version_message(conn, number))
+                # `source` exists, so the store is not empty and there is a current version.
+                current = self._current(conn) or source
+                if current.number == number:
+                    raise StorageError(
+                        f"La version {number} est déjà la version en ligne : rien n'a été fait."
+                    )
+                new = current.number + 1
+                info = self._insert_version_row(
+                    conn,
+                    number=new,
+                    row_count=source.row_count,
+                    digest=source.checksum,
+                    author=author,
+                    note=note or f"Retour à la version {number}",
+                    mode="rollback",
+                    base_version=current.number,
+                    rolled_back_from=number,
+                )
+                copy = select(literal(new, Integer), initiatives_table.c.position, *columns).where(
+                    initiatives_table.c.version == number
+                )
+                conn.execute(
+                    initiatives_table.insert().from_select(
+                        ["version", "position", *TABLE_COLUMNS], copy
+                    )
+                )
+                return info
+        except _NumberTaken:
+            raise ConflictError(
+                f"Une autre version a été publiée pendant le retour à la version {number} : "
+                "rechargez l'historique et recommencez."
+            ) from None
+
+    def bootstrap_from(
+        self,
+        table: pd.DataFrame,
+        *,
+        author: str = "import initial",
+        note: str = "Import initial du fichier de données",
+    ) -> VersionInfo | None:
+        """Publish `table` as version 1 if the store is empty; else do nothing and return None.
+
+        Safe when several app instances start at once: only one of them creates version 1.
+        """
+        rows = _canonical_rows(table)
+        digest = _checksum_rows(rows)
+        try:
+            with self._errors("Import initial"), self._writing() as conn:
+                if self._current(conn) is not None:
+                    return None
+                return self._insert_version(
+                    conn,
+                    rows,
+                    digest=digest,
+                    author=author,
+                    note=note,
+                    mode="initial",
+                    base_version=None,
+                )
+        except _NumberTaken:
+            return None
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _create_tables(self) -> None:
+        with self._errors("Ouverture de la base de données"), self._writing(lock=False) as conn:
+            if self._backend == "postgresql":
+                # Concurrent CREATE TABLE IF NOT EXISTS can still collide on PostgreSQL.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK_KEY})
+                if self._schema:
+                    conn.execute(CreateSchema(self._schema, if_not_exists=True))
+            metadata.create_all(conn)
+
+    @contextmanager
+    def _writing(self, *, lock: bool = True) -> Iterator[Connection]:
+        """A transaction holding the store's write lock (readers are never blocked)."""
+        with self._engine.connect() as conn:
+            conn.execution_options(**{_WRITE_OPTION: True})
+            with conn.begin():
+                if lock and self._backend == "postgresql":
+                    preparer = conn.dialect.identifier_preparer
+                    name = preparer.quote(versions_table.name)
+                    if self._schema:
+                        name = f"{preparer.quote_schema(self._schema)}.{name}"
+                    conn.execute(text(f"LOCK TABLE {name} IN SHARE ROW EXCLUSIVE MODE"))
+                yield conn
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn database errors into a French StorageError (no stack trace for users)."""
+        try:
+            yield
+        except IntegrityError as exc:
+            raise StorageError(
+                f"{action} : la base de données a refusé une valeur ({_reason(exc)}). "
+                "Rien n'a été modifié : la version en ligne est inchangée."
+            ) from exc
+        except (OperationalError, InterfaceError) as exc:
+            raise StorageError(
+                f"{action} : base de données injoignable ou occupée ({self.url} : "
+                f"{_reason(exc)}). Rien n'a été modifié ; réessayez, et si cela persiste "
+                "vérifiez CARTO_DATABASE_URL."
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise StorageError(
+                f"{action} : erreur de la base de données ({_reason(exc)}). Rien n'a été modifié."
+            ) from exc
+
+    def _current(self, conn: Connection) -> VersionInfo | None:
+        query = select(versions_table).order_by(versions_table.c.number.desc()).limit(1)
+        row = conn.execute(query).mappings().first()
+        return None if row is None else _version_info(row)
+
+    def _version(self, conn: Connection, number: int) -> VersionInfo | None:
+        query = select(versions_table).where(versions_table.c.number == number)
+        row = conn.execute(query).mappings().first()
+        return None if row is None else _version_info(row)
+
+    def _missing_version_message(self, conn: Connection, number: int) -> str:
+        highest = conn.execute(select(func.max(versions_table.c.number))).scalar()
+        if highest is None:
+            return f"La version {number} n'existe pas : aucune version n'est encore publiée."
+        return f"La version {number} n'existe pas (versions 1 à {highest})."
+
+    def _insert_version(
+        self,
+        conn: Connection,
+        rows: Sequence[Row],
+        *,
+        digest: str,
+        author: str,
+        note: str,
+        mode: str,
+        base_version: int | None,
+    ) -> VersionInfo:
+        current = self._current(conn)
+        number = 1 if current is None else current.number + 1
+        info = self._insert_version_row(
+            conn,
+            number=number,
+            row_count=len(rows),
+            digest=digest,
+            author=author,
+            note=note,
+            mode=mode,
+            base_version=base_version,
+            rolled_back_from=None,
+        )
+        if rows:
+            payload = [
+                {"version": number, "position": position, **_empty_to_null(row)}
+                for position, row in enumerate(rows)
+            ]
+            try:
+                conn.execute(initiatives_table.insert(), payload)
+            except IntegrityError as exc:
+                raise StorageError(_refused_rows_message(rows, exc)) from exc
+        return info
+
+    def _insert_version_row(
+        self,
+        conn: Connection,
+        *,
+        number: int,
+        row_count: int,
+        digest: str,
+        author: str,
+        note: str,
+        mode: str,
+        base_version: int | None,
+        rolled_back_from: int | None,
+    ) -> VersionInfo:
+        info = VersionInfo(
+            number=number,
+            created_at=datetime.now(UTC),
+            author=author.strip() or "anonyme",
+            note=note,
+            row_count=row_count,
+            checksum=digest,
+            mode=mode,
+            base_version=base_version,
+            rolled_back_from=rolled_back_from,
+        )
+        values = {
+            "number": info.number,
+            "created_at": info.created_at,
+            "author": info.author,
+            "note": info.note,
+            "row_count": info.row_count,
+            "checksum": info.checksum,
+            "base_version": info.base_version,
+            "mode": info.mode,
+            "rolled_back_from": info.rolled_back_from,
+        }
+        try:
+            # A savepoint keeps the PostgreSQL transaction usable if the number is taken.
+            with conn.begin_nested():
+                conn.execute(versions_table.insert().values(**values))
+        except IntegrityError as exc:
+            raise _NumberTaken from exc
+        return info
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    """First line of the driver's message, short enough for a user-facing sentence."""
+    origin = getattr(exc, "orig", None) or exc
+    first = (str(origin).strip().splitlines() or [type(origin).__name__])[0]
+    return first if len(first) <= 160 else first[:157] + "…"
+
+
+def _refused_rows_message(rows: Sequence[Row], exc: IntegrityError) -> str:
+    for position, row in enumerate(rows):
+        if not row["nom"]:
+            issue = Issue(
+                "error",
+                "le nom est obligatoire ; rien n'a été publié, la version en ligne est inchangée",
+                row=position + 2,
+                column="nom",
+                value="",
+            )
+            return str(issue)
+    return (
+        f"Publication refusée par la base de données ({_reason(exc)}). "
+        "Rien n'a été publié : la version en ligne est inchangée."
+    )
+
+
+def _make_engine(url: str, *, schema: str | None) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StorageError(
+            f"Adresse de base de données illisible « {url} » : utilisez sqlite:///chemin/fichier"
+            " ou postgresql+psycopg://utilisateur:motdepasse@hôte/base."
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    elif backend == "sqlite":
+        if schema is not None:
+            raise StorageError("Le paramètre « schema » n'existe que pour PostgreSQL.")
+        database = parsed.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            raise StorageError(
+                f"Base SQLite « {url} » : indiquez un fichier (sqlite:///chemin/fichier.sqlite) ;"
+                " une base en mémoire serait perdue à l'arrêt."
+            )
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            parsed, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
+        )
+        _configure_sqlite(engine)
+    else:
+        raise StorageError(
+            f"Base de données « {parsed.drivername} » non prise en charge : utilisez sqlite:/// "
+            "ou postgresql+psycopg://."
+        )
+    if schema is not None:
+        engine = engine.execution_options(schema_translate_map={None: schema})
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock at once, so two publishers queue up instead of both
+        # reading the same current version; readers keep plain (deferred) transactions.
+        writing = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
