@@ -421,6 +421,13 @@ def import_flow(store_: Store, gaz: Gazetteer, *, editor: Editor) -> None:
         f"« {upload.name} » lu : format {raw.format.upper()}, encodage {raw.encoding or '—'}, "
         f"séparateur {separator}, {raw.rows_read} ligne(s) de données."
     )
+    published = st.session_state.get(f"published:{digest}")
+    if published is not None:
+        st.success(
+            f"Version {published} publiée. La carte affiche désormais ces données. "
+            "Pour un autre import, déposez un autre fichier."
+        )
+        return
     corrections = dict(st.session_state.get(f"corrections:{digest}", {}))
     loaded = dataset.prepare(raw, gaz, corrections=corrections)
 
@@ -463,11 +470,8 @@ def import_flow(store_: Store, gaz: Gazetteer, *, editor: Editor) -> None:
         except CartoError as exc:
             st.error(str(exc))
             return
-        st.session_state.pop(f"confirm:{digest}", None)
-        st.success(
-            f"Version {info.number} publiée ({info.row_count} initiatives). "
-            "La carte affiche désormais ces données."
-        )
+        st.session_state[f"published:{digest}"] = info.number
+        st.rerun()
 
 
 def versions_panel(store_: Store, *, editor: Editor) -> None:
@@ -495,11 +499,13 @@ def versions_panel(store_: Store, *, editor: Editor) -> None:
     if not older:
         return
     st.subheader("Revenir à une version précédente", anchor=False)
-    target = st.selectbox("Version à remettre en ligne", older, key="rollback_target")
+    # Keys tied to the current version: after a rollback the confirmation starts unchecked.
+    now = versions[0].number
+    target = st.selectbox("Version à remettre en ligne", older, key=f"rollback_target:{now}")
     sure = st.checkbox(
         f"Je confirme remettre en ligne le contenu de la version {target} "
         "(une nouvelle version est créée ; rien n'est effacé).",
-        key="rollback_confirm",
+        key=f"rollback_confirm:{now}",
     )
     if st.button("Revenir à cette version", disabled=not sure):
         try:
@@ -507,5 +513,4 @@ def versions_panel(store_: Store, *, editor: Editor) -> None:
         except CartoError as exc:
             st.error(str(exc))
             return
-        st.session_state.pop("rollback_confirm", None)
         st.success(f"Version {info.number} publiée : contenu de la version {target}.")

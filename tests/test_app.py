@@ -1,0 +1,163 @@
+"""Streamlit AppTest of each page: filters change the count, the editor gate, import to publish."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from carto.auth import hash_password
+from carto.storage import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+MESSY = ROOT / "tests" / "data" / "messy"
+TIMEOUT = 60
+PASSWORD = "Solidarité-62!"
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch) -> str:
+    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
+    monkeypatch.setenv("CARTO_DATABASE_URL", url)
+    monkeypatch.setenv("CARTO_TILES", "none")
+    monkeypatch.delenv("CARTO_DATA", raising=False)
+    return url
+
+
+def shown_count(at: AppTest) -> tuple[int, int]:
+    text = next(m.value for m in at.markdown if "affichées sur" in m.value)
+    shown, total = text.strip("*").split(" affichées sur ")
+    return int(shown), int(total)
+
+
+def map_page(**query: str | list[str]) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def test_map_page_filters_change_the_count(db) -> None:
+    at = map_page()
+    assert not at.exception
+    shown, total = shown_count(at)
+    assert shown == total >= 16
+
+    at.sidebar.multiselect(key="f_categories").set_value(["protection"]).run()
+    protection = shown_count(at)[0]
+    assert 0 < protection < total
+
+    at.sidebar.multiselect(key="f_arrondissements").set_value(["626"]).run()  # Calais
+    both = shown_count(at)[0]
+    assert 0 < both < protection
+    assert at.query_params["categorie"] in ("protection", ["protection"])  # URL follows the view
+
+    at.sidebar.text_input(key="f_text").set_value("zzz-introuvable").run()
+    assert shown_count(at)[0] == 0
+    assert not at.exception
+
+    at.sidebar.button[0].click().run()  # « Réinitialiser les filtres »
+    assert shown_count(at) == (total, total)
+
+
+def test_shared_link_reproduces_filters_and_detail(db) -> None:
+    at = map_page(categorie="isoles", id="pdc-2020-04-06-14")
+    assert not at.exception
+    assert at.sidebar.multiselect(key="f_categories").value == ["isoles"]
+    assert shown_count(at)[0] < shown_count(at)[1]
+    subheaders = [s.value for s in at.subheader]
+    assert any("Guînes" in s for s in subheaders), subheaders
+    details = " ".join(m.value for m in at.markdown)
+    assert "03 21 85 53 70" in details and "tel:" in details
+
+
+def test_stale_link_values_are_ignored(db) -> None:
+    at = map_page(categorie=["pirate", "routiers"], arrondissement="999", id="nope")
+    assert not at.exception
+    assert at.sidebar.multiselect(key="f_categories").value == ["routiers"]
+    assert shown_count(at)[0] >= 1
+
+
+def publish_page(*, signed_in: bool) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "1_Publier.py"), default_timeout=TIMEOUT)
+    at.secrets["editors"] = {
+        "marie": {"name": "Marie Dupont", "password_hash": hash_password(PASSWORD, n=2**14)}
+    }
+    at.run()
+    if signed_in:
+        at.text_input[0].input("marie")
+        at.text_input[1].input(PASSWORD)
+        at.button[0].click().run()
+    return at
+
+
+def test_anonymous_visitors_see_no_editor_controls(db) -> None:
+    at = publish_page(signed_in=False)
+    assert not at.exception
+    assert len(at.get("file_uploader")) == 0
+    assert not any("Publier" == b.label for b in at.button)
+    assert [t.label for t in at.text_input] == ["Identifiant", "Mot de passe"]
+
+
+def test_wrong_password_is_refused(db) -> None:
+    at = publish_page(signed_in=False)
+    at.text_input[0].input("marie")
+    at.text_input[1].input("mauvais")
+    at.button[0].click().run()
+    assert any("incorrect" in e.value for e in at.error)
+    assert len(at.get("file_uploader")) == 0
+
+
+def upload(at: AppTest, path: Path) -> AppTest:
+    uploader = at.get("file_uploader")[0]
+    uploader.set_value((path.name, path.read_bytes(), "text/csv"))  # type: ignore[attr-defined]
+    return at.run()
+
+
+def test_editor_imports_reviews_and_publishes_cp1252_export(db) -> None:
+    at = publish_page(signed_in=True)
+    assert not at.exception
+    assert len(at.get("file_uploader")) == 1
+    at = upload(at, MESSY / "export-excel-cp1252-pointvirgule.csv")
+    assert not at.exception
+    detected = " ".join(s.value for s in at.success)
+    assert "cp1252" in detected.lower() or "windows-1252" in detected.lower()
+    assert "point-virgule" in detected
+
+    publish = next(b for b in at.button if b.label == "Publier")
+    assert publish.disabled  # not before the explicit confirmation
+    next(c for c in at.checkbox if c.label.startswith("Je confirme la publication")).check().run()
+    next(b for b in at.button if b.label == "Publier").click().run()
+    assert any("Version 2 publiée" in s.value for s in at.success), [s.value for s in at.success]
+
+    store = Store.open(db)
+    current = store.current()
+    assert current is not None and current.number == 2 and current.author == "Marie Dupont"
+    assert "Guînes" in set(store.load()["commune"]) or "Béthune" in set(store.load()["commune"])
+
+
+def test_invalid_file_cannot_be_published(db, tmp_path) -> None:
+    bad = tmp_path / "mauvais.csv"
+    bad.write_text("nom;categorie;commune\nMasques;protection;Lille\n", encoding="utf-8")
+    at = publish_page(signed_in=True)
+    at = upload(at, bad)
+    assert not at.exception
+    assert any("rien ne peut être publié" in e.value for e in at.error)
+    assert not any(b.label == "Publier" for b in at.button)
+    assert Store.open(db).current().number == 1  # type: ignore[union-attr]
+
+
+def test_rollback_from_the_versions_tab(db) -> None:
+    at = publish_page(signed_in=True)
+    at = upload(at, MESSY / "export-excel-cp1252-pointvirgule.csv")
+    next(c for c in at.checkbox if c.label.startswith("Je confirme la publication")).check().run()
+    next(b for b in at.button if b.label == "Publier").click().run()
+
+    at.selectbox(key="rollback_target:2").set_value(1).run()
+    at.checkbox(key="rollback_confirm:2").check().run()
+    next(b for b in at.button if b.label == "Revenir à cette version").click().run()
+    assert not at.exception
+    store = Store.open(db)
+    assert store.current().number == 3  # type: ignore[union-attr]
+    assert store.current().checksum == store.versions()[-1].checksum  # type: ignore[union-attr]
