@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import streamlit as st
-from streamlit_folium import st_folium
 
-from carto import mapping, ui
+from carto import ui
 
 st.set_page_config(page_title=f"{ui.PAGE_TITLE} — carte", page_icon="🤝", layout="wide")
 
@@ -33,15 +32,7 @@ if selected_id not in ids:
 
 col_map, col_detail = st.columns([3, 2], gap="medium")
 with col_map:
-    fmap = ui.initiative_map(placed, data_key=data_key, cfg=cfg, selected_id=selected_id)
-    result = st_folium(
-        fmap,
-        key="map",
-        height=560,
-        use_container_width=True,
-        returned_objects=["last_active_drawing"],
-    )
-    clicked = mapping.clicked_id(result)
+    clicked = ui.initiative_map(placed, cfg=cfg, selected_id=selected_id)
 
 picked = ui.initiatives_table(shown)
 

@@ -96,7 +96,7 @@ def test_anonymous_visitors_see_no_editor_controls(db) -> None:
     at = publish_page(signed_in=False)
     assert not at.exception
     assert len(at.get("file_uploader")) == 0
-    assert not any("Publier" == b.label for b in at.button)
+    assert not any(b.label == "Publier" for b in at.button)
     assert [t.label for t in at.text_input] == ["Identifiant", "Mot de passe"]
 
 

@@ -10,6 +10,7 @@ import folium
 import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
+from streamlit_folium import st_folium
 
 from carto import dataset, mapping
 from carto.auth import Editor, Throttle, authenticate, editors_from_secrets
@@ -45,32 +46,35 @@ def filtered(table: pd.DataFrame, spec: FilterSpec, *, data_key: str) -> pd.Data
     return apply_filters(table, spec, index=_search_index(data_key, table))
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
-def _map(
-    data_key: str,
-    ids: tuple[str, ...],
-    tiles: str,
-    departement: str,
-    selected_id: str | None,
-    _table: pd.DataFrame,
-) -> folium.Map:
-    gaz = gazetteer(departement)
-    return mapping.build_map(
-        _table,
+def _base_map(cfg: Settings) -> folium.Map:
+    """The map without initiatives. Built fresh on each run (~0.1 s), because st_folium alters
+    the map it is given; its stable element ids keep the browser from reloading it."""
+    gaz = gazetteer(cfg.departement)
+    return mapping.build_base_map(
         arrondissements=gaz.arrondissement_outlines(),
-        communes=gaz.commune_outlines() if tiles == "none" else None,
-        tiles=tiles,
+        communes=gaz.commune_outlines() if cfg.tiles == "none" else None,
+        tiles=cfg.tiles,
         bounds=gaz.bounds,
-        selected_id=selected_id,
     )
 
 
-def initiative_map(
-    table: pd.DataFrame, *, data_key: str, cfg: Settings, selected_id: str | None
-) -> folium.Map:
-    """The folium map of `table`, built once per (data, shown rows, selection, tiles)."""
-    ids = tuple(table["id"].astype(str))
-    return _map(data_key, ids, cfg.tiles, cfg.departement, selected_id, table)
+def initiative_map(table: pd.DataFrame, *, cfg: Settings, selected_id: str | None) -> str | None:
+    """Draw the map; returns the id of the initiative the visitor clicked last, if any.
+
+    The initiatives travel as st_folium's `feature_group_to_add`, so filtering or selecting
+    updates the markers in place: the map is not reloaded and keeps the visitor's zoom.
+    """
+    base = _base_map(cfg)
+    group, _ = mapping.initiatives_layer(table, selected_id=selected_id)
+    result = st_folium(
+        base,
+        key="map",
+        height=560,
+        use_container_width=True,
+        feature_group_to_add=group,
+        returned_objects=["last_active_drawing"],
+    )
+    return mapping.clicked_id(result)
 
 
 def category_label(slug: str) -> str:

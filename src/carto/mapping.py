@@ -1,0 +1,530 @@
+"""Build the folium map of initiatives: one GeoJson point layer, outlines, legend, local assets.
+
+Every JS/CSS file the map needs is served by the app (see carto.assets), so the map draws on a
+closed network. Text shown by Leaflet (tooltips, legend) is HTML-escaped here because Leaflet
+inserts it as HTML; the detail panel is drawn by Streamlit from the clicked feature's id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import math
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import folium
+import pandas as pd
+from branca.element import Element, MacroElement
+from folium.map import FitBounds
+from folium.template import Template
+from folium.utilities import get_bounds
+
+from carto.assets import DEFAULT_BASE_URL, local_js_css
+from carto.config import TILES_CHOICES
+from carto.errors import ConfigError
+from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS, Category
+
+Bounds = tuple[tuple[float, float], tuple[float, float]]
+GeoJsonDict = dict[str, Any]
+
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = (
+    '© les contributeurs d’<a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
+)
+# Used when nothing else tells where to look (no rows, no outlines): metropolitan France.
+FRANCE_BOUNDS: Bounds = ((41.3, -5.2), (51.1, 9.6))
+MAX_FIT_ZOOM = 13
+
+UNKNOWN_COLOR = "#7f7f7f"
+LAND_COLOR = "#faf8f3"
+BACKGROUND_COLOR = "#dce6ec"
+OUTLINE_COLOR = "#37474f"
+COMMUNE_OUTLINE_COLOR = "#b8b8b8"
+
+# Leaflet class names: they let browser tests tell markers from outlines.
+MARKER_CLASS = "carto-initiative"
+ARRONDISSEMENT_CLASS = "carto-arrondissement"
+
+# Layer names (GeoJson.layer_name), also used by tests to find the layers.
+INITIATIVES_LAYER = "Initiatives"
+ARRONDISSEMENTS_LAYER = "Arrondissements"
+COMMUNES_LAYER = "Communes"
+
+# Marker styles. A point initiative is a small solid disc; a sector initiative (portee other
+# than "commune") is a larger, lighter disc with a dashed outline in the category colour, so it
+# reads as "around here" rather than "exactly here".
+POINT_RADIUS = 7
+SECTOR_RADIUS = 12
+SELECTED_EXTRA_RADIUS = 4
+SELECTED_WEIGHT = 4
+SELECTED_COLOR = "#000000"
+
+# Co-located initiatives are spread on a ring (display only) so each stays clickable once zoomed
+# in: neighbours are RING_SPACING_M metres apart, the ring is at least RING_MIN_RADIUS_M wide.
+RING_SPACING_M = 250.0
+RING_MIN_RADIUS_M = 200.0
+_METRES_PER_DEGREE = 111_320.0
+
+
+def _text(value: object) -> str:
+    """Cell value as stripped text; missing values (None, NaN) become ''."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    return str(value).strip()
+
+
+def _coordinate(value: object, *, limit: float) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(number) or abs(number) > limit:
+        return None
+    return number
+
+
+def _category(slug: str) -> Category:
+    known = CATEGORY_BY_SLUG.get(slug)
+    if known is not None:
+        return known
+    return Category(slug, slug or "Sans catégorie", UNKNOWN_COLOR)
+
+
+def is_sector(portee: str) -> bool:
+    """True when the initiative covers an area rather than one commune."""
+    return portee.strip().lower() not in ("", "commune")
+
+
+def marker_style(*, color: str, sector: bool, selected: bool = False) -> dict[str, Any]:
+    """Leaflet path options of one initiative marker."""
+    if sector:
+        style: dict[str, Any] = {
+            "radius": SECTOR_RADIUS,
+            "color": color,
+            "weight": 2.5,
+            "opacity": 1.0,
+            "dashArray": "5 4",
+            "fill": True,
+            "fillColor": color,
+            "fillOpacity": 0.25,
+        }
+    else:
+        style = {
+            "radius": POINT_RADIUS,
+            "color": "#ffffff",
+            "weight": 1.5,
+            "opacity": 1.0,
+            "dashArray": None,
+            "fill": True,
+            "fillColor": color,
+            "fillOpacity": 0.9,
+        }
+    if selected:
+        style["radius"] += SELECTED_EXTRA_RADIUS
+        style["weight"] = SELECTED_WEIGHT
+        style["color"] = SELECTED_COLOR
+    return style
+
+
+def _ring_positions(
+    points: list[tuple[float, float]], order: list[str]
+) -> list[tuple[float, float]]:
+    """Display positions: identical points spread on a ring, in a stable order."""
+    groups: dict[tuple[float, float], list[int]] = defaultdict(list)
+    for index, (lat, lon) in enumerate(points):
+        groups[(round(lat, 7), round(lon, 7))].append(index)
+    shown = list(points)
+    for members in groups.values():
+        count = len(members)
+        if count < 2:
+            continue
+        members.sort(key=lambda i: (order[i], i))
+        radius = max(RING_MIN_RADIUS_M, count * RING_SPACING_M / (2 * math.pi))
+        lat, lon = points[members[0]]
+        lon_scale = _METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01)
+        for slot, index in enumerate(members):
+            angle = 2 * math.pi * slot / count
+            shown[index] = (
+                lat + radius * math.cos(angle) / _METRES_PER_DEGREE,
+                lon + radius * math.sin(angle) / lon_scale,
+            )
+    return shown
+
+
+def _tooltip_html(*, nom: str, commune: str, portee: str) -> str:
+    parts = [f"<strong>{html.escape(nom or 'Sans nom')}</strong>"]
+    if commune:
+        parts.append(html.escape(commune))
+    if is_sector(portee):
+        scope = SCOPE_LABELS.get(portee.strip().lower(), portee)
+        parts.append(f"<em>Portée : {html.escape(scope)}</em>")
+    return "<br>".join(parts)
+
+
+def map_feature_collection(table: pd.DataFrame, *, selected_id: str | None = None) -> GeoJsonDict:
+    """Point FeatureCollection of the rows that have coordinates (selected one drawn last).
+
+    Geometry holds the display position (co-located points spread on a ring); properties
+    `latitude`/`longitude` keep the true coordinates.
+    """
+    rows: list[dict[Any, Any]] = []
+    points: list[tuple[float, float]] = []
+    for record in table.to_dict("records"):
+        lat = _coordinate(record.get("latitude"), limit=90.0)
+        lon = _coordinate(record.get("longitude"), limit=180.0)
+        if lat is None or lon is None:
+            continue
+        rows.append(record)
+        points.append((lat, lon))
+    ids = [_text(record.get("id")) for record in rows]
+    shown = _ring_positions(points, ids)
+    # Folium styles features by their top-level id; it invents one when ours are not unique.
+    unique_ids = len(set(ids)) == len(ids) and "" not in ids
+
+    features: list[GeoJsonDict] = []
+    for record, ident, (lat, lon), (shown_lat, shown_lon) in zip(
+        rows, ids, points, shown, strict=True
+    ):
+        category = _category(_text(record.get("categorie")))
+        portee = _text(record.get("portee")) or "commune"
+        nom = _text(record.get("nom"))
+        commune = _text(record.get("commune"))
+        feature: GeoJsonDict = {
+            "type": "Feature",
+            "geometry": {
+                "type": "Point",
+                "coordinates": [round(shown_lon, 6), round(shown_lat, 6)],
+            },
+            "properties": {
+                "id": ident,
+                "nom": nom,
+                "categorie": category.slug,
+                "categorie_label": category.label,
+                "commune": commune,
+                "portee": portee,
+                "color": category.color,
+                "sector": is_sector(portee),
+                "selected": selected_id is not None and ident == selected_id,
+                "latitude": lat,
+                "longitude": lon,
+                "tooltip": _tooltip_html(nom=nom, commune=commune, portee=portee),
+            },
+        }
+        if unique_ids:
+            feature["id"] = ident
+        features.append(feature)
+    # Drawn last, so the highlighted marker sits above its neighbours.
+    features.sort(key=lambda f: bool(f["properties"]["selected"]))
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _feature_style(feature: Mapping[str, Any]) -> dict[str, Any]:
+    props = feature["properties"]
+    return marker_style(
+        color=props["color"], sector=bool(props["sector"]), selected=bool(props["selected"])
+    )
+
+
+def _outline_collection(collection: Mapping[str, Any], *, label: str) -> GeoJsonDict:
+    """Copy of an outline FeatureCollection with an escaped `tooltip` property and no `id`."""
+    features = []
+    for feature in collection.get("features", []):
+        props = dict(feature.get("properties") or {})
+        # An outline must never pass for an initiative when clicked.
+        props.pop("id", None)
+        props["tooltip"] = html.escape(f"{label} : {_text(props.get('nom'))}")
+        features.append({"type": "Feature", "geometry": feature["geometry"], "properties": props})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _arrondissement_style(_feature: Mapping[str, Any]) -> dict[str, Any]:
+    return {"color": OUTLINE_COLOR, "weight": 2.5, "opacity": 0.8, "fill": False}
+
+
+def _commune_style(_feature: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "color": COMMUNE_OUTLINE_COLOR,
+        "weight": 0.7,
+        "opacity": 1.0,
+        "fill": True,
+        "fillColor": LAND_COLOR,
+        "fillOpacity": 1.0,
+    }
+
+
+def legend_html(categories: Iterable[Category]) -> str:
+    """HTML of the legend (labels escaped): one line per category, then the marker styles."""
+
+    def disc(style: Mapping[str, Any], *, size: int = 26) -> str:
+        half = size / 2
+        radius = min(float(style["radius"]), half - 2)
+        dash = f' stroke-dasharray="{style["dashArray"]}"' if style["dashArray"] else ""
+        return (
+            f'<svg width="{size}" height="{size}" aria-hidden="true">'
+            f'<circle cx="{half}" cy="{half}" r="{radius}" fill="{style["fillColor"]}"'
+            f' fill-opacity="{style["fillOpacity"]}" stroke="{style["color"]}"'
+            f' stroke-width="{style["weight"]}"{dash}/></svg>'
+        )
+
+    lines = ['<div class="carto-legend-title">Catégories</div>']
+    for category in categories:
+        color = html.escape(category.color)
+        lines.append(
+            f'<div class="carto-legend-row"><span class="carto-legend-swatch"'
+            f' style="background:{color}"></span>{html.escape(category.label)}</div>'
+        )
+    lines.append('<div class="carto-legend-title">Portée</div>')
+    point = marker_style(color="#555555", sector=False) | {"color": "#333333"}
+    sector = marker_style(color="#555555", sector=True)
+    lines.append(f'<div class="carto-legend-row">{disc(point)}Commune (point)</div>')
+    lines.append(
+        f'<div class="carto-legend-row">{disc(sector)}Secteur, arrondissement, département</div>'
+    )
+    # <details> lets users fold the legend away on small screens.
+    return f"<details open><summary>Légende</summary>{''.join(lines)}</details>"
+
+
+class Legend(MacroElement):
+    """Leaflet control showing legend_html(categories) in the map's top-right corner."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+        <style>
+            .carto-legend { background: rgba(255, 255, 255, 0.92); padding: 6px 10px;
+                border-radius: 4px; box-shadow: 0 1px 4px rgba(0, 0, 0, 0.3);
+                font: 12px/1.4 sans-serif; color: #222; max-width: 260px; }
+            .carto-legend summary { cursor: pointer; font-weight: bold; }
+            .carto-legend-title { font-weight: bold; margin-top: 4px; }
+            .carto-legend-row { display: flex; align-items: center; gap: 6px; }
+            .carto-legend-swatch { display: inline-block; width: 12px; height: 12px;
+                border-radius: 50%; border: 1px solid #fff; box-shadow: 0 0 0 1px #888; }
+        </style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.control({position: "topright"});
+        {{ this.get_name() }}.onAdd = function () {
+            var div = L.DomUtil.create("div", "carto-legend");
+            div.innerHTML = {{ this.html|tojson }};
+            L.DomEvent.disableClickPropagation(div);
+            L.DomEvent.disableScrollPropagation(div);
+            return div;
+        };
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, categories: Iterable[Category]) -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.categories: tuple[Category, ...] = tuple(categories)
+        self.html = legend_html(self.categories)
+
+
+class MapBackground(MacroElement):
+    """CSS colour behind the map, seen where no tile or outline is drawn."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+        <style>#{{ this._parent.get_name() }} { background: {{ this.color }}; }</style>
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, color: str) -> None:
+        super().__init__()
+        self._name = "MapBackground"
+        self.color = color
+
+
+def _new_map(*, base_url: str) -> folium.Map:
+    """A tile-less folium Map whose scripts and stylesheets are all served by the app."""
+    # Half-level zoom steps let fitBounds fill the frame better than whole levels.
+    fmap = folium.Map(
+        location=[46.6, 2.4], zoom_start=6, tiles=None, control_scale=True, zoom_snap=0.5
+    )
+    js, css = local_js_css(base_url)
+    # Instance attributes shadow folium's CDN lists (read by folium and streamlit-folium).
+    fmap.default_js = js
+    fmap.default_css = css
+    return fmap
+
+
+def _fit_bounds(bounds: Bounds) -> FitBounds:
+    (south, west), (north, east) = bounds
+    fit = FitBounds([[south, west], [north, east]], padding=(20, 20), max_zoom=MAX_FIT_ZOOM)
+    # Jump straight to the view: an animated zoom right after load leaves markers moving
+    # (and unclickable) for a moment.
+    fit.options["animate"] = False
+    return fit
+
+
+def _collection_bounds(collection: Mapping[str, Any] | None) -> Bounds | None:
+    if not collection or not collection.get("features"):
+        return None
+    (south, west), (north, east) = get_bounds(collection, lonlat=True)
+    if south is None or west is None or north is None or east is None:
+        return None
+    return ((south, west), (north, east))
+
+
+def build_base_map(
+    *,
+    arrondissements: Mapping[str, Any] | None,
+    communes: Mapping[str, Any] | None = None,
+    tiles: str = "osm",
+    bounds: Bounds | None = None,
+    categories: Iterable[Category] = CATEGORIES,
+    base_url: str = DEFAULT_BASE_URL,
+) -> folium.Map:
+    """Everything but the initiatives: tiles or outlines basemap, legend, initial view.
+
+    The page builds it once per département and sends the initiatives as a separate layer, so
+    that a filter change or a selection does not reload the map nor lose the visitor's view.
+    """
+    if tiles not in TILES_CHOICES:
+        raise ConfigError(
+            f"Fond de carte « {tiles} » inconnu : valeurs possibles {', '.join(TILES_CHOICES)}."
+        )
+    fmap = _new_map(base_url=base_url)
+    if tiles == "osm":
+        folium.TileLayer(
+            tiles=OSM_TILES, attr=OSM_ATTRIBUTION, name="OpenStreetMap", max_zoom=19
+        ).add_to(fmap)
+    else:
+        fmap.add_child(MapBackground(BACKGROUND_COLOR))
+        if communes and communes.get("features"):
+            folium.GeoJson(
+                _outline_collection(communes, label="Commune"),
+                name=COMMUNES_LAYER,
+                style_function=_commune_style,
+                control=False,
+                interactive=False,
+            ).add_to(fmap)
+
+    if arrondissements and arrondissements.get("features"):
+        folium.GeoJson(
+            _outline_collection(arrondissements, label="Arrondissement"),
+            name=ARRONDISSEMENTS_LAYER,
+            style_function=_arrondissement_style,
+            tooltip=folium.GeoJsonTooltip(fields=["tooltip"], labels=False, sticky=True),
+            control=False,
+            class_name=ARRONDISSEMENT_CLASS,
+        ).add_to(fmap)
+    fmap.add_child(Legend(list(categories)))
+    target = bounds or _collection_bounds(arrondissements) or FRANCE_BOUNDS
+    _set_view(fmap, target)
+    _stabilise_ids(fmap, prefix="base")
+    return fmap
+
+
+def _stabilise_ids(element: Element, *, prefix: str) -> None:
+    """Replace folium's random element ids by positional ones.
+
+    The same inputs then render the same JavaScript, which streamlit-folium uses as the identity
+    of its component: an unchanged base map is not reloaded between two runs of the page.
+    """
+    # Ids keep folium's shape (32 hex digits): streamlit-folium rewrites them by plain string
+    # replacement, so one id must never be a prefix of another.
+    stack: list[tuple[Element, str]] = [(element, prefix)]
+    while stack:
+        node, path = stack.pop()
+        node._id = hashlib.sha256(path.encode()).hexdigest()[:32]
+        children = list(node._children.values())
+        node._children = OrderedDict()
+        for i, child in enumerate(children):
+            child._id = hashlib.sha256(f"{path}/{i}".encode()).hexdigest()[:32]
+            node._children[child.get_name()] = child
+            stack.append((child, f"{path}/{i}"))
+
+
+def _set_view(fmap: folium.Map, target: Bounds) -> None:
+    (south, west), (north, east) = target
+    fmap.location = [(south + north) / 2, (west + east) / 2]
+    fmap.add_child(_fit_bounds(((south, west), (north, east))))
+
+
+def initiatives_layer(
+    table: pd.DataFrame, *, selected_id: str | None = None
+) -> tuple[folium.FeatureGroup, GeoJsonDict]:
+    """The initiatives as ONE GeoJSON layer of circle markers, in a feature group."""
+    collection = map_feature_collection(table, selected_id=selected_id)
+    group = folium.FeatureGroup(name=INITIATIVES_LAYER, control=False)
+    if collection["features"]:
+        folium.GeoJson(
+            collection,
+            name=INITIATIVES_LAYER,
+            marker=folium.CircleMarker(radius=POINT_RADIUS, class_name=MARKER_CLASS),
+            style_function=_feature_style,
+            tooltip=folium.GeoJsonTooltip(fields=["tooltip"], labels=False, sticky=False),
+            control=False,
+        ).add_to(group)
+    return group, collection
+
+
+def build_map(
+    table: pd.DataFrame,
+    *,
+    arrondissements: Mapping[str, Any] | None,
+    communes: Mapping[str, Any] | None = None,
+    tiles: str = "osm",
+    bounds: Bounds | None = None,
+    selected_id: str | None = None,
+    base_url: str = DEFAULT_BASE_URL,
+) -> folium.Map:
+    """A self-contained map of the table's initiatives (exports, benchmarks, tests)."""
+    group, collection = initiatives_layer(table, selected_id=selected_id)
+    slugs = {f["properties"]["categorie"] for f in collection["features"]}
+    known = [c for c in CATEGORIES if c.slug in slugs]
+    others = sorted(slugs - CATEGORY_BY_SLUG.keys())
+    fmap = build_base_map(
+        arrondissements=arrondissements,
+        communes=communes,
+        tiles=tiles,
+        bounds=bounds or _collection_bounds(collection),
+        categories=[*known, *(_category(slug) for slug in others)],
+        base_url=base_url,
+    )
+    group.add_to(fmap)
+    return fmap
+
+
+def build_naive_map(table: pd.DataFrame, *, base_url: str = DEFAULT_BASE_URL) -> folium.Map:
+    """One folium Marker and Popup per row: the slow baseline of the benchmark."""
+    fmap = _new_map(base_url=base_url)
+    points = []
+    for record in table.to_dict("records"):
+        lat = _coordinate(record.get("latitude"), limit=90.0)
+        lon = _coordinate(record.get("longitude"), limit=180.0)
+        if lat is None or lon is None:
+            continue
+        text = html.escape(f"{_text(record.get('nom'))} — {_text(record.get('commune'))}")
+        folium.Marker([lat, lon], popup=folium.Popup(text)).add_to(fmap)
+        points.append((lat, lon))
+    if points:
+        lats, lons = zip(*points, strict=True)
+        fmap.add_child(_fit_bounds(((min(lats), min(lons)), (max(lats), max(lons)))))
+    return fmap
+
+
+def clicked_id(st_folium_result: Mapping[str, Any] | None) -> str | None:
+    """Id of the initiative clicked on the map, from st_folium's returned dict, or None."""
+    if not isinstance(st_folium_result, Mapping):
+        return None
+    feature = st_folium_result.get("last_active_drawing")
+    if not isinstance(feature, Mapping):
+        return None
+    props = feature.get("properties")
+    if not isinstance(props, Mapping):
+        return None
+    ident = props.get("id")
+    if isinstance(ident, bool) or not isinstance(ident, str | int):
+        return None
+    text = str(ident).strip()
+    return text or None

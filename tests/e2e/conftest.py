@@ -1,0 +1,302 @@
+"""Browser harness: the real app served by Streamlit, seen by a Chromium cut off from the internet.
+
+Fixtures:
+- `streamlit_server` (session): a function `start(env=None) -> StreamlitServer`; each distinct
+  env (e.g. {"CARTO_DATA": path}) gets its own server, started once and killed at the end.
+- `streamlit_app` (session): the default server (CARTO_TILES=none, the project's dataset).
+- `browser` (session): headless Debian Chromium; skipped when absent unless
+  CARTO_REQUIRE_BROWSER=1.
+- `network` + `page` (per test): a fresh context whose non-local requests are aborted and
+  counted, with dialogs, console errors and failed local requests recorded; a screenshot and
+  the log go to test-artifacts/ when the test fails.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from carto.assets import check_assets
+from carto.config import PROJECT_ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+# streamlit-folium's component iframe (Streamlit titles it after the component's name).
+MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+STARTUP_TIMEOUT_S = 60.0
+DEFAULT_TIMEOUT_MS = 30_000
+DEFAULT_ENV = {"CARTO_TILES": "none"}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _python() -> str:
+    venv_python = PROJECT_ROOT / ".venv" / "bin" / "python"
+    return str(venv_python) if venv_python.exists() else sys.executable
+
+
+@dataclass
+class StreamlitServer:
+    base_url: str
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(pas de journal)"
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        # The server was started in its own session: end its whole process group.
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+
+
+def _wait_healthy(server: StreamlitServer) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    url = f"{server.base_url}/_stcore/health"
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(
+                f"Streamlit s'est arrêté (code {server.process.returncode}) :\n{server.log_tail()}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (localhost)
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)  # polling interval of the health check, not a wait for the UI
+    raise RuntimeError(f"Streamlit ne répond pas sur {url} :\n{server.log_tail()}")
+
+
+def start_streamlit(
+    *, env: dict[str, str] | None = None, script: str = "app.py", log_dir: Path
+) -> StreamlitServer:
+    """Start `streamlit run script` on a free port and wait until it is healthy."""
+    port = _free_port()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
+    full_env.update(DEFAULT_ENV)
+    full_env.update(env or {})
+    full_env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+    log_path = log_dir / f"streamlit-{port}.log"
+    command = [
+        _python(),
+        "-m",
+        "streamlit",
+        "run",
+        script,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = StreamlitServer(f"http://localhost:{port}", dict(env or {}), log_path, process)
+    try:
+        _wait_healthy(server)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    if CHROMIUM.exists():
+        return CHROMIUM
+    reason = f"navigateur absent : {CHROMIUM} (paquet Debian chromium)"
+    if os.environ.get("CARTO_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason}, alors que CARTO_REQUIRE_BROWSER=1")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(
+    chromium_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., StreamlitServer]]:
+    missing = check_assets(PROJECT_ROOT / "static")
+    if missing:
+        pytest.fail(f"static/vendor incomplet ({', '.join(missing[:3])}…) : lancez « make assets »")
+    log_dir = tmp_path_factory.mktemp("streamlit-logs")
+    servers: dict[tuple[tuple[str, str], ...], StreamlitServer] = {}
+
+    def start(env: dict[str, str] | None = None, *, script: str = "app.py") -> StreamlitServer:
+        key = (("script", script), *sorted((env or {}).items()))
+        if key not in servers:
+            servers[key] = start_streamlit(env=env, script=script, log_dir=log_dir)
+        return servers[key]
+
+    try:
+        yield start
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def streamlit_app(streamlit_server: Callable[..., StreamlitServer]) -> StreamlitServer:
+    return streamlit_server()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: Path) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(chromium_path), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@dataclass
+class NetworkLog:
+    """What the page tried to do that a user on a closed network would notice."""
+
+    blocked: list[str] = field(default_factory=list)
+    failed_local: list[str] = field(default_factory=list)
+    bad_responses: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def report(self) -> str:
+        parts = []
+        for name in (
+            "blocked",
+            "failed_local",
+            "bad_responses",
+            "dialogs",
+            "console_errors",
+            "page_errors",
+        ):
+            values = getattr(self, name)
+            parts.append(f"{name} ({len(values)}):")
+            parts.extend(f"  {value}" for value in values)
+        return "\n".join(parts)
+
+
+def is_local(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https", "ws", "wss"):
+        return True  # data:, blob:, about: never leave the machine
+    return (parts.hostname or "") in LOCAL_HOSTS
+
+
+def wait_until(page: Any, condition: Callable[[], bool], *, timeout_ms: int = 10_000) -> None:
+    """Wait for a Python-side condition (e.g. on NetworkLog), letting Playwright deliver events."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition non remplie après {timeout_ms} ms")
+        page.wait_for_timeout(50)  # pumps Playwright's event loop between checks
+
+
+@pytest.fixture
+def network() -> NetworkLog:
+    return NetworkLog()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture
+def page(browser: Any, network: NetworkLog, request: pytest.FixtureRequest) -> Iterator[Any]:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="fr-FR")
+
+    def route(route: Any) -> None:
+        url = route.request.url
+        if is_local(url):
+            route.continue_()
+        else:
+            network.blocked.append(url)
+            route.abort("blockedbyclient")
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    # expect() has its own 5 s default; the first Streamlit render can take longer.
+    expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
+
+    def on_dialog(dialog: Any) -> None:
+        network.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def on_request_failed(req: Any) -> None:
+        if is_local(req.url):
+            network.failed_local.append(f"{req.url} ({req.failure})")
+
+    def on_response(response: Any) -> None:
+        if response.status >= 400 and is_local(response.url):
+            network.bad_responses.append(f"{response.status} {response.url}")
+
+    page.on("dialog", on_dialog)
+    page.on("requestfailed", on_request_failed)
+    page.on("response", on_response)
+    page.on(
+        "console",
+        lambda msg: network.console_errors.append(msg.text) if msg.type == "error" else None,
+    )
+    page.on("pageerror", lambda error: network.page_errors.append(str(error)))
+    try:
+        yield page
+    finally:
+        call_report = getattr(request.node, "rep_call", None)
+        if call_report is not None and call_report.failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in request.node.name)
+            try:
+                page.screenshot(path=str(ARTIFACTS / f"{stem}.png"), full_page=True)
+            except Exception as error:  # a crashed page must not hide the test's own failure
+                network.page_errors.append(f"screenshot impossible : {error}")
+            (ARTIFACTS / f"{stem}.network.txt").write_text(network.report())
+        context.close()

@@ -1,0 +1,390 @@
+"""Map builder: checked on folium objects (layers, features, styles), not on generated JS."""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+import folium
+import pandas as pd
+import pytest
+from folium.map import FitBounds
+
+from carto.errors import ConfigError
+from carto.mapping import (
+    ARRONDISSEMENTS_LAYER,
+    COMMUNES_LAYER,
+    INITIATIVES_LAYER,
+    Legend,
+    build_map,
+    build_naive_map,
+    clicked_id,
+    map_feature_collection,
+)
+from carto.models import CATEGORIES, COLUMNS, GEOCODED_COLUMNS
+
+NAN = float("nan")
+CALAIS = (50.9513, 1.8587)
+ARRAS = (50.2910, 2.7775)
+BOULOGNE = (50.7264, 1.6147)
+
+
+def initiative(ident: str, **fields: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {name: "" for name in (*COLUMNS, *GEOCODED_COLUMNS)}
+    row.update(
+        id=ident,
+        nom=f"Initiative {ident}",
+        categorie="soignants",
+        commune="Calais",
+        portee="commune",
+        latitude=CALAIS[0],
+        longitude=CALAIS[1],
+    )
+    row.update(fields)
+    return row
+
+
+def table(*rows: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=[*COLUMNS, *GEOCODED_COLUMNS])
+
+
+def square(lat: float, lon: float, size: float = 0.2) -> dict[str, Any]:
+    ring = [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+ARRONDISSEMENTS = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {"code": "621", "nom": "Arras"},
+            "geometry": square(50.2, 2.6),
+        },
+        {
+            "type": "Feature",
+            "properties": {"code": "624", "nom": "Calais"},
+            "geometry": square(50.85, 1.75),
+        },
+    ],
+}
+COMMUNES = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {"code_insee": "62193", "nom": "Calais"},
+            "geometry": square(50.9, 1.8, 0.1),
+        },
+        {
+            "type": "Feature",
+            "properties": {"code_insee": "62041", "nom": "Arras"},
+            "geometry": square(50.25, 2.7, 0.1),
+        },
+        {
+            "type": "Feature",
+            "properties": {"code_insee": "62160", "nom": "Boulogne-sur-Mer"},
+            "geometry": square(50.7, 1.55, 0.1),
+        },
+    ],
+}
+
+
+def geojson_layers(fmap: folium.Map) -> dict[str, folium.GeoJson]:
+    """GeoJSON layers of the map, including those inside feature groups."""
+    found: dict[str, folium.GeoJson] = {}
+    stack = list(fmap._children.values())
+    while stack:
+        child = stack.pop()
+        if isinstance(child, folium.GeoJson):
+            found[child.layer_name] = child
+        elif isinstance(child, folium.FeatureGroup):
+            stack.extend(child._children.values())
+    return found
+
+
+def points(fmap: folium.Map) -> list[dict[str, Any]]:
+    layer = geojson_layers(fmap).get(INITIATIVES_LAYER)
+    return [] if layer is None else layer.data["features"]
+
+
+def by_id(fmap: folium.Map) -> dict[str, dict[str, Any]]:
+    return {f["properties"]["id"]: f for f in points(fmap)}
+
+
+def style_of(fmap: folium.Map, ident: str) -> dict[str, Any]:
+    layer = geojson_layers(fmap)[INITIATIVES_LAYER]
+    return layer.style_function(by_id(fmap)[ident])
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected_ids"),
+    [
+        ([initiative("a"), initiative("b", latitude=ARRAS[0], longitude=ARRAS[1])], {"a", "b"}),
+        ([initiative("a"), initiative("b", latitude=NAN)], {"a"}),
+        ([initiative("a", longitude=NAN), initiative("b")], {"b"}),
+        ([initiative("a", latitude=None, longitude=None)], set()),
+        ([initiative("a", latitude="", longitude="")], set()),
+        ([initiative("a", latitude=95.0)], set()),
+        ([], set()),
+    ],
+    ids=["all", "nan-lat", "nan-lon", "none", "empty-text", "out-of-range", "no-rows"],
+)
+def test_one_point_feature_per_row_with_coordinates(rows, expected_ids):
+    fmap = build_map(table(*rows), arrondissements=None, tiles="none")
+    assert set(by_id(fmap)) == expected_ids
+    assert len(points(fmap)) == len(expected_ids)
+
+
+@pytest.mark.parametrize(("lat", "lon"), [CALAIS, ARRAS, BOULOGNE])
+def test_isolated_point_is_drawn_at_its_coordinates(lat, lon):
+    fmap = build_map(
+        table(initiative("a", latitude=lat, longitude=lon)), arrondissements=None, tiles="none"
+    )
+    feature = by_id(fmap)["a"]
+    assert feature["geometry"] == {"type": "Point", "coordinates": [lon, lat]}
+    assert (feature["properties"]["latitude"], feature["properties"]["longitude"]) == (lat, lon)
+
+
+@pytest.mark.parametrize("category", CATEGORIES, ids=lambda c: c.slug)
+def test_marker_colour_follows_category(category):
+    fmap = build_map(table(initiative("a", categorie=category.slug)), arrondissements=None)
+    props = by_id(fmap)["a"]["properties"]
+    assert props["color"] == category.color
+    assert props["categorie_label"] == category.label
+    assert style_of(fmap, "a")["fillColor"] == category.color
+
+
+@pytest.mark.parametrize(
+    ("portee", "sector"),
+    [
+        ("commune", False),
+        ("", False),
+        ("secteur", True),
+        ("arrondissement", True),
+        ("departement", True),
+    ],
+)
+def test_sector_markers_look_different_from_point_markers(portee, sector):
+    rows = [
+        initiative("ref", latitude=ARRAS[0], longitude=ARRAS[1]),
+        initiative("x", portee=portee),
+    ]
+    fmap = build_map(table(*rows), arrondissements=None)
+    ref, style = style_of(fmap, "ref"), style_of(fmap, "x")
+    assert by_id(fmap)["x"]["properties"]["sector"] is sector
+    if sector:
+        assert style["radius"] > ref["radius"]
+        assert style["dashArray"] and not ref["dashArray"]
+        assert style["fillOpacity"] < ref["fillOpacity"]
+    else:
+        assert style == ref
+
+
+@pytest.mark.parametrize("count", [2, 3, 8, 40])
+def test_colocated_points_are_spread_but_keep_true_coordinates(count):
+    rows = [initiative(f"c{i:02d}", portee="secteur" if i % 2 else "commune") for i in range(count)]
+    rows.append(initiative("alone", latitude=ARRAS[0], longitude=ARRAS[1]))
+    fmap = build_map(table(*rows), arrondissements=None)
+    features = by_id(fmap)
+    shown = {tuple(features[f"c{i:02d}"]["geometry"]["coordinates"]) for i in range(count)}
+    assert len(shown) == count
+    for i in range(count):
+        feature = features[f"c{i:02d}"]
+        props = feature["properties"]
+        assert (props["latitude"], props["longitude"]) == CALAIS
+        lon, lat = feature["geometry"]["coordinates"]
+        # Close to the true place: within a few kilometres even for a large group.
+        assert math.dist((lat, lon), CALAIS) < 0.05
+    assert features["alone"]["geometry"]["coordinates"] == [ARRAS[1], ARRAS[0]]
+
+
+def test_colocated_display_positions_do_not_depend_on_row_order():
+    rows = [initiative(ident) for ident in ("b", "a", "c")]
+    forward = by_id(build_map(table(*rows), arrondissements=None))
+    backward = by_id(build_map(table(*reversed(rows)), arrondissements=None))
+    for ident in ("a", "b", "c"):
+        assert forward[ident]["geometry"] == backward[ident]["geometry"]
+
+
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "Ça c'est « chouette » & co",
+]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+@pytest.mark.parametrize("field", ["nom", "commune"])
+def test_tooltip_text_is_escaped(field, payload):
+    fmap = build_map(table(initiative("a", **{field: payload})), arrondissements=None)
+    props = by_id(fmap)["a"]["properties"]
+    assert html.escape(payload) in props["tooltip"]
+    if "<" in payload:
+        assert payload not in props["tooltip"]
+        assert payload not in fmap.get_root().render()
+    # The raw value stays available for the Streamlit detail panel.
+    assert props[field] == payload
+
+
+def test_tooltip_escapes_script_tag_exactly():
+    fmap = build_map(table(initiative("a", nom="<script>")), arrondissements=None)
+    assert "&lt;script&gt;" in by_id(fmap)["a"]["properties"]["tooltip"]
+
+
+@pytest.mark.parametrize(
+    ("tiles", "tile_count", "has_communes"),
+    [("osm", 1, False), ("none", 0, True)],
+)
+def test_tiles_choice(tiles, tile_count, has_communes):
+    fmap = build_map(
+        table(initiative("a")), arrondissements=ARRONDISSEMENTS, communes=COMMUNES, tiles=tiles
+    )
+    tile_layers = [c for c in fmap._children.values() if isinstance(c, folium.TileLayer)]
+    assert len(tile_layers) == tile_count
+    for layer in tile_layers:
+        assert "openstreetmap.org" in layer.tiles
+        assert "OpenStreetMap" in layer.options["attribution"]
+        assert "© les contributeurs" in layer.options["attribution"]
+    layers = geojson_layers(fmap)
+    assert (COMMUNES_LAYER in layers) is has_communes
+    if has_communes:
+        assert len(layers[COMMUNES_LAYER].data["features"]) == len(COMMUNES["features"])
+    assert len(layers[ARRONDISSEMENTS_LAYER].data["features"]) == 2
+
+
+@pytest.mark.parametrize("tiles", ["OSM", "stamen", ""])
+def test_unknown_tiles_name_is_refused_in_french(tiles):
+    with pytest.raises(ConfigError, match=f"« {tiles} »"):
+        build_map(table(initiative("a")), arrondissements=None, tiles=tiles)
+
+
+def test_outlines_are_escaped_and_never_carry_an_initiative_id():
+    hostile = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"code": "629", "nom": "<b>Piège</b>", "id": "a"},
+                "geometry": square(50.2, 2.6),
+            }
+        ],
+    }
+    fmap = build_map(table(initiative("a")), arrondissements=hostile, tiles="none")
+    outline = geojson_layers(fmap)[ARRONDISSEMENTS_LAYER].data["features"][0]
+    assert "&lt;b&gt;Piège&lt;/b&gt;" in outline["properties"]["tooltip"]
+    assert clicked_id({"last_active_drawing": outline}) is None
+    # The caller's collection is left untouched.
+    assert hostile["features"][0]["properties"] == {"code": "629", "nom": "<b>Piège</b>", "id": "a"}
+
+
+def legend_of(fmap: folium.Map) -> Legend:
+    (legend,) = [c for c in fmap._children.values() if isinstance(c, Legend)]
+    return legend
+
+
+@pytest.mark.parametrize(
+    ("slugs", "expected_labels"),
+    [
+        (["soignants"], ["Personnels soignants"]),
+        (
+            ["routiers", "protection", "routiers"],
+            ["Mesures de protection", "Transporteurs routiers"],
+        ),
+        (["<i>autre</i>"], ["<i>autre</i>"]),
+    ],
+)
+def test_legend_lists_categories_present(slugs, expected_labels):
+    rows = [initiative(f"r{i}", categorie=slug) for i, slug in enumerate(slugs)]
+    legend = legend_of(build_map(table(*rows), arrondissements=None))
+    assert [c.label for c in legend.categories] == expected_labels
+    for label in expected_labels:
+        assert html.escape(label) in legend.html
+    assert "<i>" not in legend.html
+    assert "Secteur" in legend.html and "Commune" in legend.html
+
+
+def test_selected_initiative_is_highlighted_and_drawn_last():
+    rows = [initiative("a"), initiative("b", latitude=ARRAS[0], longitude=ARRAS[1])]
+    for selected in ("a", "b"):
+        fmap = build_map(table(*rows), arrondissements=None, selected_id=selected)
+        other = "b" if selected == "a" else "a"
+        assert points(fmap)[-1]["properties"]["id"] == selected
+        assert style_of(fmap, selected)["radius"] > style_of(fmap, other)["radius"]
+        assert style_of(fmap, selected)["weight"] > style_of(fmap, other)["weight"]
+    plain = build_map(table(*rows), arrondissements=None)
+    assert not any(f["properties"]["selected"] for f in points(plain))
+
+
+def fit_bounds(fmap: folium.Map) -> list[list[float]]:
+    (fit,) = [c for c in fmap._children.values() if isinstance(c, FitBounds)]
+    return fit.bounds
+
+
+def test_map_fits_the_data_or_the_given_bounds():
+    rows = [initiative("a"), initiative("b", latitude=ARRAS[0], longitude=ARRAS[1])]
+    (south, west), (north, east) = fit_bounds(build_map(table(*rows), arrondissements=None))
+    for lat, lon in (CALAIS, ARRAS):
+        assert south <= lat <= north and west <= lon <= east
+    given = ((50.0, 1.5), (51.0, 3.0))
+    fmap = build_map(table(*rows), arrondissements=None, bounds=given)
+    assert fit_bounds(fmap) == [[50.0, 1.5], [51.0, 3.0]]
+
+
+def test_empty_table_fits_the_arrondissements():
+    fmap = build_map(table(), arrondissements=ARRONDISSEMENTS, tiles="none")
+    (south, west), (north, east) = fit_bounds(fmap)
+    assert (south, west, north, east) == pytest.approx((50.2, 1.75, 51.05, 2.8))
+
+
+def test_feature_collection_is_reusable_geojson():
+    collection = map_feature_collection(table(initiative("a"), initiative("b", latitude=NAN)))
+    assert collection["type"] == "FeatureCollection"
+    assert [f["properties"]["id"] for f in collection["features"]] == ["a"]
+    assert set(collection["features"][0]["properties"]) >= {
+        "id",
+        "nom",
+        "categorie",
+        "categorie_label",
+        "commune",
+        "portee",
+        "color",
+    }
+
+
+def test_naive_map_has_one_escaped_marker_per_located_row():
+    rows = [initiative("a", nom="<img src=x onerror=alert(1)>"), initiative("b", latitude=NAN)]
+    fmap = build_naive_map(table(*rows))
+    markers = [c for c in fmap._children.values() if isinstance(c, folium.Marker)]
+    assert len(markers) == 1
+    assert markers[0].location == [CALAIS[0], CALAIS[1]]
+    rendered = fmap.get_root().render()
+    assert "<img src=x" not in rendered
+    assert "&lt;img src=x" in rendered
+
+
+FEATURE = {"type": "Feature", "properties": {"id": "ini-7"}, "geometry": None}
+
+
+@pytest.mark.parametrize(
+    ("result", "expected"),
+    [
+        (None, None),
+        ({}, None),
+        ("ini-7", None),
+        ({"last_active_drawing": None}, None),
+        ({"last_active_drawing": "ini-7"}, None),
+        ({"last_active_drawing": {"type": "Feature"}}, None),
+        ({"last_active_drawing": {"properties": None}}, None),
+        ({"last_active_drawing": {"properties": {"code": "621"}}}, None),
+        ({"last_active_drawing": {"properties": {"id": ""}}}, None),
+        ({"last_active_drawing": {"properties": {"id": ["x"]}}}, None),
+        ({"last_active_drawing": {"properties": {"id": True}}}, None),
+        ({"last_active_drawing": FEATURE}, "ini-7"),
+        ({"last_active_drawing": {"properties": {"id": 12}}}, "12"),
+        ({"last_clicked": {"lat": 50.0}, "last_active_drawing": FEATURE}, "ini-7"),
+    ],
+)
+def test_clicked_id(result, expected):
+    assert clicked_id(result) == expected
