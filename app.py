@@ -52,5 +52,6 @@ if selected_id:
 with col_detail:
     ui.detail_panel(row)
 
+ui.download_buttons(shown)
 ui.data_footer(table, version)
 ui.sync_query_params(replace(spec, selected_id=selected_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import folium
@@ -18,6 +19,7 @@ from carto.config import Settings
 from carto.diffing import find_duplicates
 from carto.display import detail_lines, detail_markdown
 from carto.errors import CartoError, ConfigError, ReadError
+from carto.exports import EXPORT_FORMATS, MEDIA_TYPES, export_filename, export_table
 from carto.filters import FilterSpec, apply_filters, facet_counts, search_index
 from carto.gazetteer import Gazetteer, load_gazetteer
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS, Issue
@@ -518,3 +520,19 @@ def versions_panel(store_: Store, *, editor: Editor) -> None:
             st.error(str(exc))
             return
         st.success(f"Version {info.number} publiée : contenu de la version {target}.")
+
+
+def download_buttons(table: pd.DataFrame) -> None:
+    """The filtered view as CSV, GeoJSON or Excel; files are built only when clicked."""
+    labels = {"csv": "CSV", "geojson": "GeoJSON", "xlsx": "Excel (.xlsx)"}
+    st.markdown(f"**Télécharger les {len(table)} initiatives affichées**")
+    cols = st.columns(len(EXPORT_FORMATS))
+    for col, fmt in zip(cols, EXPORT_FORMATS, strict=True):
+        col.download_button(
+            labels[fmt],
+            data=partial(export_table, table, fmt=fmt),
+            file_name=export_filename(fmt),
+            mime=MEDIA_TYPES[fmt],
+            on_click="ignore",
+            key=f"download_{fmt}",
+        )

@@ -100,13 +100,24 @@ def _wait_healthy(server: StreamlitServer) -> None:
 
 
 def start_streamlit(
-    *, env: dict[str, str] | None = None, script: str = "app.py", log_dir: Path
+    *,
+    env: dict[str, str] | None = None,
+    script: str = "app.py",
+    log_dir: Path,
+    secrets: str | None = None,
 ) -> StreamlitServer:
-    """Start `streamlit run script` on a free port and wait until it is healthy."""
+    """Start `streamlit run script` on a free port and wait until it is healthy.
+
+    Each server gets its own SQLite store (unless env names one) and, when `secrets` is given,
+    its own secrets.toml, so tests never touch the developer's data/ or .streamlit/.
+    """
     port = _free_port()
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("STREAMLIT_", "CARTO_"))}
     full_env.update(DEFAULT_ENV)
+    full_env["CARTO_DATABASE_URL"] = f"sqlite:///{log_dir / f'store-{port}.sqlite'}"
     full_env.update(env or {})
+    secrets_path = log_dir / f"secrets-{port}.toml"
+    secrets_path.write_text(secrets or "", encoding="utf-8")
     full_env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
     log_path = log_dir / f"streamlit-{port}.log"
     command = [
@@ -121,6 +132,8 @@ def start_streamlit(
         "true",
         "--server.address",
         "127.0.0.1",
+        "--secrets.files",
+        str(secrets_path),
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -160,10 +173,12 @@ def streamlit_server(
     log_dir = tmp_path_factory.mktemp("streamlit-logs")
     servers: dict[tuple[tuple[str, str], ...], StreamlitServer] = {}
 
-    def start(env: dict[str, str] | None = None, *, script: str = "app.py") -> StreamlitServer:
-        key = (("script", script), *sorted((env or {}).items()))
+    def start(
+        env: dict[str, str] | None = None, *, script: str = "app.py", secrets: str | None = None
+    ) -> StreamlitServer:
+        key = (("script", script), ("secrets", secrets or ""), *sorted((env or {}).items()))
         if key not in servers:
-            servers[key] = start_streamlit(env=env, script=script, log_dir=log_dir)
+            servers[key] = start_streamlit(env=env, script=script, log_dir=log_dir, secrets=secrets)
         return servers[key]
 
     try:
