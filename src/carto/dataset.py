@@ -11,7 +11,13 @@ import pandas as pd
 from carto.errors import ReadError
 from carto.exports import restore_text
 from carto.gazetteer import Gazetteer, load_gazetteer
-from carto.geocoding import OfflineGeocoder, geocode_table
+from carto.geocoding import (
+    ChainGeocoder,
+    Geocoder,
+    OfflineGeocoder,
+    geocode_table,
+    online_geocoder_from_env,
+)
 from carto.models import COLUMNS, GEOCODED_COLUMNS, Issue
 from carto.reading import RawTable, read_table
 from carto.schema import validate_table
@@ -82,7 +88,7 @@ def prepare(
             table.loc[i, "code_insee"] = (corrections or {})[row_numbers[i]]
             table.loc[i, "commune"] = ""
         table, geo_issues = geocode_table(
-            table, OfflineGeocoder(gazetteer), row_numbers=row_numbers
+            table, default_geocoder(gazetteer), row_numbers=row_numbers
         )
         if corrected:
             table.loc[table.index[corrected], "geocode_status"] = "manual"
@@ -97,6 +103,13 @@ def prepare(
         format=raw.format,
         rows_read=raw.rows_read,
     )
+
+
+def default_geocoder(gazetteer: Gazetteer) -> Geocoder:
+    """Offline; with CARTO_ONLINE_GEOCODER=ban|nominatim, street addresses are tried online too."""
+    offline = OfflineGeocoder(gazetteer)
+    online = online_geocoder_from_env()
+    return ChainGeocoder(offline, online) if online is not None else offline
 
 
 def load(
