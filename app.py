@@ -10,6 +10,7 @@ from carto import ui
 
 st.set_page_config(page_title=f"{ui.PAGE_TITLE} — carte", page_icon="🤝", layout="wide")
 
+ui.navigation()
 cfg = ui.settings()
 gaz = ui.gazetteer(cfg.departement)
 table, data_key, version = ui.published_data(cfg)

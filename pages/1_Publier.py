@@ -10,6 +10,7 @@ from carto.display import md_escape
 st.set_page_config(page_title=f"{ui.PAGE_TITLE} — publier", page_icon="🤝", layout="wide")
 st.title("Publier une mise à jour")
 
+ui.navigation()
 cfg = ui.settings()
 editor = ui.signed_in_editor()
 if editor is None:

@@ -80,11 +80,11 @@ def test_stale_link_values_are_ignored(db) -> None:
 
 
 def publish_page(*, signed_in: bool) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "1_Publier.py"), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.secrets["editors"] = {
         "marie": {"name": "Marie Dupont", "password_hash": hash_password(PASSWORD, n=2**14)}
     }
-    at.run()
+    at.switch_page("pages/1_Publier.py").run()
     if signed_in:
         at.text_input[0].input("marie")
         at.text_input[1].input(PASSWORD)
@@ -161,3 +161,21 @@ def test_rollback_from_the_versions_tab(db) -> None:
     store = Store.open(db)
     assert store.current().number == 3  # type: ignore[union-attr]
     assert store.current().checksum == store.versions()[-1].checksum  # type: ignore[union-attr]
+
+
+def test_second_editor_gets_a_conflict_and_nothing_is_overwritten(db) -> None:
+    at = publish_page(signed_in=True)
+    at = upload(at, MESSY / "export-excel-cp1252-pointvirgule.csv")  # reviewed against v1
+
+    # Meanwhile another editor publishes version 2 from the CLI.
+    store = Store.open(db)
+    other = store.load().head(3)
+    store.publish(other, author="Paul", note="autre import", base_version=1)
+
+    next(c for c in at.checkbox if c.label.startswith("Je confirme la publication")).check().run()
+    next(b for b in at.button if b.label == "Publier").click().run()
+    assert not at.exception
+    assert any("version 2" in e.value.lower() for e in at.error), [e.value for e in at.error]
+    current = store.current()
+    assert current is not None and current.number == 2 and current.author == "Paul"
+    assert len(store.load()) == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import pandas as pd
 
@@ -39,11 +40,29 @@ class ImportPlan:
         return self.loaded.ok and len(self.result) > 0
 
 
-def plan_import(loaded: LoadedTable, store: Store, *, mode: str = "replace") -> ImportPlan:
-    """Diff the incoming table against the current version; merge if asked."""
+CURRENT: Literal["current"] = "current"
+
+
+def plan_import(
+    loaded: LoadedTable,
+    store: Store,
+    *,
+    mode: str = "replace",
+    base_version: int | None | Literal["current"] = CURRENT,
+) -> ImportPlan:
+    """Diff the incoming table against a base version (the current one by default); merge if
+    asked. A page pins the base it showed the editor, so that publishing after someone else
+    did is refused instead of silently overwriting their version."""
     if mode not in MODES:
         raise CartoError(f"Mode « {mode} » inconnu : choisissez replace ou merge.")
-    base = store.current()
+    if base_version is None:
+        base = None
+    elif isinstance(base_version, str):
+        base = store.current()
+    else:
+        base = store.version(base_version)
+        if base is None:
+            raise CartoError(f"La version {base_version} n'existe pas.")
     published = store.load(base.number) if base else pd.DataFrame(columns=list(ALL_COLUMNS))
     incoming = loaded.table[list(ALL_COLUMNS)]
     result = merge_tables(published, incoming) if mode == "merge" else incoming

@@ -290,6 +290,11 @@ class Store:
         with self._errors("Lecture de la version en ligne"), self._engine.connect() as conn:
             return self._current(conn)
 
+    def version(self, number: int) -> VersionInfo | None:
+        """Version `number`, or None when there is no such version."""
+        with self._errors("Lecture de l'historique"), self._engine.connect() as conn:
+            return self._version(conn, number)
+
     def versions(self) -> list[VersionInfo]:
         """Every version, newest first."""
         query = select(versions_table).order_by(versions_table.c.number.desc())

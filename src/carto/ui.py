@@ -18,7 +18,7 @@ from carto.auth import Editor, Throttle, authenticate, editors_from_secrets
 from carto.config import Settings
 from carto.diffing import find_duplicates
 from carto.display import detail_lines, detail_markdown
-from carto.errors import CartoError, ConfigError, ReadError
+from carto.errors import CartoError, ConfigError, ConflictError, ReadError
 from carto.exports import EXPORT_FORMATS, MEDIA_TYPES, export_filename, export_table
 from carto.filters import FilterSpec, apply_filters, facet_counts, search_index
 from carto.gazetteer import Gazetteer, load_gazetteer
@@ -28,6 +28,14 @@ from carto.reading import RawTable, read_table
 from carto.storage import Store, VersionInfo
 
 PAGE_TITLE = "Carto solidaire"
+
+
+def navigation() -> None:
+    """French page links at the top of the sidebar."""
+    with st.sidebar:
+        st.page_link("app.py", label="Carte des initiatives", icon="🗺️")
+        st.page_link("pages/1_Publier.py", label="Publier (éditeurs)", icon="✏️")
+        st.divider()
 
 
 def settings() -> Settings:
@@ -446,6 +454,23 @@ def import_flow(store_: Store, gaz: Gazetteer, *, editor: Editor) -> None:
     )
     if loaded.issues:
         st.dataframe(_issues_frame(loaded.issues), hide_index=True, width="stretch")
+    if len(loaded.table):
+        with st.expander("Aperçu des initiatives lues, avec leur géocodage"):
+            t = loaded.table
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        "Ligne": list(loaded.row_numbers),
+                        "Nom": t["nom"].astype(str),
+                        "Commune": t["commune"].fillna("").astype(str),
+                        "Arrondissement": t["arrondissement"].fillna("").astype(str),
+                        "Géocodage": t["geocode_status"].fillna("").astype(str),
+                        "Score": t["geocode_score"].astype(float).round(2),
+                    }
+                ),
+                hide_index=True,
+                width="stretch",
+            )
     duplicates = find_duplicates(loaded.table)
     for first, second in duplicates:
         st.warning(
@@ -461,7 +486,13 @@ def import_flow(store_: Store, gaz: Gazetteer, *, editor: Editor) -> None:
     mode = st.radio(
         "Mode de publication", MODES, format_func=MODE_LABELS.__getitem__, key=f"mode:{digest}"
     )
-    plan = plan_import(loaded, store_, mode=mode)
+    # The comparison is pinned to the version online when the file was dropped: if someone
+    # publishes meanwhile, publishing this review is refused (conflict) instead of overwriting.
+    base_key = f"base:{digest}"
+    if base_key not in st.session_state:
+        current = store_.current()
+        st.session_state[base_key] = current.number if current else None
+    plan = plan_import(loaded, store_, mode=mode, base_version=st.session_state[base_key])
     _review(plan)
     if plan.diff.is_empty:
         st.info("Aucun changement par rapport à la version en ligne.")
@@ -473,6 +504,14 @@ def import_flow(store_: Store, gaz: Gazetteer, *, editor: Editor) -> None:
     if st.button("Publier", type="primary", disabled=not (confirmed and plan.publishable)):
         try:
             info = publish_plan(plan, store_, author=editor.name, note=note)
+        except ConflictError as exc:
+            st.error(str(exc))
+            st.button(
+                "Comparer avec la nouvelle version en ligne",
+                on_click=st.session_state.pop,
+                args=(base_key, None),
+            )
+            return
         except CartoError as exc:
             st.error(str(exc))
             return
