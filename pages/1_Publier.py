@@ -7,7 +7,11 @@ import streamlit as st
 from carto import ui
 from carto.display import md_escape
 
-st.set_page_config(page_title=f"{ui.PAGE_TITLE} — publier", page_icon="🤝", layout="wide")
+st.set_page_config(
+    page_title=f"{ui.PAGE_TITLE} — publier",
+    page_icon=":material/volunteer_activism:",
+    layout="wide",
+)
 st.title("Publier une mise à jour")
 
 ui.navigation()

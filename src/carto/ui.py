@@ -16,7 +16,6 @@ from streamlit_folium import st_folium
 from carto import dataset, mapping
 from carto.auth import Editor, Throttle, authenticate, editors_from_secrets
 from carto.config import Settings
-from carto.diffing import find_duplicates
 from carto.display import detail_lines, detail_markdown
 from carto.errors import CartoError, ConfigError, ConflictError, ReadError
 from carto.exports import EXPORT_FORMATS, MEDIA_TYPES, export_filename, export_table
@@ -33,8 +32,8 @@ PAGE_TITLE = "Carto solidaire"
 def navigation() -> None:
     """French page links at the top of the sidebar."""
     with st.sidebar:
-        st.page_link("app.py", label="Carte des initiatives", icon="🗺️")
-        st.page_link("pages/1_Publier.py", label="Publier (éditeurs)", icon="✏️")
+        st.page_link("app.py", label="Carte des initiatives", icon=":material/map:")
+        st.page_link("pages/1_Publier.py", label="Publier (éditeurs)", icon=":material/edit_note:")
         st.divider()
 
 
@@ -471,12 +470,7 @@ def import_flow(store_: Store, gaz: Gazetteer, *, editor: Editor) -> None:
                 hide_index=True,
                 width="stretch",
             )
-    duplicates = find_duplicates(loaded.table)
-    for first, second in duplicates:
-        st.warning(
-            f"Doublon probable : lignes {loaded.row_numbers[first]} et "
-            f"{loaded.row_numbers[second]} (même nom et même commune)."
-        )
+    # Likely duplicates (same name and commune) are warnings of the schema check above.
     _commune_corrections(loaded, gaz, digest)
     if not loaded.ok:
         st.error("Corrigez les erreurs (dans le fichier ou ci-dessus) : rien ne peut être publié.")
