@@ -8,9 +8,7 @@ import streamlit as st
 
 from carto import ui
 
-st.set_page_config(
-    page_title=f"{ui.PAGE_TITLE} — carte", page_icon=":material/volunteer_activism:", layout="wide"
-)
+st.set_page_config(page_title=f"{ui.PAGE_TITLE} — carte", layout="wide")
 
 ui.navigation()
 cfg = ui.settings()

@@ -9,7 +9,6 @@ from carto.display import md_escape
 
 st.set_page_config(
     page_title=f"{ui.PAGE_TITLE} — publier",
-    page_icon=":material/volunteer_activism:",
     layout="wide",
 )
 st.title("Publier une mise à jour")

@@ -15,13 +15,13 @@ from carto.errors import ConfigError
 from carto.mapping import (
     ARRONDISSEMENTS_LAYER,
     COMMUNES_LAYER,
-    INITIATIVES_LAYER,
     Legend,
     build_map,
     build_naive_map,
     clicked_id,
     map_feature_collection,
 )
+from carto.markers import InitiativeMarkers
 from carto.models import CATEGORIES, COLUMNS, GEOCODED_COLUMNS
 
 NAN = float("nan")
@@ -104,18 +104,37 @@ def geojson_layers(fmap: folium.Map) -> dict[str, folium.GeoJson]:
     return found
 
 
-def points(fmap: folium.Map) -> list[dict[str, Any]]:
-    layer = geojson_layers(fmap).get(INITIATIVES_LAYER)
-    return [] if layer is None else layer.data["features"]
+def markers_of(fmap: folium.Map) -> InitiativeMarkers | None:
+    stack = list(fmap._children.values())
+    while stack:
+        child = stack.pop()
+        if isinstance(child, InitiativeMarkers):
+            return child
+        stack.extend(child._children.values())
+    return None
 
 
 def by_id(fmap: folium.Map) -> dict[str, dict[str, Any]]:
-    return {f["properties"]["id"]: f for f in points(fmap)}
+    """Each drawn marker: display position, style, tooltip text, drawing order."""
+    layer = markers_of(fmap)
+    if layer is None:
+        return {}
+    p = layer.payload
+    return {
+        ident: {
+            "lat": p["lat"][i],
+            "lon": p["lon"][i],
+            "style": p["styles"][p["style"][i]],
+            "name": p["name"][i],
+            "commune": p["commune"][i],
+            "order": i,
+        }
+        for i, ident in enumerate(p["id"])
+    }
 
 
 def style_of(fmap: folium.Map, ident: str) -> dict[str, Any]:
-    layer = geojson_layers(fmap)[INITIATIVES_LAYER]
-    return layer.style_function(by_id(fmap)[ident])
+    return by_id(fmap)[ident]["style"]
 
 
 @pytest.mark.parametrize(
@@ -134,7 +153,8 @@ def style_of(fmap: folium.Map, ident: str) -> dict[str, Any]:
 def test_one_point_feature_per_row_with_coordinates(rows, expected_ids):
     fmap = build_map(table(*rows), arrondissements=None, tiles="none")
     assert set(by_id(fmap)) == expected_ids
-    assert len(points(fmap)) == len(expected_ids)
+    layer = markers_of(fmap)
+    assert layer is not None and len(layer) == len(expected_ids)
 
 
 @pytest.mark.parametrize(("lat", "lon"), [CALAIS, ARRAS, BOULOGNE])
@@ -142,17 +162,13 @@ def test_isolated_point_is_drawn_at_its_coordinates(lat, lon):
     fmap = build_map(
         table(initiative("a", latitude=lat, longitude=lon)), arrondissements=None, tiles="none"
     )
-    feature = by_id(fmap)["a"]
-    assert feature["geometry"] == {"type": "Point", "coordinates": [lon, lat]}
-    assert (feature["properties"]["latitude"], feature["properties"]["longitude"]) == (lat, lon)
+    marker = by_id(fmap)["a"]
+    assert (marker["lat"], marker["lon"]) == (lat, lon)
 
 
 @pytest.mark.parametrize("category", CATEGORIES, ids=lambda c: c.slug)
 def test_marker_colour_follows_category(category):
     fmap = build_map(table(initiative("a", categorie=category.slug)), arrondissements=None)
-    props = by_id(fmap)["a"]["properties"]
-    assert props["color"] == category.color
-    assert props["categorie_label"] == category.label
     assert style_of(fmap, "a")["fillColor"] == category.color
 
 
@@ -173,7 +189,6 @@ def test_sector_markers_look_different_from_point_markers(portee, sector):
     ]
     fmap = build_map(table(*rows), arrondissements=None)
     ref, style = style_of(fmap, "ref"), style_of(fmap, "x")
-    assert by_id(fmap)["x"]["properties"]["sector"] is sector
     if sector:
         assert style["radius"] > ref["radius"]
         assert style["dashArray"] and not ref["dashArray"]
@@ -187,17 +202,13 @@ def test_colocated_points_are_spread_but_keep_true_coordinates(count):
     rows = [initiative(f"c{i:02d}", portee="secteur" if i % 2 else "commune") for i in range(count)]
     rows.append(initiative("alone", latitude=ARRAS[0], longitude=ARRAS[1]))
     fmap = build_map(table(*rows), arrondissements=None)
-    features = by_id(fmap)
-    shown = {tuple(features[f"c{i:02d}"]["geometry"]["coordinates"]) for i in range(count)}
+    markers = by_id(fmap)
+    shown = {(markers[f"c{i:02d}"]["lat"], markers[f"c{i:02d}"]["lon"]) for i in range(count)}
     assert len(shown) == count
-    for i in range(count):
-        feature = features[f"c{i:02d}"]
-        props = feature["properties"]
-        assert (props["latitude"], props["longitude"]) == CALAIS
-        lon, lat = feature["geometry"]["coordinates"]
+    for lat, lon in shown:
         # Close to the true place: within a few kilometres even for a large group.
         assert math.dist((lat, lon), CALAIS) < 0.05
-    assert features["alone"]["geometry"]["coordinates"] == [ARRAS[1], ARRAS[0]]
+    assert (markers["alone"]["lat"], markers["alone"]["lon"]) == ARRAS
 
 
 def test_colocated_display_positions_do_not_depend_on_row_order():
@@ -205,7 +216,8 @@ def test_colocated_display_positions_do_not_depend_on_row_order():
     forward = by_id(build_map(table(*rows), arrondissements=None))
     backward = by_id(build_map(table(*reversed(rows)), arrondissements=None))
     for ident in ("a", "b", "c"):
-        assert forward[ident]["geometry"] == backward[ident]["geometry"]
+        assert forward[ident]["lat"] == backward[ident]["lat"]
+        assert forward[ident]["lon"] == backward[ident]["lon"]
 
 
 PAYLOADS = [
@@ -217,20 +229,23 @@ PAYLOADS = [
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 @pytest.mark.parametrize("field", ["nom", "commune"])
-def test_tooltip_text_is_escaped(field, payload):
+def test_tooltip_text_travels_as_data_never_as_markup(field, payload):
     fmap = build_map(table(initiative("a", **{field: payload})), arrondissements=None)
-    props = by_id(fmap)["a"]["properties"]
-    assert html.escape(payload) in props["tooltip"]
+    marker = by_id(fmap)["a"]
+    # The browser sets it with textContent: the exact text, not HTML.
+    assert marker["name" if field == "nom" else "commune"] == payload
+    rendered = fmap.get_root().render()
     if "<" in payload:
-        assert payload not in props["tooltip"]
-        assert payload not in fmap.get_root().render()
-    # The raw value stays available for the Streamlit detail panel.
-    assert props[field] == payload
+        assert payload not in rendered
 
 
-def test_tooltip_escapes_script_tag_exactly():
-    fmap = build_map(table(initiative("a", nom="<script>")), arrondissements=None)
-    assert "&lt;script&gt;" in by_id(fmap)["a"]["properties"]["tooltip"]
+def test_names_cannot_close_the_script_element():
+    fmap = build_map(
+        table(initiative("a", nom="</script><script>alert(1)</script>")), arrondissements=None
+    )
+    rendered = fmap.get_root().render()
+    assert "alert(1)</script>" not in rendered
+    assert "\\u003c/script\\u003e" in rendered
 
 
 @pytest.mark.parametrize(
@@ -310,11 +325,16 @@ def test_selected_initiative_is_highlighted_and_drawn_last():
     for selected in ("a", "b"):
         fmap = build_map(table(*rows), arrondissements=None, selected_id=selected)
         other = "b" if selected == "a" else "a"
-        assert points(fmap)[-1]["properties"]["id"] == selected
+        markers = by_id(fmap)
+        assert max(markers, key=lambda k: markers[k]["order"]) == selected
         assert style_of(fmap, selected)["radius"] > style_of(fmap, other)["radius"]
         assert style_of(fmap, selected)["weight"] > style_of(fmap, other)["weight"]
-    plain = build_map(table(*rows), arrondissements=None)
-    assert not any(f["properties"]["selected"] for f in points(plain))
+    plain = by_id(build_map(table(*rows), arrondissements=None))
+    assert style_of_plain(plain, "a") == style_of_plain(plain, "b")
+
+
+def style_of_plain(markers: dict[str, dict[str, Any]], ident: str) -> dict[str, Any]:
+    return markers[ident]["style"]
 
 
 def fit_bounds(fmap: folium.Map) -> list[list[float]]:
@@ -342,15 +362,7 @@ def test_feature_collection_is_reusable_geojson():
     collection = map_feature_collection(table(initiative("a"), initiative("b", latitude=NAN)))
     assert collection["type"] == "FeatureCollection"
     assert [f["properties"]["id"] for f in collection["features"]] == ["a"]
-    assert set(collection["features"][0]["properties"]) >= {
-        "id",
-        "nom",
-        "categorie",
-        "categorie_label",
-        "commune",
-        "portee",
-        "color",
-    }
+    assert set(collection["features"][0]["properties"]) == {"id", "nom", "commune"}
 
 
 def test_naive_map_has_one_escaped_marker_per_located_row():

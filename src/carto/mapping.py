@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import math
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -24,7 +24,9 @@ from folium.utilities import get_bounds
 from carto.assets import DEFAULT_BASE_URL, local_js_css
 from carto.config import TILES_CHOICES
 from carto.errors import ConfigError
-from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS, Category
+from carto.markers import MARKER_CLASS as MARKER_CLASS  # re-exported for tests and bench
+from carto.markers import InitiativeMarkers, marker_payload, marker_style
+from carto.models import CATEGORIES, CATEGORY_BY_SLUG, Category
 
 Bounds = tuple[tuple[float, float], tuple[float, float]]
 GeoJsonDict = dict[str, Any]
@@ -44,28 +46,12 @@ OUTLINE_COLOR = "#37474f"
 COMMUNE_OUTLINE_COLOR = "#b8b8b8"
 
 # Leaflet class names: they let browser tests tell markers from outlines.
-MARKER_CLASS = "carto-initiative"
 ARRONDISSEMENT_CLASS = "carto-arrondissement"
 
-# Layer names (GeoJson.layer_name), also used by tests to find the layers.
+# Layer names (GeoJson.layer_name / FeatureGroup name), also used by tests to find the layers.
 INITIATIVES_LAYER = "Initiatives"
 ARRONDISSEMENTS_LAYER = "Arrondissements"
 COMMUNES_LAYER = "Communes"
-
-# Marker styles. A point initiative is a small solid disc; a sector initiative (portee other
-# than "commune") is a larger, lighter disc with a dashed outline in the category colour, so it
-# reads as "around here" rather than "exactly here".
-POINT_RADIUS = 7
-SECTOR_RADIUS = 12
-SELECTED_EXTRA_RADIUS = 4
-SELECTED_WEIGHT = 4
-SELECTED_COLOR = "#000000"
-
-# Co-located initiatives are spread on a ring (display only) so each stays clickable once zoomed
-# in: neighbours are RING_SPACING_M metres apart, the ring is at least RING_MIN_RADIUS_M wide.
-RING_SPACING_M = 250.0
-RING_MIN_RADIUS_M = 200.0
-_METRES_PER_DEGREE = 111_320.0
 
 
 def _text(value: object) -> str:
@@ -92,141 +78,6 @@ def _category(slug: str) -> Category:
     if known is not None:
         return known
     return Category(slug, slug or "Sans catégorie", UNKNOWN_COLOR)
-
-
-def is_sector(portee: str) -> bool:
-    """True when the initiative covers an area rather than one commune."""
-    return portee.strip().lower() not in ("", "commune")
-
-
-def marker_style(*, color: str, sector: bool, selected: bool = False) -> dict[str, Any]:
-    """Leaflet path options of one initiative marker."""
-    if sector:
-        style: dict[str, Any] = {
-            "radius": SECTOR_RADIUS,
-            "color": color,
-            "weight": 2.5,
-            "opacity": 1.0,
-            "dashArray": "5 4",
-            "fill": True,
-            "fillColor": color,
-            "fillOpacity": 0.25,
-        }
-    else:
-        style = {
-            "radius": POINT_RADIUS,
-            "color": "#ffffff",
-            "weight": 1.5,
-            "opacity": 1.0,
-            "dashArray": None,
-            "fill": True,
-            "fillColor": color,
-            "fillOpacity": 0.9,
-        }
-    if selected:
-        style["radius"] += SELECTED_EXTRA_RADIUS
-        style["weight"] = SELECTED_WEIGHT
-        style["color"] = SELECTED_COLOR
-    return style
-
-
-def _ring_positions(
-    points: list[tuple[float, float]], order: list[str]
-) -> list[tuple[float, float]]:
-    """Display positions: identical points spread on a ring, in a stable order."""
-    groups: dict[tuple[float, float], list[int]] = defaultdict(list)
-    for index, (lat, lon) in enumerate(points):
-        groups[(round(lat, 7), round(lon, 7))].append(index)
-    shown = list(points)
-    for members in groups.values():
-        count = len(members)
-        if count < 2:
-            continue
-        members.sort(key=lambda i: (order[i], i))
-        radius = max(RING_MIN_RADIUS_M, count * RING_SPACING_M / (2 * math.pi))
-        lat, lon = points[members[0]]
-        lon_scale = _METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01)
-        for slot, index in enumerate(members):
-            angle = 2 * math.pi * slot / count
-            shown[index] = (
-                lat + radius * math.cos(angle) / _METRES_PER_DEGREE,
-                lon + radius * math.sin(angle) / lon_scale,
-            )
-    return shown
-
-
-def _tooltip_html(*, nom: str, commune: str, portee: str) -> str:
-    parts = [f"<strong>{html.escape(nom or 'Sans nom')}</strong>"]
-    if commune:
-        parts.append(html.escape(commune))
-    if is_sector(portee):
-        scope = SCOPE_LABELS.get(portee.strip().lower(), portee)
-        parts.append(f"<em>Portée : {html.escape(scope)}</em>")
-    return "<br>".join(parts)
-
-
-def map_feature_collection(table: pd.DataFrame, *, selected_id: str | None = None) -> GeoJsonDict:
-    """Point FeatureCollection of the rows that have coordinates (selected one drawn last).
-
-    Geometry holds the display position (co-located points spread on a ring); properties
-    `latitude`/`longitude` keep the true coordinates.
-    """
-    rows: list[dict[Any, Any]] = []
-    points: list[tuple[float, float]] = []
-    for record in table.to_dict("records"):
-        lat = _coordinate(record.get("latitude"), limit=90.0)
-        lon = _coordinate(record.get("longitude"), limit=180.0)
-        if lat is None or lon is None:
-            continue
-        rows.append(record)
-        points.append((lat, lon))
-    ids = [_text(record.get("id")) for record in rows]
-    shown = _ring_positions(points, ids)
-    # Folium styles features by their top-level id; it invents one when ours are not unique.
-    unique_ids = len(set(ids)) == len(ids) and "" not in ids
-
-    features: list[GeoJsonDict] = []
-    for record, ident, (lat, lon), (shown_lat, shown_lon) in zip(
-        rows, ids, points, shown, strict=True
-    ):
-        category = _category(_text(record.get("categorie")))
-        portee = _text(record.get("portee")) or "commune"
-        nom = _text(record.get("nom"))
-        commune = _text(record.get("commune"))
-        feature: GeoJsonDict = {
-            "type": "Feature",
-            "geometry": {
-                "type": "Point",
-                "coordinates": [round(shown_lon, 6), round(shown_lat, 6)],
-            },
-            "properties": {
-                "id": ident,
-                "nom": nom,
-                "categorie": category.slug,
-                "categorie_label": category.label,
-                "commune": commune,
-                "portee": portee,
-                "color": category.color,
-                "sector": is_sector(portee),
-                "selected": selected_id is not None and ident == selected_id,
-                "latitude": lat,
-                "longitude": lon,
-                "tooltip": _tooltip_html(nom=nom, commune=commune, portee=portee),
-            },
-        }
-        if unique_ids:
-            feature["id"] = ident
-        features.append(feature)
-    # Drawn last, so the highlighted marker sits above its neighbours.
-    features.sort(key=lambda f: bool(f["properties"]["selected"]))
-    return {"type": "FeatureCollection", "features": features}
-
-
-def _feature_style(feature: Mapping[str, Any]) -> dict[str, Any]:
-    props = feature["properties"]
-    return marker_style(
-        color=props["color"], sector=bool(props["sector"]), selected=bool(props["selected"])
-    )
 
 
 def _outline_collection(collection: Mapping[str, Any], *, label: str) -> GeoJsonDict:
@@ -452,20 +303,44 @@ def _set_view(fmap: folium.Map, target: Bounds) -> None:
 
 def initiatives_layer(
     table: pd.DataFrame, *, selected_id: str | None = None
-) -> tuple[folium.FeatureGroup, GeoJsonDict]:
-    """The initiatives as ONE GeoJSON layer of circle markers, in a feature group."""
-    collection = map_feature_collection(table, selected_id=selected_id)
+) -> tuple[folium.FeatureGroup, InitiativeMarkers]:
+    """The initiatives as one compact marker layer (carto.markers), in a feature group."""
     group = folium.FeatureGroup(name=INITIATIVES_LAYER, control=False)
-    if collection["features"]:
-        folium.GeoJson(
-            collection,
-            name=INITIATIVES_LAYER,
-            marker=folium.CircleMarker(radius=POINT_RADIUS, class_name=MARKER_CLASS),
-            style_function=_feature_style,
-            tooltip=folium.GeoJsonTooltip(fields=["tooltip"], labels=False, sticky=False),
-            control=False,
-        ).add_to(group)
-    return group, collection
+    markers = InitiativeMarkers(table, selected_id=selected_id)
+    markers.add_to(group)
+    return group, markers
+
+
+def map_feature_collection(table: pd.DataFrame, *, selected_id: str | None = None) -> GeoJsonDict:
+    """The markers as drawn (display positions), as a GeoJSON FeatureCollection."""
+    payload = marker_payload(table, selected_id=selected_id)
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                "properties": {"id": ident, "nom": nom, "commune": commune},
+            }
+            for ident, lat, lon, nom, commune in zip(
+                payload["id"],
+                payload["lat"],
+                payload["lon"],
+                payload["name"],
+                payload["commune"],
+                strict=True,
+            )
+        ],
+    }
+
+
+def _payload_bounds(payload: Mapping[str, Any]) -> Bounds | None:
+    if not payload["lat"]:
+        return None
+    return (
+        (min(payload["lat"]), min(payload["lon"])),
+        (max(payload["lat"]), max(payload["lon"])),
+    )
 
 
 def build_map(
@@ -479,15 +354,15 @@ def build_map(
     base_url: str = DEFAULT_BASE_URL,
 ) -> folium.Map:
     """A self-contained map of the table's initiatives (exports, benchmarks, tests)."""
-    group, collection = initiatives_layer(table, selected_id=selected_id)
-    slugs = {f["properties"]["categorie"] for f in collection["features"]}
+    group, markers = initiatives_layer(table, selected_id=selected_id)
+    slugs = set(table["categorie"].fillna("").astype(str)) if len(markers) else set()
     known = [c for c in CATEGORIES if c.slug in slugs]
     others = sorted(slugs - CATEGORY_BY_SLUG.keys())
     fmap = build_base_map(
         arrondissements=arrondissements,
         communes=communes,
         tiles=tiles,
-        bounds=bounds or _collection_bounds(collection),
+        bounds=bounds or _payload_bounds(markers.payload),
         categories=[*known, *(_category(slug) for slug in others)],
         base_url=base_url,
     )
