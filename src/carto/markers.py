@@ -184,10 +184,14 @@ class InitiativeMarkers(MacroElement):
         """
 {% macro script(this, kwargs) %}
 (function (group, d, canvasThreshold, className) {
-    var renderer = d.id.length > canvasThreshold ? L.canvas({padding: 0.5}) : L.svg();
+    // markerPane sits above the outline polygons of the tile-free basemap.
+    var renderer = d.id.length > canvasThreshold
+        ? L.canvas({padding: 0.5, pane: "markerPane"})
+        : L.svg({pane: "markerPane"});
     for (var i = 0; i < d.id.length; i++) {
         var options = Object.assign({}, d.styles[d.style[i]]);
         options.renderer = renderer;
+        options.pane = "markerPane";
         options.className = className;
         options.index = i;
         var marker = L.circleMarker([d.lat[i], d.lon[i]], options);
