@@ -9,12 +9,15 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from carto import dataset
 from carto.auth import hash_password
 from carto.config import PROJECT_ROOT
+from carto.gazetteer import load_gazetteer
 from carto.mapping import MARKER_CLASS
+from carto.markers import CANVAS_THRESHOLD
 
 from .conftest import MAP_IFRAME
 
@@ -175,3 +178,41 @@ def test_download_the_filtered_view(page, streamlit_app) -> None:
     text = Path(download.path()).read_bytes().decode("utf-8-sig")
     exported = list(csv.DictReader(io.StringIO(text)))
     assert len(exported) == rows and {r["categorie"] for r in exported} == {"isoles"}
+
+
+def test_many_markers_are_drawn_on_a_canvas_and_stay_clickable(
+    page, network, streamlit_server, tmp_path_factory
+) -> None:
+    communes = load_gazetteer("62").communes
+    rows = CANVAS_THRESHOLD + 200
+    path = tmp_path_factory.mktemp("big") / "beaucoup.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "nom", "categorie", "commune", "code_insee"])
+        for i in range(rows):
+            commune = communes[(i * 7) % len(communes)]
+            category = ("protection", "soignants", "confines", "isoles", "routiers")[i % 5]
+            writer.writerow([f"b{i}", f"Initiative {i}", category, commune.nom, commune.code_insee])
+    app = streamlit_server({"CARTO_DATA": str(path)})
+    page.goto(app.base_url)
+    expect(caption(page, rows, rows)).to_be_visible()
+    frame_element = page.locator(MAP_IFRAME)
+    frame = frame_element.element_handle().content_frame()
+    frame.wait_for_function(f"() => window.cartoMarkerCount === {rows}")
+    expect(page.frame_locator(MAP_IFRAME).locator("canvas").first).to_be_visible()
+    expect(markers(page)).to_have_count(0)  # no SVG paths: one canvas instead
+
+    # A click on the dense middle of the map selects one of them.
+    box = frame_element.bounding_box()
+    assert box is not None
+    for dx, dy in ((0, 0), (12, 8), (-15, 10), (20, -12), (-8, -20), (30, 25)):
+        page.mouse.click(box["x"] + box["width"] / 2 + dx, box["y"] + box["height"] / 2 + dy)
+        try:
+            page.wait_for_url(re.compile(r"[?&]id=b\d+"), timeout=3000)
+            break
+        except PlaywrightTimeout:
+            continue
+    else:
+        pytest.fail("aucun marqueur n'a répondu au clic sur le canevas")
+    expect(page.get_by_role("heading", name=re.compile(r"^Initiative \d+$"))).to_be_visible()
+    assert network.blocked == [] and network.page_errors == []
