@@ -7,11 +7,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from carto.models import CATEGORIES
 
 SEARCHED_COLUMNS = ("nom", "description", "commune", "zone", "adresse", "arrondissement")
 MAX_QUERY_TEXT = 200
+INDEX_BATCH = 5_000
 
 # URL query parameter names, kept short because people paste these links in e-mails.
 PARAM_CATEGORIES = "categorie"
@@ -22,8 +25,8 @@ PARAM_SELECTED = "id"
 
 
 def fold(text: str) -> str:
-    """Casefold and strip accents, for accent-insensitive search."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    """Lower-case and strip accents, for accent-insensitive search (same rule as search_index)."""
+    decomposed = unicodedata.normalize("NFKD", text).lower()
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
@@ -89,12 +92,26 @@ class FilterSpec:
 
 
 def search_index(table: pd.DataFrame) -> pd.Series:
-    """One folded string per row over the searched columns; build it once per dataset."""
+    """One folded string per row over the searched columns; build it once per dataset.
+
+    Built with Arrow kernels rather than a Python loop: at 50,000 rows this takes a fraction of
+    the time and keeps the strings in one Arrow buffer instead of 50,000 Python objects.
+    """
     present = [c for c in SEARCHED_COLUMNS if c in table.columns]
     if not present or table.empty:
         return pd.Series([""] * len(table), index=table.index, dtype="object")
-    joined = table[present].fillna("").astype(str).agg(" ".join, axis=1)
-    return joined.map(fold)
+    # In slices, so that the intermediate buffers of each step stay small.
+    pieces = []
+    for start in range(0, len(table), INDEX_BATCH):
+        part = table.iloc[start : start + INDEX_BATCH]
+        columns = [pa.array(part[c].fillna("").astype("str"), type=pa.string()) for c in present]
+        joined = pc.binary_join_element_wise(*columns, " ")
+        decomposed = pc.utf8_lower(pc.utf8_normalize(joined, form="NFKD"))
+        pieces.append(pc.replace_substring_regex(decomposed, pattern=r"\p{Mn}", replacement=""))
+    folded = pa.chunked_array(pieces, type=pa.string())
+    index = pd.Series(folded, index=table.index, dtype=pd.ArrowDtype(pa.string()))
+    pa.default_memory_pool().release_unused()  # give the intermediate buffers back to the OS
+    return index
 
 
 def filter_mask(

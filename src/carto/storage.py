@@ -182,6 +182,9 @@ def _empty_to_null(row: Row) -> Row:
     return {k: (None if v == "" else v) for k, v in row.items()}
 
 
+LOAD_BATCH = 5_000
+
+
 def _frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
     columns: dict[str, pd.Series] = {}
     for index, name in enumerate(TABLE_COLUMNS):
@@ -318,8 +321,13 @@ class Store:
                 .where(initiatives_table.c.version == number)
                 .order_by(initiatives_table.c.position)
             )
-            rows = conn.execute(query).all()
-        return _frame(rows)
+            # Streamed in partitions: at 50,000 rows, materialising every row as a Python tuple
+            # first would cost several times the size of the finished frame.
+            result = conn.execution_options(yield_per=LOAD_BATCH).execute(query)
+            chunks = [_frame(part) for part in result.partitions()]
+        if not chunks:
+            return _frame([])
+        return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
 
     # --- writing -------------------------------------------------------------------------
 
