@@ -221,7 +221,7 @@ def detail_panel(row: dict[str, object] | None) -> None:
 def data_footer(table: pd.DataFrame, version: VersionInfo | None) -> None:
     """Where the data comes from, and what the map cannot show."""
     unplaced = int((table["latitude"].isna() | table["longitude"].isna()).sum())
-    parts = []
+    parts: list[str] = []
     if version is not None:
         parts.append(
             f"Données : version {version.number} publiée le "
@@ -229,8 +229,10 @@ def data_footer(table: pd.DataFrame, version: VersionInfo | None) -> None:
         )
     if unplaced:
         parts.append(f"{unplaced} initiative(s) sans position ne figurent que dans le tableau.")
-    if parts:
-        st.caption(" ".join(parts))
+    parts.append(
+        "Communes et contours : INSEE, La Poste, IGN, service-public.fr — Licence Ouverte 2.0."
+    )
+    st.caption(" ".join(parts))
 
 
 # --- store and editors -------------------------------------------------------------------
