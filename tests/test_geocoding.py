@@ -438,3 +438,11 @@ def test_geocode_result_is_frozen() -> None:
     result = GeocodeResult(None, None, "failed", 0.0)
     with pytest.raises(AttributeError):
         result.status = "exact"  # type: ignore[misc]
+
+
+def test_unknown_commune_with_valid_coordinates_is_replaced_with_a_warning():
+    geocoder = OfflineGeocoder(load_gazetteer("62"))
+    result = geocoder.geocode(commune="<b>Nulle-part</b>", latitude=50.9513, longitude=1.8587)
+    assert result.status == "manual" and result.commune is not None
+    assert result.commune.nom == "Calais"
+    assert "non reconnue" in result.message and result.column == "commune"

@@ -32,8 +32,8 @@ def safe_href(url: str) -> str | None:
         return None
     if parts.scheme.lower() not in SAFE_SCHEMES:
         return None
-    if parts.scheme.lower() in ("http", "https") and not parts.netloc:
-        return None
+    if parts.scheme.lower() in ("http", "https") and (not parts.netloc or "@" in parts.netloc):
+        return None  # "https://www.prefecture.gouv.fr@evil.example/" leads to evil.example
     # Parentheses and angle brackets would end a Markdown link early.
     return quote(url, safe=":/?#@!$&'*+,;=%~")
 

@@ -184,8 +184,21 @@ class OfflineGeocoder:
         containing = gaz.nearest_commune(lat, lon)
         declared = self._memoised(name, code) if (name or code) else None
         point = GeoPoint(lat, lon)
-        if declared is None or declared.commune is None:
+        if declared is None:
             return GeocodeResult(containing, point, "manual", 1.0)
+        if declared.commune is None:
+            given = name or code or ""
+            return GeocodeResult(
+                containing,
+                point,
+                "manual",
+                1.0,
+                message=(
+                    f"commune « {given} » non reconnue ; les coordonnées {where} sont à "
+                    f"{containing.nom} : {containing.nom} retenue"
+                ),
+                column="commune" if name else "code_insee",
+            )
         if declared.commune == containing or (
             gaz.distance_to_commune_km(declared.commune, lat, lon) <= DECLARED_COMMUNE_TOLERANCE_KM
         ):

@@ -45,6 +45,10 @@ _BINARY_MAGICS: tuple[bytes, ...] = (
     b"MZ",
 )
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_C0_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Letters and punctuation of French text (Latin-1, Latin Extended-A, typographic marks): a few
+# of them decoded from UTF-8 show that a file is really UTF-8.
+_UTF8_ACCENTS = re.compile("[\u00a0-\u017f\u2010-\u2026\u20ac]")
 _HEADER_JUNK = re.compile("[\ufeff\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _SEP_HINT = re.compile(r"^sep=(.)\s*$", re.IGNORECASE)
 
@@ -154,6 +158,8 @@ def _decode(data: bytes, *, shown: str) -> tuple[str, str]:
     else:
         if any(data.startswith(m) for m in _BINARY_MAGICS) or b"\x00" in data:
             raise _not_a_table(shown)
+        if _looks_like_text(data):
+            _refuse_mixed_utf8(data, shown=shown)
         candidates = ["utf-8", "cp1252", "latin-1"]
     for encoding in candidates:
         try:
@@ -161,11 +167,46 @@ def _decode(data: bytes, *, shown: str) -> tuple[str, str]:
         except UnicodeDecodeError:
             continue
         # Binary junk decodes as latin-1; real tables have (almost) no control characters.
-        controls = len(_CONTROL.findall(text))
-        if controls > max(8, len(text) // 200):
+        controls = _CONTROL.findall(text)
+        if len(controls) > max(8, len(text) // 200):
+            if _looks_like_text(data):
+                line = text.count("\n", 0, text.index(controls[0])) + 1
+                raise ReadError(
+                    f"Le fichier {shown} n’est pas dans un encodage reconnu (UTF-8, UTF-16, "
+                    f"Windows-1252) : caractères illisibles dès la ligne {line}. Dans votre "
+                    "tableur, enregistrez-le au format « CSV UTF-8 »."
+                )
             raise _not_a_table(shown)
         return text.lstrip("\ufeff"), encoding
     raise _not_a_table(shown)
+
+
+def _looks_like_text(data: bytes) -> bool:
+    """Lines and separators but no C0 control byte: text in an encoding we do not read."""
+    return (
+        b"\n" in data
+        and any(sep.encode() in data for sep in SEPARATORS)
+        and not _C0_BYTES.search(data)
+    )
+
+
+def _refuse_mixed_utf8(data: bytes, *, shown: str) -> None:
+    """Refuse UTF-8 text with a few bytes in another encoding (two files pasted together).
+
+    Read as Windows-1252, every accent of the UTF-8 part would turn into "Ã©" silently.
+    """
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        sample = data.decode("utf-8", errors="replace")
+        if not _UTF8_ACCENTS.search(sample):
+            return  # no real UTF-8 accent: a Windows-1252 or Latin-1 file
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ReadError(
+            f"Le fichier {shown} mélange deux encodages : il est en UTF-8, sauf ligne {line} "
+            f"(octet 0x{data[exc.start]:02X} invalide). Dans votre tableur, enregistrez-le de "
+            "nouveau au format « CSV UTF-8 »."
+        ) from exc
 
 
 def _bomless_utf16(data: bytes) -> str | None:
@@ -381,10 +422,16 @@ def _check_zip(data: bytes, *, shown: str, max_bytes: int) -> None:
     total = sum(i.file_size for i in infos)
     limit = max(XLSX_MAX_UNCOMPRESSED_FACTOR * max_bytes, 50 * 2**20)
     worst = max((i.file_size / max(i.compress_size, 1) for i in infos), default=0.0)
-    if total > limit or (worst > XLSX_MAX_RATIO and total > 10 * 2**20):
+    if total > limit:
         raise ReadError(
             f"Le classeur {shown} occuperait {_size(total)} une fois décompressé : "
             f"c’est au-delà de la limite ({_size(limit)}). Enregistrez-le au format CSV."
+        )
+    if worst > XLSX_MAX_RATIO and total > 10 * 2**20:
+        raise ReadError(
+            f"Le classeur {shown} occuperait {_size(total)} une fois décompressé, soit "
+            f"{worst:.0f} fois sa taille compressée : aucun vrai classeur n’est aussi répétitif "
+            f"(limite : {XLSX_MAX_RATIO} fois). Enregistrez-le au format CSV."
         )
 
 

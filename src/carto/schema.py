@@ -139,6 +139,7 @@ _INSEE_RE = re.compile(r"^(\d{5}|2[AB]\d{3})$", re.IGNORECASE)
 _EMAIL_RE = re.compile(r"^[\w.%+'-]+@[\w-]+(\.[\w-]+)+$")
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _BARE_DOMAIN_RE = re.compile(r"^[\w-]+(\.[\w-]+)+(:\d+)?([/?#].*)?$")
+_HOST_RE = re.compile(r"^[\w.-]+(:\d{1,5})?$")
 _DATE_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]00:00(?::00)?)?$")
 _DATE_DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})$")
 _DATE_WORDS = re.compile(r"^(\d{1,2})(?:er)? ([a-z]+)\.? (\d{4})$")
@@ -150,6 +151,15 @@ def normalize_key(text: str) -> str:
     text = text.replace("œ", "oe").replace("æ", "ae")
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return " ".join(re.findall(r"[^\W_]+", text))
+
+
+def show_invisible(text: str) -> str:
+    r"""Invisible and control characters made visible ("a\u202eb" -> "a<U+202E>b").
+
+    Messages quote the user's value; a raw RIGHT-TO-LEFT OVERRIDE in it would reorder the
+    message itself, in a terminal as on a page.
+    """
+    return _INVISIBLE.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
 
 
 def _header_key(text: str) -> str:
@@ -318,7 +328,7 @@ class _RowChecker:
             self.add(
                 "warning",
                 column,
-                raw,
+                show_invisible(raw),
                 "caractères invisibles ou de contrôle supprimés",
                 "vérifiez la valeur : ces caractères peuvent masquer ou inverser du texte",
             )
@@ -412,7 +422,23 @@ def _check_url(check: _RowChecker, raw: str) -> str:
         rest[2:].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0] if rest.startswith("//") else ""
     )
     hostname = host.rsplit("@", 1)[-1]
-    if not host or " " in url or ("." not in hostname and hostname != "localhost"):
+    if "@" in host:
+        # "https://www.pas-de-calais.gouv.fr@evil.example/" leads to evil.example: a reader
+        # trusting the start of the address would be fooled.
+        check.add(
+            "error",
+            "site_web",
+            raw,
+            f"adresse de site refusée : le « @ » la ferait mener à « {hostname} »",
+            "donnez l’adresse du site seule, sans identifiant ni « @ »",
+        )
+        return ""
+    if (
+        not host
+        or " " in url
+        or not _HOST_RE.match(host)
+        or ("." not in hostname and hostname != "localhost")
+    ):
         check.add(
             "error",
             "site_web",

@@ -16,7 +16,7 @@ from streamlit_folium import st_folium
 from carto import dataset, mapping
 from carto.auth import Editor, Throttle, authenticate, editors_from_secrets
 from carto.config import Settings
-from carto.display import detail_lines, detail_markdown
+from carto.display import detail_lines, detail_markdown, md_escape
 from carto.errors import CartoError, ConfigError, ConflictError, ReadError
 from carto.exports import EXPORT_FORMATS, MEDIA_TYPES, export_filename, export_table
 from carto.filters import FilterSpec, apply_filters, facet_counts, search_index
@@ -210,7 +210,7 @@ def detail_panel(row: dict[str, object] | None) -> None:
     if row is None:
         st.info("Cliquez sur un point de la carte ou une ligne du tableau pour voir le détail.")
         return
-    st.subheader(str(row.get("nom", "")), anchor=False)
+    st.subheader(md_escape(row.get("nom", "")), anchor=False)
     description = str(row.get("description") or "")
     if description:
         st.text(description)
@@ -317,7 +317,7 @@ def _oidc_editor(secrets: dict[str, Any]) -> Editor | None:
     email = str(st.user.get("email") or "")
     allowed = {str(e).casefold() for e in secrets.get("oidc_editors", {}).get("emails", [])}
     if email.casefold() not in allowed:
-        st.error(f"Le compte « {email} » n'est pas autorisé à publier.")
+        st.error(f"Le compte « {md_escape(email)} » n'est pas autorisé à publier.")
         st.button("Se déconnecter", on_click=st.logout)
         return None
     return Editor(username=email, name=str(st.user.get("name") or email), password_hash="")
@@ -355,14 +355,14 @@ def _issues_frame(issues: Sequence[Issue]) -> pd.DataFrame:
 def _read_upload(name: str, data: bytes) -> RawTable | None:
     if len(data) > MAX_UPLOAD_BYTES:
         st.error(
-            f"Le fichier « {name} » fait {len(data) / 2**20:.1f} Mo : la limite est de "
-            f"{MAX_UPLOAD_BYTES // 2**20} Mo. Rien n'a été modifié."
+            f"Le fichier « {md_escape(name)} » fait {len(data) / 2**20:.1f} Mo : "
+            f"la limite est de {MAX_UPLOAD_BYTES // 2**20} Mo. Rien n'a été modifié."
         )
         return None
     try:
         return read_table(data, filename=name, max_bytes=MAX_UPLOAD_BYTES, max_rows=MAX_ROWS)
     except ReadError as exc:
-        st.error(f"{exc} Rien n'a été modifié.")
+        st.error(f"{md_escape(str(exc))} Rien n'a été modifié.")
         return None
 
 
@@ -384,7 +384,7 @@ def _commune_corrections(
             for c in candidates
         }
         choice = st.selectbox(
-            f"Ligne {issue.row} : « {issue.value} »",
+            f"Ligne {issue.row} : « {md_escape(issue.value)} »",
             options,
             format_func=names.__getitem__,
             key=f"fix:{digest}:{issue.row}",
@@ -447,8 +447,9 @@ def import_flow(store_: Store, gaz: Gazetteer, *, editor: Editor) -> None:
         raw.separator or "", "—"
     )
     st.success(
-        f"« {upload.name} » lu : format {raw.format.upper()}, encodage {raw.encoding or '—'}, "
-        f"séparateur {separator}, {raw.rows_read} ligne(s) de données."
+        f"« {md_escape(upload.name)} » lu : format {raw.format.upper()}, "
+        f"encodage {raw.encoding or '—'}, séparateur {separator}, "
+        f"{raw.rows_read} ligne(s) de données."
     )
     published = st.session_state.get(f"published:{digest}")
     if published is not None:

@@ -1,0 +1,289 @@
+"""The real app in headless Chromium: time until the markers are drawn, websocket bytes, RSS.
+
+Chromium is Debian's (/usr/bin/chromium); every non-local request is aborted and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from datasets import BenchDataset
+from measure import rss_mb
+
+from carto.config import PROJECT_ROOT
+
+# Leaflet class of our markers (carto.mapping.MARKER_CLASS when the markers are SVG paths).
+MARKER_CLASS = "carto-initiative"
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+CATEGORY_LABEL = "Personnels soignants"  # label of server.NARROW
+# Markers drawn: our SVG paths if any, else the leaf layers of the feature groups st_folium put
+# on the map (canvas renderer, clusters), so the benchmark survives a change of renderer.
+COUNT_JS = f"""
+n => {{
+    let count = document.querySelectorAll('path.{MARKER_CLASS}').length;
+    if (!count) {{
+        const walk = layer => {{
+            if (layer.getLayers) layer.getLayers().forEach(walk); else count += 1;
+        }};
+        (window.feature_group || []).filter(group => group._map).forEach(walk);
+    }}
+    return count === n;
+}}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class AppServer:
+    """`streamlit run app.py` on a free port, in its own process group; RSS sampled."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    peak_rss_mb: float = 0.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(cls, data: BenchDataset, *, log_dir: Path, timeout_s: float = 90) -> AppServer:
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("STREAMLIT_", "CARTO_"))}
+        env |= {
+            "CARTO_TILES": "none",
+            "CARTO_DATABASE_URL": data.database_url,
+            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        }
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"streamlit-{data.size}-{port}.log"
+        command = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ]
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        server = cls(port, process, log_path)
+        try:
+            server._wait_healthy(timeout_s)
+        except BaseException:
+            server.stop()
+            raise
+        threading.Thread(target=server._sample_rss, daemon=True).start()
+        return server
+
+    def _wait_healthy(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"streamlit s'est arrêté : {self.log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)  # health-check polling interval
+        raise RuntimeError(f"streamlit ne répond pas sur {self.url}")
+
+    def _sample_rss(self) -> None:
+        while not self._stop.wait(0.2):
+            current, peak = rss_mb(self.process.pid)
+            if peak == peak:  # not NaN: the process is alive
+                self.peak_rss_mb = max(self.peak_rss_mb, peak, current)
+
+    def rss(self) -> tuple[float, float]:
+        return rss_mb(self.process.pid)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=15)
+        except ProcessLookupError:
+            pass
+
+
+def _is_local(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https", "ws", "wss"):
+        return True
+    return (parts.hostname or "") in LOCAL_HOSTS
+
+
+@dataclass
+class ViewerRun:
+    """One visitor: open the map, then narrow to one category."""
+
+    open_s: float = float("nan")
+    filter_s: float = float("nan")
+    open_ws_bytes: int = 0
+    filter_ws_bytes: int = 0
+    blocked: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+async def new_context(browser: Any, blocked: list[str]) -> Any:
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000}, locale="fr-FR")
+
+    async def route(route: Any) -> None:
+        if _is_local(route.request.url):
+            await route.continue_()
+        else:
+            blocked.append(route.request.url)
+            await route.abort("blockedbyclient")
+
+    await context.route("**/*", route)
+    return context
+
+
+async def _unless_exception(page: Any, waiting: Any) -> Any:
+    """Await `waiting`, but fail at once when the page shows a Python exception."""
+    task = asyncio.ensure_future(waiting)
+    failure = asyncio.ensure_future(
+        page.wait_for_selector('[data-testid="stException"]', timeout=0)
+    )
+    try:
+        done, _ = await asyncio.wait({task, failure}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            return task.result()
+        text = await page.locator('[data-testid="stException"]').first.inner_text()
+        raise RuntimeError(f"exception dans la page : {text[:300]}")
+    finally:
+        for pending in (task, failure):
+            if not pending.done():
+                pending.cancel()
+        await asyncio.gather(task, failure, return_exceptions=True)
+
+
+async def _wait_count(page: Any, frame: Any, count: int, *, timeout_ms: float) -> None:
+    await _unless_exception(
+        page, frame.wait_for_function(COUNT_JS, arg=count, polling=50, timeout=timeout_ms)
+    )
+
+
+async def view(
+    browser: Any,
+    url: str,
+    *,
+    placed: int,
+    narrow_placed: int,
+    timeout_s: float,
+    change_filter: bool = True,
+) -> ViewerRun:
+    """Navigation -> `placed` markers in the map iframe; click a category -> `narrow_placed`."""
+    run = ViewerRun()
+    context = await new_context(browser, run.blocked)
+    received = [0]
+
+    def on_websocket(ws: Any) -> None:
+        ws.on("framereceived", lambda payload: received.__setitem__(0, received[0] + len(payload)))
+
+    try:
+        page = await context.new_page()
+        page.set_default_timeout(timeout_s * 1000)
+        page.on("websocket", on_websocket)
+        page.on("pageerror", lambda error: run.errors.append(f"page : {error}"))
+        start = time.perf_counter()
+        await page.goto(url)
+        handle = await _unless_exception(page, page.wait_for_selector(MAP_IFRAME, state="attached"))
+        frame = await handle.content_frame()
+        await _wait_count(page, frame, placed, timeout_ms=timeout_s * 1000)
+        run.open_s = time.perf_counter() - start
+        run.open_ws_bytes = received[0]
+        if not change_filter:
+            return run
+        sidebar = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first
+        await sidebar.click()
+        option = page.get_by_role("option").filter(has_text=CATEGORY_LABEL)
+        await option.wait_for()
+        before = received[0]
+        start = time.perf_counter()
+        await option.click()
+        await _wait_count(page, frame, narrow_placed, timeout_ms=timeout_s * 1000)
+        run.filter_s = time.perf_counter() - start
+        run.filter_ws_bytes = received[0] - before
+    except Exception as error:  # a timeout or a crash is a result, not a reason to stop
+        run.errors.append(f"{type(error).__name__}: {str(error).splitlines()[0][:200]}")
+    finally:
+        await context.close()
+    return run
+
+
+async def launch(playwright: Any) -> Any:
+    return await playwright.chromium.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+    )
+
+
+def bench_browser(
+    data: BenchDataset, server: AppServer, *, repeats: int, timeout_s: float
+) -> list[ViewerRun]:
+    """`repeats` visitors one after the other (each in a fresh browser context)."""
+    from playwright.async_api import async_playwright
+
+    placed = len(data.placed)
+    narrow = int(data.placed["categorie"].isin(["soignants"]).sum())
+
+    async def main() -> list[ViewerRun]:
+        async with async_playwright() as playwright:
+            browser = await launch(playwright)
+            try:
+                return [
+                    await view(
+                        browser,
+                        server.url,
+                        placed=placed,
+                        narrow_placed=narrow,
+                        timeout_s=timeout_s,
+                    )
+                    for _ in range(repeats)
+                ]
+            finally:
+                await browser.close()
+
+    return asyncio.run(main())

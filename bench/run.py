@@ -1,0 +1,264 @@
+"""Benchmark of Carto solidaire at 1k, 10k and 50k initiatives; writes docs/benchmarks.md.
+
+make bench                          # full run (~5 min on 2 cores)
+.venv/bin/python bench/run.py --quick
+.venv/bin/python bench/run.py --sizes 1000,10000 --repeats 3 --crowd 20 --no-browser
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+sys.path.insert(0, str(BENCH_DIR))
+
+
+def _use_source(argv: list[str]) -> Path | None:
+    """--source DIR: measure the code tree DIR (e.g. `git archive` of a commit) instead of this
+    checkout. Must run before carto is imported; the server subprocesses get it by PYTHONPATH."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--source", type=Path)
+    known, _ = pre.parse_known_args(argv)
+    if known.source is None:
+        return None
+    source = known.source.resolve()
+    src = str(source / "src")
+    sys.path.insert(0, src)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
+    vendor = source / "static" / "vendor"
+    if not vendor.exists() and (REPO / "static" / "vendor").is_dir():
+        # A copy, not a link: Streamlit's static server refuses files outside static/.
+        shutil.copytree(REPO / "static" / "vendor", vendor)
+    return source
+
+
+SOURCE = _use_source(sys.argv[1:])
+
+import browser  # noqa: E402
+import concurrency  # noqa: E402
+import datasets  # noqa: E402
+import server  # noqa: E402
+from measure import Machine, Sample  # noqa: E402
+
+from carto.config import PROJECT_ROOT  # noqa: E402
+from carto.gazetteer import load_gazetteer  # noqa: E402
+
+DEFAULT_OUTPUT = REPO / "docs" / "benchmarks.md"
+
+
+def describe_code(label: str | None) -> str:
+    """Which code was measured: the tree, its commit and uncommitted changes to the app."""
+    if label:
+        return f"{label} ({PROJECT_ROOT})"
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "log", "-1", "--format=%h %s"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(PROJECT_ROOT),
+                "status",
+                "--porcelain",
+                "--",
+                "src",
+                "app.py",
+                "pages",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return str(PROJECT_ROOT)
+    changed = [line[3:] for line in dirty if line.strip()]
+    text = f"commit {head}"
+    if changed:
+        text += f" + modifications non commitées : {', '.join(changed)}"
+    return text
+
+
+@dataclass
+class Results:
+    """Everything one run measured; report.py turns it into Markdown."""
+
+    options: argparse.Namespace
+    machine: Machine
+    started: datetime
+    sizes: list[int]
+    rows: dict[int, int] = field(default_factory=dict)
+    geocoding: server.GeocodingResult | None = None
+    pages: dict[int, server.PageResult] = field(default_factory=dict)
+    payloads: dict[int, server.PayloadResult] = field(default_factory=dict)
+    naive: dict[int, server.NaiveResult] = field(default_factory=dict)
+    profiles: dict[str, tuple[float, list[server.ProfileLine]]] = field(default_factory=dict)
+    browser_runs: dict[int, list[browser.ViewerRun]] = field(default_factory=dict)
+    server_rss: dict[int, float] = field(default_factory=dict)
+    crowds: list[concurrency.CrowdResult] = field(default_factory=list)
+    code: str = ""
+    load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    duration_s: float = 0.0
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1k et 10k, peu de répétitions")
+    parser.add_argument("--sizes", default="1000,10000,50000")
+    parser.add_argument("--repeats", type=int, default=5, help="répétitions des mesures rapides")
+    parser.add_argument("--slow-repeats", type=int, default=3, help="répétitions des lentes")
+    parser.add_argument("--browser-repeats", type=int, default=3)
+    parser.add_argument("--crowd", default="20,50", help="nombres de visiteurs simultanés")
+    parser.add_argument("--crowd-size", type=int, default=10_000, help="taille du jeu servi")
+    parser.add_argument("--crowd-browsers", type=int, default=4, help="pages Chromium par foule")
+    parser.add_argument("--naive-cap", type=float, default=120.0, help="secondes max du naïf")
+    parser.add_argument("--timeout", type=float, default=240.0, help="délai max d'une page")
+    parser.add_argument("--no-browser", action="store_true", help="sans Chromium (ni foule)")
+    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--source", type=Path, help="arbre de code à mesurer (défaut : ici)")
+    parser.add_argument("--source-label", help="description de cet arbre dans le rapport")
+    parser.add_argument(
+        "--refresh-analysis",
+        action="store_true",
+        help="ne rien mesurer : recopier bench/ANALYSIS.md à la fin du rapport existant",
+    )
+    options = parser.parse_args(argv)
+    if options.quick:
+        options.sizes = "1000,10000"
+        options.repeats = min(options.repeats, 3)
+        options.slow_repeats = 1
+        options.browser_repeats = 1
+        options.crowd = "10"
+        options.timeout = min(options.timeout, 90.0)
+    options.size_list = [int(s) for s in options.sizes.split(",") if s.strip()]
+    options.crowd_list = [int(s) for s in options.crowd.split(",") if s.strip()]
+    return options
+
+
+def run(options: argparse.Namespace) -> Results:
+    started = time.perf_counter()
+    results = Results(
+        options=options,
+        machine=Machine.describe(chromium=browser.CHROMIUM),
+        started=datetime.now().astimezone(),
+        sizes=options.size_list,
+        code=describe_code(options.source_label),
+        load_before=os.getloadavg(),
+    )
+    gaz = load_gazetteer("62")
+    log("jeux de données (mis en cache dans .cache/bench)")
+    data = {size: datasets.prepare_dataset(gaz, size) for size in options.size_list}
+    results.rows = {size: len(d.placed) for size, d in data.items()}
+
+    def repeats_for(size: int) -> int:
+        return options.repeats if size <= 10_000 else options.slow_repeats
+
+    geo_size = 10_000 if 10_000 in data else max(data)
+    log(f"(a) géocodage hors ligne de {geo_size} lignes")
+    results.geocoding = server.bench_geocoding(gaz, data[geo_size], repeats=options.repeats)
+
+    for size, d in data.items():
+        log(f"(c) charge utile de la carte, {size}")
+        results.payloads[size] = server.bench_payload(gaz, d, repeats=repeats_for(size))
+        log(f"(b) temps serveur de la page (AppTest), {size}")
+        results.pages[size] = server.bench_page(
+            d, repeats=repeats_for(size), timeout_s=options.timeout
+        )
+    naive_10k: float | None = None
+    for size in sorted(data):
+        estimate = None
+        if naive_10k is not None:
+            estimate = naive_10k * size / 10_000
+        log(f"(e) notre carte contre la carte naïve, {size}")
+        outcome = server.bench_naive(
+            data[size].placed,
+            repeats=repeats_for(size),
+            slow_repeats=options.slow_repeats,
+            naive_cap_s=options.naive_cap,
+            naive_estimate_s=estimate,
+        )
+        results.naive[size] = outcome
+        if outcome.naive.values:
+            naive_10k = outcome.naive.median * 10_000 / size
+    if not options.no_profile:
+        for size in sorted(data):
+            if size < 10_000:
+                continue
+            log(f"profil d'un changement de filtre, {size}")
+            results.profiles[f"{size}"] = server.profile_filter_change(
+                data[size], timeout_s=options.timeout
+            )
+
+    if not options.no_browser:
+        log_dir = Path(tempfile.mkdtemp(prefix="carto-bench-"))
+        for size, d in data.items():
+            log(f"(d)(f) Chromium, {size}")
+            app = browser.AppServer.start(d, log_dir=log_dir)
+            try:
+                results.browser_runs[size] = browser.bench_browser(
+                    d,
+                    app,
+                    repeats=options.browser_repeats if size <= 10_000 else options.slow_repeats,
+                    timeout_s=options.timeout,
+                )
+                results.server_rss[size] = max(app.peak_rss_mb, app.rss()[1])
+            finally:
+                app.stop()
+        crowd_data = data.get(options.crowd_size) or data[max(data)]
+        for viewers in options.crowd_list:
+            log(f"(4) {viewers} visiteurs simultanés, {len(crowd_data.table)} initiatives")
+            app = browser.AppServer.start(crowd_data, log_dir=log_dir)
+            try:
+                results.crowds.append(
+                    concurrency.bench_crowd(
+                        crowd_data,
+                        app,
+                        viewers=viewers,
+                        browsers=options.crowd_browsers,
+                        timeout_s=options.timeout,
+                    )
+                )
+            finally:
+                app.stop()
+    results.duration_s = time.perf_counter() - started
+    results.load_after = os.getloadavg()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    from report import refresh_analysis, write_report
+
+    options = parse_args(argv)
+    if options.refresh_analysis:
+        log(f"analyse recopiée : {refresh_analysis(options.output)}")
+        return 0
+    results = run(options)
+    path = write_report(results, options.output)
+    log(f"écrit : {path} ({results.duration_s / 60:.1f} min)")
+    return 0
+
+
+# Re-exported for report.py's type hints.
+__all__ = ["Results", "Sample", "main"]
+
+if __name__ == "__main__":
+    sys.exit(main())
