@@ -39,7 +39,7 @@ $(DEVSTAMP): $(STAMP)
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
-$(ASSETS): node_modules/.package-lock.json $(STAMP)
+$(ASSETS): node_modules/.package-lock.json $(STAMP) $(wildcard src/carto/data/*/*.geojson)
 	$(PY) -m carto.cli assets install
 	touch $@
 

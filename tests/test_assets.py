@@ -11,6 +11,7 @@ import folium.elements
 import pandas as pd
 import pytest
 
+import carto
 from carto.assets import (
     STATIC_URL,
     VENDOR_DIR,
@@ -40,11 +41,19 @@ def static_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
+OUTLINE_FILES = ["geo/62/arrondissements.geojson", "geo/62/communes.geojson"]
+
+
 @needs_node_modules
-def test_install_copies_every_vendor_file(tmp_path):
-    assert sorted(check_assets(tmp_path)) == sorted(VENDOR_FILES)
+def test_install_copies_every_vendor_file_and_the_outlines(tmp_path):
+    assert sorted(check_assets(tmp_path)) == sorted([*VENDOR_FILES, *OUTLINE_FILES])
     written = install_assets(node_modules=NODE_MODULES, static_dir=tmp_path)
-    assert written == [tmp_path / VENDOR_DIR / name for name in VENDOR_FILES]
+    assert written == [tmp_path / VENDOR_DIR / name for name in VENDOR_FILES] + [
+        tmp_path / name for name in OUTLINE_FILES
+    ]
+    data = Path(carto.__file__).parent / "data" / "62"
+    for name in OUTLINE_FILES:
+        assert (tmp_path / name).read_bytes() == (data / Path(name).name).read_bytes()
     for name in VENDOR_FILES:
         assert (tmp_path / VENDOR_DIR / name).read_bytes() == (NODE_MODULES / name).read_bytes()
     assert check_assets(tmp_path) == []

@@ -16,6 +16,8 @@ from carto.mapping import (
     ARRONDISSEMENTS_LAYER,
     COMMUNES_LAYER,
     Legend,
+    Outlines,
+    build_base_map,
     build_map,
     build_naive_map,
     clicked_id,
@@ -91,17 +93,9 @@ COMMUNES = {
 }
 
 
-def geojson_layers(fmap: folium.Map) -> dict[str, folium.GeoJson]:
-    """GeoJSON layers of the map, including those inside feature groups."""
-    found: dict[str, folium.GeoJson] = {}
-    stack = list(fmap._children.values())
-    while stack:
-        child = stack.pop()
-        if isinstance(child, folium.GeoJson):
-            found[child.layer_name] = child
-        elif isinstance(child, folium.FeatureGroup):
-            stack.extend(child._children.values())
-    return found
+def geojson_layers(fmap: folium.Map) -> dict[str, Outlines]:
+    """Outline layers of the map, by name."""
+    return {c.layer_name: c for c in fmap._children.values() if isinstance(c, Outlines)}
 
 
 def markers_of(fmap: folium.Map) -> InitiativeMarkers | None:
@@ -288,8 +282,9 @@ def test_outlines_are_escaped_and_never_carry_an_initiative_id():
     }
     fmap = build_map(table(initiative("a")), arrondissements=hostile, tiles="none")
     outline = geojson_layers(fmap)[ARRONDISSEMENTS_LAYER].data["features"][0]
-    assert "&lt;b&gt;Piège&lt;/b&gt;" in outline["properties"]["tooltip"]
     assert clicked_id({"last_active_drawing": outline}) is None
+    # The name travels as data (set with textContent by the browser), never as markup.
+    assert "<b>Piège</b>" not in fmap.get_root().render()
     # The caller's collection is left untouched.
     assert hostile["features"][0]["properties"] == {"code": "629", "nom": "<b>Piège</b>", "id": "a"}
 
@@ -400,3 +395,24 @@ FEATURE = {"type": "Feature", "properties": {"id": "ini-7"}, "geometry": None}
 )
 def test_clicked_id(result, expected):
     assert clicked_id(result) == expected
+
+
+def test_page_map_fetches_outlines_instead_of_inlining_them():
+    fmap = build_base_map(
+        arrondissements="/app/static/geo/62/arrondissements.geojson",
+        communes="/app/static/geo/62/communes.geojson",
+        tiles="none",
+        bounds=((50.0, 1.5), (51.0, 3.0)),
+    )
+    layers = geojson_layers(fmap)
+    assert layers[COMMUNES_LAYER].url == "/app/static/geo/62/communes.geojson"
+    assert layers[ARRONDISSEMENTS_LAYER].url.endswith("arrondissements.geojson")
+    assert layers[COMMUNES_LAYER].data is None
+    assert len(fmap.get_root().render()) < 20_000  # no outline coordinates in the page
+
+
+def test_same_inputs_render_the_same_base_map():
+    def render() -> str:
+        return build_base_map(arrondissements=ARRONDISSEMENTS, tiles="none").get_root().render()
+
+    assert render() == render()  # what keeps streamlit-folium from reloading the map

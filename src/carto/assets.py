@@ -13,6 +13,10 @@ from carto.config import PROJECT_ROOT
 from carto.errors import ConfigError
 
 VENDOR_DIR = "vendor"
+GEO_DIR = "geo"
+GAZETTEER_DATA = PROJECT_ROOT / "src" / "carto" / "data"
+# Outline files of each département, served to the browser instead of being inlined in the map.
+OUTLINE_FILES: tuple[str, ...] = ("arrondissements.geojson", "communes.geojson")
 STATIC_URL = "/app/static"
 DEFAULT_BASE_URL = f"{STATIC_URL}/{VENDOR_DIR}"
 
@@ -65,12 +69,47 @@ def install_assets(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(node_modules / name, target)
         written.append(target)
+    return written + install_outlines(static_dir=static_dir)
+
+
+def _outline_sources(data_dir: Path) -> list[Path]:
+    return sorted(
+        path
+        for departement in data_dir.iterdir()
+        if departement.is_dir()
+        for path in (departement / name for name in OUTLINE_FILES)
+        if path.is_file()
+    )
+
+
+def install_outlines(
+    *, data_dir: Path = GAZETTEER_DATA, static_dir: Path = PROJECT_ROOT / "static"
+) -> list[Path]:
+    """Copy each département's outline GeoJSON files to static_dir/geo/<département>/."""
+    written = []
+    for source in _outline_sources(data_dir):
+        target = static_dir / GEO_DIR / source.parent.name / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        written.append(target)
     return written
 
 
-def check_assets(static_dir: Path = PROJECT_ROOT / "static") -> list[str]:
-    """Return the VENDOR_FILES missing from static_dir/vendor (empty when all are installed)."""
-    return [name for name in VENDOR_FILES if not (static_dir / VENDOR_DIR / name).is_file()]
+def outlines_url(departement: str, name: str) -> str:
+    """URL at which the browser fetches an outline file (see install_outlines)."""
+    return f"{STATIC_URL}/{GEO_DIR}/{departement}/{name}"
+
+
+def check_assets(
+    static_dir: Path = PROJECT_ROOT / "static", *, data_dir: Path = GAZETTEER_DATA
+) -> list[str]:
+    """Files missing from static_dir (empty when everything is installed and up to date)."""
+    missing = [name for name in VENDOR_FILES if not (static_dir / VENDOR_DIR / name).is_file()]
+    for source in _outline_sources(data_dir):
+        target = static_dir / GEO_DIR / source.parent.name / source.name
+        if not target.is_file() or target.stat().st_size != source.stat().st_size:
+            missing.append(f"{GEO_DIR}/{source.parent.name}/{source.name}")
+    return missing
 
 
 def local_js_css(

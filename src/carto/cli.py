@@ -94,7 +94,7 @@ def cmd_assets_install(args: argparse.Namespace) -> int:
         else PROJECT_ROOT / "node_modules",
         static_dir=Path(args.static_dir) if args.static_dir else PROJECT_ROOT / "static",
     )
-    print(f"{len(copied)} fichiers copiés dans static/vendor.")
+    print(f"{len(copied)} fichiers copiés dans static/ (vendor/, geo/).")
     return EXIT_OK
 
 

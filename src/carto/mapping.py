@@ -25,7 +25,7 @@ from carto.assets import DEFAULT_BASE_URL, local_js_css
 from carto.config import TILES_CHOICES
 from carto.errors import ConfigError
 from carto.markers import MARKER_CLASS as MARKER_CLASS  # re-exported for tests and bench
-from carto.markers import InitiativeMarkers, marker_payload, marker_style
+from carto.markers import InitiativeMarkers, marker_payload, marker_style, script_json
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, Category
 
 Bounds = tuple[tuple[float, float], tuple[float, float]]
@@ -80,31 +80,102 @@ def _category(slug: str) -> Category:
     return Category(slug, slug or "Sans catégorie", UNKNOWN_COLOR)
 
 
-def _outline_collection(collection: Mapping[str, Any], *, label: str) -> GeoJsonDict:
-    """Copy of an outline FeatureCollection with an escaped `tooltip` property and no `id`."""
+def _outline_collection(collection: Mapping[str, Any]) -> GeoJsonDict:
+    """Copy of an outline FeatureCollection without `id` properties."""
     features = []
     for feature in collection.get("features", []):
         props = dict(feature.get("properties") or {})
         # An outline must never pass for an initiative when clicked.
         props.pop("id", None)
-        props["tooltip"] = html.escape(f"{label} : {_text(props.get('nom'))}")
         features.append({"type": "Feature", "geometry": feature["geometry"], "properties": props})
     return {"type": "FeatureCollection", "features": features}
 
 
-def _arrondissement_style(_feature: Mapping[str, Any]) -> dict[str, Any]:
-    return {"color": OUTLINE_COLOR, "weight": 2.5, "opacity": 0.8, "fill": False}
+ARRONDISSEMENT_STYLE: dict[str, Any] = {
+    "color": OUTLINE_COLOR,
+    "weight": 2.5,
+    "opacity": 0.8,
+    "fill": False,
+    "className": ARRONDISSEMENT_CLASS,
+}
+COMMUNE_STYLE: dict[str, Any] = {
+    "color": COMMUNE_OUTLINE_COLOR,
+    "weight": 0.7,
+    "opacity": 1.0,
+    "fill": True,
+    "fillColor": LAND_COLOR,
+    "fillOpacity": 1.0,
+}
 
 
-def _commune_style(_feature: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "color": COMMUNE_OUTLINE_COLOR,
-        "weight": 0.7,
-        "opacity": 1.0,
-        "fill": True,
-        "fillColor": LAND_COLOR,
-        "fillOpacity": 1.0,
+def _has_features(source: Mapping[str, Any] | str | None) -> bool:
+    return isinstance(source, str) or bool(source and source.get("features"))
+
+
+class Outlines(MacroElement):
+    """Outline polygons (communes, arrondissements) in a pane of their own.
+
+    `source` is a GeoJSON FeatureCollection (inlined) or the URL of a static file that the
+    browser fetches: the page passes URLs, so that ~0.5 MB of outlines is neither rebuilt nor
+    re-sent to the browser on every run. Tooltips are set with textContent, never as HTML.
+    """
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+(function (map, source, o) {
+    if (!map.getPane(o.pane)) {
+        var pane = map.createPane(o.pane);
+        pane.style.zIndex = o.zIndex;
+        if (!o.tooltip) { pane.style.pointerEvents = "none"; }
     }
+    function draw(data) {
+        var layer = L.geoJSON(data, {
+            pane: o.pane,
+            interactive: !!o.tooltip,
+            style: function () { return o.style; }
+        });
+        if (o.tooltip) {
+            layer.bindTooltip(function (l) {
+                var box = document.createElement("div");
+                box.textContent = o.tooltip + " : " + ((l.feature.properties || {}).nom || "");
+                return box;
+            }, {sticky: true});
+        }
+        layer.addTo(map);
+    }
+    if (typeof source === "string") {
+        fetch(source)
+            .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+            .then(draw)
+            .catch(function (e) { console.error("Contours indisponibles : " + source, e); });
+    } else {
+        draw(source);
+    }
+})({{ this._parent.get_name() }}, {{ this.source_json }}, {{ this.options_json }});
+{% endmacro %}
+"""
+    )
+
+    def __init__(
+        self,
+        source: Mapping[str, Any] | str,
+        *,
+        name: str,
+        style: Mapping[str, Any],
+        pane: str,
+        z_index: int,
+        tooltip: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._name = "Outlines"
+        self.layer_name = name
+        self.url = source if isinstance(source, str) else None
+        self.data = None if isinstance(source, str) else _outline_collection(source)
+        self.source_json = script_json(self.url if self.url is not None else self.data)
+        self.options_json = script_json(
+            {"style": dict(style), "pane": pane, "zIndex": z_index, "tooltip": tooltip}
+        )
 
 
 def legend_html(categories: Iterable[Category]) -> str:
@@ -227,14 +298,16 @@ def _collection_bounds(collection: Mapping[str, Any] | None) -> Bounds | None:
 
 def build_base_map(
     *,
-    arrondissements: Mapping[str, Any] | None,
-    communes: Mapping[str, Any] | None = None,
+    arrondissements: Mapping[str, Any] | str | None,
+    communes: Mapping[str, Any] | str | None = None,
     tiles: str = "osm",
     bounds: Bounds | None = None,
     categories: Iterable[Category] = CATEGORIES,
     base_url: str = DEFAULT_BASE_URL,
 ) -> folium.Map:
     """Everything but the initiatives: tiles or outlines basemap, legend, initial view.
+
+    Outlines are GeoJSON FeatureCollections, or URLs of static GeoJSON files.
 
     The page builds it once per département and sends the initiatives as a separate layer, so
     that a filter change or a selection does not reload the map nor lose the visitor's view.
@@ -250,26 +323,30 @@ def build_base_map(
         ).add_to(fmap)
     else:
         fmap.add_child(MapBackground(BACKGROUND_COLOR))
-        if communes and communes.get("features"):
-            folium.GeoJson(
-                _outline_collection(communes, label="Commune"),
-                name=COMMUNES_LAYER,
-                style_function=_commune_style,
-                control=False,
-                interactive=False,
-            ).add_to(fmap)
-
-    if arrondissements and arrondissements.get("features"):
-        folium.GeoJson(
-            _outline_collection(arrondissements, label="Arrondissement"),
-            name=ARRONDISSEMENTS_LAYER,
-            style_function=_arrondissement_style,
-            tooltip=folium.GeoJsonTooltip(fields=["tooltip"], labels=False, sticky=True),
-            control=False,
-            class_name=ARRONDISSEMENT_CLASS,
-        ).add_to(fmap)
+        if communes is not None and _has_features(communes):
+            fmap.add_child(
+                Outlines(
+                    communes,
+                    name=COMMUNES_LAYER,
+                    style=COMMUNE_STYLE,
+                    pane="cartoCommunes",
+                    z_index=350,
+                )
+            )
+    if arrondissements is not None and _has_features(arrondissements):
+        fmap.add_child(
+            Outlines(
+                arrondissements,
+                name=ARRONDISSEMENTS_LAYER,
+                style=ARRONDISSEMENT_STYLE,
+                pane="cartoArrondissements",
+                z_index=390,
+                tooltip="Arrondissement",
+            )
+        )
     fmap.add_child(Legend(list(categories)))
-    target = bounds or _collection_bounds(arrondissements) or FRANCE_BOUNDS
+    inline = arrondissements if not isinstance(arrondissements, str) else None
+    target = bounds or _collection_bounds(inline) or FRANCE_BOUNDS
     _set_view(fmap, target)
     _stabilise_ids(fmap, prefix="base")
     return fmap

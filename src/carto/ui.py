@@ -14,6 +14,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from streamlit_folium import st_folium
 
 from carto import dataset, mapping
+from carto.assets import outlines_url
 from carto.auth import Editor, Throttle, authenticate, editors_from_secrets
 from carto.config import Settings
 from carto.display import detail_lines, detail_markdown, md_escape
@@ -59,12 +60,14 @@ def filtered(table: pd.DataFrame, spec: FilterSpec, *, data_key: str) -> pd.Data
 
 
 def _base_map(cfg: Settings) -> folium.Map:
-    """The map without initiatives. Built fresh on each run (~0.1 s), because st_folium alters
-    the map it is given; its stable element ids keep the browser from reloading it."""
+    """The map without initiatives; outlines come from static files (`make assets`).
+
+    Built fresh on each run (a few ms), because st_folium alters the map it is given; its
+    stable element ids keep the browser from reloading it."""
     gaz = gazetteer(cfg.departement)
     return mapping.build_base_map(
-        arrondissements=gaz.arrondissement_outlines(),
-        communes=gaz.commune_outlines() if cfg.tiles == "none" else None,
+        arrondissements=outlines_url(gaz.departement, "arrondissements.geojson"),
+        communes=outlines_url(gaz.departement, "communes.geojson") if cfg.tiles == "none" else None,
         tiles=cfg.tiles,
         bounds=gaz.bounds,
     )
