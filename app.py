@@ -33,7 +33,9 @@ if selected_id not in ids:
 
 col_map, col_detail = st.columns([3, 2], gap="medium")
 with col_map:
-    clicked = ui.initiative_map(placed, cfg=cfg, selected_id=selected_id)
+    clicked = ui.initiative_map(
+        placed, cfg=cfg, data_key=data_key, spec=spec, selected_id=selected_id
+    )
 
 picked = ui.initiatives_table(shown)
 

@@ -21,9 +21,10 @@ from carto.mapping import (
     build_map,
     build_naive_map,
     clicked_id,
+    initiatives_layer,
     map_feature_collection,
 )
-from carto.markers import InitiativeMarkers
+from carto.markers import InitiativeMarkers, marker_payload
 from carto.models import CATEGORIES, COLUMNS, GEOCODED_COLUMNS
 
 NAN = float("nan")
@@ -315,21 +316,36 @@ def test_legend_lists_categories_present(slugs, expected_labels):
     assert "Secteur" in legend.html and "Commune" in legend.html
 
 
-def test_selected_initiative_is_highlighted_and_drawn_last():
+def test_selection_is_passed_to_the_browser_not_baked_into_the_data():
     rows = [initiative("a"), initiative("b", latitude=ARRAS[0], longitude=ARRAS[1])]
-    for selected in ("a", "b"):
-        fmap = build_map(table(*rows), arrondissements=None, selected_id=selected)
-        other = "b" if selected == "a" else "a"
-        markers = by_id(fmap)
-        assert max(markers, key=lambda k: markers[k]["order"]) == selected
-        assert style_of(fmap, selected)["radius"] > style_of(fmap, other)["radius"]
-        assert style_of(fmap, selected)["weight"] > style_of(fmap, other)["weight"]
-    plain = by_id(build_map(table(*rows), arrondissements=None))
-    assert style_of_plain(plain, "a") == style_of_plain(plain, "b")
+    plain = markers_of(build_map(table(*rows), arrondissements=None))
+    chosen = markers_of(build_map(table(*rows), arrondissements=None, selected_id="b"))
+    assert plain is not None and chosen is not None
+    # Same data file for every selection: only the tiny options change (drawn last, larger).
+    assert chosen.payload == plain.payload
+    assert '"selected":"b"' in chosen.options_json and '"selected":null' in plain.options_json
 
 
-def style_of_plain(markers: dict[str, dict[str, Any]], ident: str) -> dict[str, Any]:
-    return markers[ident]["style"]
+def test_page_markers_are_fetched_from_a_file(tmp_path):
+    from carto.markers import script_json, write_payload_file
+
+    rows = table(initiative("a"), initiative("b", latitude=ARRAS[0], longitude=ARRAS[1]))
+    text = script_json(marker_payload(rows))
+    name = write_payload_file(text, tmp_path)
+    assert write_payload_file(text, tmp_path) == name  # same view, same file
+    assert (tmp_path / name).read_text(encoding="utf-8") == text
+    group, layer = initiatives_layer(url=f"/app/static/markers/{name}", selected_id="a")
+    assert layer.payload is None and name in layer.source_json
+    with pytest.raises(ValueError):
+        initiatives_layer(rows, url="/x.json")
+
+
+def test_old_payload_files_are_pruned(tmp_path):
+    from carto.markers import write_payload_file
+
+    names = [write_payload_file(f'{{"n":{i}}}', tmp_path, keep=3) for i in range(5)]
+    assert len(set(names)) == 5
+    assert len(list(tmp_path.glob("*.json"))) == 3
 
 
 def fit_bounds(fmap: folium.Map) -> list[list[float]]:

@@ -27,10 +27,6 @@ from datetime import date
 from typing import Any, Literal
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
 
 from carto.diffing import FLOAT_COLUMNS, canonical_float, canonical_text
 from carto.models import COLUMNS
@@ -92,6 +88,11 @@ def _csv(table: pd.DataFrame, *, bom: bool) -> bytes:
     return ((_BOM if bom else "") + buffer.getvalue()).encode("utf-8")
 
 
+# What XML 1.0 cannot hold (the same set openpyxl refuses); openpyxl itself is imported only
+# when a workbook is written, so the public map never pays its memory.
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _xlsx_text(value: str) -> str:
     # XML reads a bare CR back as LF, and cannot hold other control characters at all. Line
     # breaks become LF (Excel's own) before neutralising, so a leading CR cannot slip through.
@@ -100,6 +101,10 @@ def _xlsx_text(value: str) -> str:
 
 
 def _xlsx(table: pd.DataFrame) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
     workbook = Workbook()
     sheet = workbook.create_sheet(SHEET_TITLE, 0)
     workbook.remove(workbook.worksheets[1])  # the default empty sheet

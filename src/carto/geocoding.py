@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
-from geopy.exc import GeopyError
-from geopy.extra.rate_limiter import RateLimiter
 
 from carto.config import PROJECT_ROOT
 from carto.errors import ConfigError, GeocodingError
@@ -635,6 +633,9 @@ class OnlineGeocoder:
         self.provider = provider
         self.cache = cache
         self.timeout = timeout
+        # geopy is imported only when online geocoding is configured (memory of the map page).
+        from geopy.extra.rate_limiter import RateLimiter
+
         self._limited = RateLimiter(
             backend.geocode,
             min_delay_seconds=min_delay_seconds,
@@ -684,6 +685,8 @@ class OnlineGeocoder:
             hit, cached = self.cache.get(self.provider, query)
             if hit:
                 return cached
+        from geopy.exc import GeopyError
+
         try:
             found = self._limited(query, exactly_one=True, timeout=self.timeout)
         except GeopyError as exc:

@@ -379,18 +379,25 @@ def _set_view(fmap: folium.Map, target: Bounds) -> None:
 
 
 def initiatives_layer(
-    table: pd.DataFrame, *, selected_id: str | None = None
+    table: pd.DataFrame | None = None,
+    *,
+    url: str | None = None,
+    selected_id: str | None = None,
 ) -> tuple[folium.FeatureGroup, InitiativeMarkers]:
-    """The initiatives as one compact marker layer (carto.markers), in a feature group."""
+    """The initiatives as one compact marker layer (carto.markers), in a feature group.
+
+    Pass the table to inline the data, or the URL of a file written by
+    `carto.markers.write_payload_file` (what the page does).
+    """
     group = folium.FeatureGroup(name=INITIATIVES_LAYER, control=False)
-    markers = InitiativeMarkers(table, selected_id=selected_id)
+    markers = InitiativeMarkers(table, url=url, selected_id=selected_id)
     markers.add_to(group)
     return group, markers
 
 
-def map_feature_collection(table: pd.DataFrame, *, selected_id: str | None = None) -> GeoJsonDict:
+def map_feature_collection(table: pd.DataFrame) -> GeoJsonDict:
     """The markers as drawn (display positions), as a GeoJSON FeatureCollection."""
-    payload = marker_payload(table, selected_id=selected_id)
+    payload = marker_payload(table)
     return {
         "type": "FeatureCollection",
         "features": [
@@ -439,7 +446,7 @@ def build_map(
         arrondissements=arrondissements,
         communes=communes,
         tiles=tiles,
-        bounds=bounds or _payload_bounds(markers.payload),
+        bounds=bounds or (_payload_bounds(markers.payload) if markers.payload else None),
         categories=[*known, *(_category(slug) for slug in others)],
         base_url=base_url,
     )

@@ -8,8 +8,11 @@ Tooltips are built with textContent in the browser, so no initiative text is eve
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -122,11 +125,8 @@ def style_table() -> list[dict[str, Any]]:
     ]
 
 
-def marker_payload(table: pd.DataFrame, *, selected_id: str | None = None) -> dict[str, Any]:
-    """Columnar data of the rows that have valid coordinates; the selected one comes last.
-
-    `style[i]` indexes `styles`; the selected marker gets a style entry of its own.
-    """
+def marker_payload(table: pd.DataFrame) -> dict[str, Any]:
+    """Columnar data of the rows that have valid coordinates; `style[i]` indexes `styles`."""
     if len(table):
         lat = pd.to_numeric(table["latitude"], errors="coerce")
         lon = pd.to_numeric(table["longitude"], errors="coerce")
@@ -142,26 +142,14 @@ def marker_payload(table: pd.DataFrame, *, selected_id: str | None = None) -> di
     category = _text_column(placed, "categorie").map(_CATEGORY_INDEX).fillna(len(CATEGORIES))
     sector = ~_text_column(placed, "portee").isin(["", "commune"])
     style = category.to_numpy(dtype=int) * 2 + sector.to_numpy(dtype=int)
-    styles = style_table()
-    order = np.arange(len(placed))
-    if selected_id:
-        hits = np.flatnonzero(ids.to_numpy() == selected_id)
-        if len(hits):
-            # Drawn last, so the highlighted marker sits above its neighbours.
-            order = np.concatenate([np.delete(order, hits[0]), [hits[0]]])
-            chosen = int(style[hits[0]])
-            styles.append(
-                marker_style(color=PALETTE[chosen // 2], sector=bool(chosen % 2), selected=True)
-            )
-            style[hits[0]] = len(styles) - 1
     return {
-        "id": ids.to_numpy()[order].tolist(),
-        "lat": np.round(shown_lat[order], 5).tolist(),
-        "lon": np.round(shown_lon[order], 5).tolist(),
-        "style": style[order].tolist(),
-        "name": _text_column(placed, "nom").to_numpy()[order].tolist(),
-        "commune": _text_column(placed, "commune").to_numpy()[order].tolist(),
-        "styles": styles,
+        "id": ids.tolist(),
+        "lat": np.round(shown_lat, 5).tolist(),
+        "lon": np.round(shown_lon, 5).tolist(),
+        "style": style.tolist(),
+        "name": _text_column(placed, "nom").tolist(),
+        "commune": _text_column(placed, "commune").tolist(),
+        "styles": style_table(),
     }
 
 
@@ -173,56 +161,118 @@ def script_json(value: object) -> str:
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
+def write_payload_file(payload_json: str, directory: Path, *, keep: int = 256) -> str:
+    """Store a payload as `<sha256>.json` in `directory` (once) and return the file name.
+
+    The page hands the browser this file's URL instead of embedding the data in the map: at
+    50,000 initiatives that avoids ~100 MB of string copies per run on the server and lets the
+    browser cache the data of a view it has seen. Only the `keep` newest files are kept.
+    """
+    name = hashlib.sha256(payload_json.encode()).hexdigest()[:32] + ".json"
+    target = directory / name
+    if not target.is_file():
+        directory.mkdir(parents=True, exist_ok=True)
+        partial = directory / f".{name}.{os.getpid()}.tmp"
+        partial.write_text(payload_json, encoding="utf-8")
+        partial.replace(target)  # atomic: a browser never reads half a file
+        files = sorted(directory.glob("*.json"), key=lambda f: f.stat().st_mtime, reverse=True)
+        for old in files[keep:]:
+            old.unlink(missing_ok=True)
+    else:
+        target.touch()
+    return name
+
+
 class InitiativeMarkers(MacroElement):
     """Adds one circle marker per initiative to its parent layer (a FeatureGroup or the map).
 
-    Each marker carries `feature.properties.id`, which streamlit-folium returns on click as
-    `last_active_drawing`.
+    The data is inlined (`table`) or fetched from a URL (`url`, see write_payload_file). Each
+    marker carries `feature.properties.id`, which streamlit-folium returns on click as
+    `last_active_drawing`. The selected initiative is drawn last, larger, with a dark outline.
     """
 
     _template = Template(
         """
 {% macro script(this, kwargs) %}
-(function (group, d, canvasThreshold, className) {
-    // markerPane sits above the outline polygons of the tile-free basemap.
-    var renderer = d.id.length > canvasThreshold
-        ? L.canvas({padding: 0.5, pane: "markerPane"})
-        : L.svg({pane: "markerPane"});
-    for (var i = 0; i < d.id.length; i++) {
-        var options = Object.assign({}, d.styles[d.style[i]]);
-        options.renderer = renderer;
-        options.pane = "markerPane";
-        options.className = className;
-        options.index = i;
-        var marker = L.circleMarker([d.lat[i], d.lon[i]], options);
-        marker.feature = {type: "Feature", properties: {id: d.id[i]}, geometry: null};
-        group.addLayer(marker);
-    }
-    group.bindTooltip(function (layer) {
-        var i = layer.options.index, box = document.createElement("div");
-        var name = document.createElement("strong");
-        name.textContent = d.name[i];
-        box.appendChild(name);
-        if (d.commune[i]) {
-            box.appendChild(document.createElement("br"));
-            box.appendChild(document.createTextNode(d.commune[i]));
+(function (group, source, o) {
+    function draw(d) {
+        var n = d.id.length, selected = -1;
+        // markerPane sits above the outline polygons of the tile-free basemap.
+        var renderer = n > o.canvasThreshold
+            ? L.canvas({padding: 0.5, pane: "markerPane"})
+            : L.svg({pane: "markerPane"});
+        function add(i, highlighted) {
+            var options = Object.assign({}, d.styles[d.style[i]]);
+            if (highlighted) {
+                options.radius += o.selectedStyle.extraRadius;
+                options.weight = o.selectedStyle.weight;
+                options.color = o.selectedStyle.color;
+            }
+            options.renderer = renderer;
+            options.pane = "markerPane";
+            options.className = o.className;
+            options.index = i;
+            var marker = L.circleMarker([d.lat[i], d.lon[i]], options);
+            marker.feature = {type: "Feature", properties: {id: d.id[i]}, geometry: null};
+            group.addLayer(marker);
         }
-        return box;
-    }, {sticky: false, className: "carto-tooltip"});
-    window.cartoMarkerCount = d.id.length;
-})({{ this._parent.get_name() }}, {{ this.payload_json }}, {{ this.canvas_threshold }},
-   "{{ this.class_name }}");
+        for (var i = 0; i < n; i++) {
+            if (d.id[i] === o.selected) { selected = i; } else { add(i, false); }
+        }
+        if (selected >= 0) { add(selected, true); }
+        group.bindTooltip(function (layer) {
+            var i = layer.options.index, box = document.createElement("div");
+            var name = document.createElement("strong");
+            name.textContent = d.name[i];
+            box.appendChild(name);
+            if (d.commune[i]) {
+                box.appendChild(document.createElement("br"));
+                box.appendChild(document.createTextNode(d.commune[i]));
+            }
+            return box;
+        }, {sticky: false, className: "carto-tooltip"});
+        window.cartoMarkerCount = n;
+    }
+    if (typeof source === "string") {
+        fetch(source)
+            .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+            .then(draw)
+            .catch(function (e) { console.error("Initiatives indisponibles : " + source, e); });
+    } else {
+        draw(source);
+    }
+})({{ this._parent.get_name() }}, {{ this.source_json }}, {{ this.options_json }});
 {% endmacro %}
 """
     )
 
-    def __init__(self, table: pd.DataFrame, *, selected_id: str | None = None) -> None:
+    def __init__(
+        self,
+        table: pd.DataFrame | None = None,
+        *,
+        url: str | None = None,
+        selected_id: str | None = None,
+    ) -> None:
         super().__init__()
+        if (table is None) == (url is None):
+            raise ValueError("InitiativeMarkers needs exactly one of table and url")
         self._name = "InitiativeMarkers"
-        self.payload = marker_payload(table, selected_id=selected_id)
-        self.payload_json = script_json(self.payload)
-        self.canvas_threshold = CANVAS_THRESHOLD
-        self.class_name = MARKER_CLASS
+        self.url = url
+        self.selected_id = selected_id
+        self.payload = marker_payload(table) if table is not None else None
+        self.source_json = script_json(url if url is not None else self.payload)
+        self.options_json = script_json(
+            {
+                "selected": selected_id,
+                "selectedStyle": {
+                    "extraRadius": SELECTED_EXTRA_RADIUS,
+                    "weight": SELECTED_WEIGHT,
+                    "color": SELECTED_COLOR,
+                },
+                "canvasThreshold": CANVAS_THRESHOLD,
+                "className": MARKER_CLASS,
+            }
+        )
 
     def __len__(self) -> int:
-        return len(self.payload["id"])
+        return len(self.payload["id"]) if self.payload is not None else 0

@@ -14,20 +14,23 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from streamlit_folium import st_folium
 
 from carto import dataset, mapping
-from carto.assets import outlines_url
+from carto.assets import STATIC_URL, outlines_url
 from carto.auth import Editor, Throttle, authenticate, editors_from_secrets
-from carto.config import Settings
+from carto.config import PROJECT_ROOT, Settings
 from carto.display import detail_lines, detail_markdown, md_escape
 from carto.errors import CartoError, ConfigError, ConflictError, ReadError
 from carto.exports import EXPORT_FORMATS, MEDIA_TYPES, export_filename, export_table
 from carto.filters import FilterSpec, apply_filters, facet_counts, search_index
 from carto.gazetteer import Gazetteer, load_gazetteer
+from carto.markers import marker_payload, script_json, write_payload_file
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS, Issue
 from carto.publishing import MODE_LABELS, MODES, ImportPlan, open_store, plan_import, publish_plan
 from carto.reading import RawTable, read_table
 from carto.storage import Store, VersionInfo
 
 PAGE_TITLE = "Carto solidaire"
+# Marker data files served to the browser (git-ignored, pruned by write_payload_file).
+MARKERS_DIR = PROJECT_ROOT / "static" / "markers"
 TABLE_LIMIT = 1_000
 
 
@@ -73,14 +76,26 @@ def _base_map(cfg: Settings) -> folium.Map:
     )
 
 
-def initiative_map(table: pd.DataFrame, *, cfg: Settings, selected_id: str | None) -> str | None:
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _markers_url(data_key: str, view_key: str, _table: pd.DataFrame) -> str:
+    """URL of the marker data of one view (data version + filters), written once per process."""
+    name = write_payload_file(script_json(marker_payload(_table)), MARKERS_DIR)
+    return f"{STATIC_URL}/{MARKERS_DIR.name}/{name}"
+
+
+def initiative_map(
+    table: pd.DataFrame, *, cfg: Settings, data_key: str, spec: FilterSpec, selected_id: str | None
+) -> str | None:
     """Draw the map; returns the id of the initiative the visitor clicked last, if any.
 
-    The initiatives travel as st_folium's `feature_group_to_add`, so filtering or selecting
-    updates the markers in place: the map is not reloaded and keeps the visitor's zoom.
+    The initiatives travel as st_folium's `feature_group_to_add` pointing at a static file, so
+    filtering or selecting updates the markers in place: the map is not reloaded and keeps the
+    visitor's zoom, and the data of a view is built and sent once, not on every run.
     """
     base = _base_map(cfg)
-    group, _ = mapping.initiatives_layer(table, selected_id=selected_id)
+    view = repr((spec.categories, spec.arrondissements, spec.communes, spec.text.strip()))
+    url = _markers_url(data_key, view, table)
+    group, _ = mapping.initiatives_layer(url=url, selected_id=selected_id)
     result = st_folium(
         base,
         key="map",

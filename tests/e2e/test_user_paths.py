@@ -96,6 +96,9 @@ def test_clicking_a_marker_opens_its_detail_panel(page, network, streamlit_app) 
         name = next(n for n in names if n in tooltip.inner_text())
         marker.click(force=True)
         expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()
+        # The selected marker is redrawn last, with the thick dark outline.
+        expect(markers(page).last).to_have_attribute("stroke-width", "4")
+        expect(markers(page).last).to_have_attribute("stroke", "#000000")
         expect(page.get_by_text("Arrondissement :", exact=False).first).to_be_visible()
         page.wait_for_url(re.compile(r"[?&]id="))
     assert network.blocked == [] and network.dialogs == [] and network.page_errors == []
