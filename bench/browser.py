@@ -6,6 +6,7 @@ Chromium is Debian's (/usr/bin/chromium); every non-local request is aborted and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -223,10 +224,18 @@ async def view(
     def on_websocket(ws: Any) -> None:
         ws.on("framereceived", lambda payload: received.__setitem__(0, received[0] + len(payload)))
 
+    async def on_response(response: Any) -> None:
+        # The map's static files (outlines, marker data) count as map bytes too (decompressed,
+        # like the websocket frames; the server may send them gzipped).
+        if "/app/static/geo/" in response.url or "/app/static/markers/" in response.url:
+            with contextlib.suppress(Exception):  # a page closed mid-download
+                received[0] += len(await response.body())
+
     try:
         page = await context.new_page()
         page.set_default_timeout(timeout_s * 1000)
         page.on("websocket", on_websocket)
+        page.on("response", on_response)
         page.on("pageerror", lambda error: run.errors.append(f"page : {error}"))
         start = time.perf_counter()
         await page.goto(url)

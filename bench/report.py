@@ -54,8 +54,8 @@ def targets(r: Any) -> list[tuple[str, str, str, bool | None]]:
         (
             "10k : données de la carte envoyées au navigateur",
             "< 1,5 Mo",
-            fmt_bytes(payload.total_json_bytes) if payload else "—",
-            payload.total_json_bytes < 1.5 * MB if payload else None,
+            fmt_bytes(payload.total_bytes) if payload else "—",
+            payload.total_bytes < 1.5 * MB if payload else None,
         )
     )
     runs = r.browser_runs.get(10_000)
@@ -193,23 +193,26 @@ def render(r: Any) -> str:
     add("## (c) Données de la carte envoyées au navigateur")
     add("")
     add(
-        "Chaînes que `st_folium` envoie à chaque exécution de la page (fond de carte : script "
-        "Leaflet + en-tête + html ; marqueurs : `feature_group_to_add`), comptées en octets "
-        "UTF-8, puis en JSON (arguments du composant) et compressé (zlib 6, ordre de grandeur "
-        "de permessage-deflate). 1 Mo = 10⁶ octets."
+        "Tout ce que reçoit le navigateur pour la carte d'une vue, construit comme le fait "
+        "`carto.ui` : les arguments de `st_folium` (fond de carte : script Leaflet + en-tête + "
+        "html ; couche des marqueurs : `feature_group_to_add`, qui ne contient qu'une URL), "
+        "plus les fichiers statiques qu'il télécharge : contours (communes et arrondissements, "
+        "identiques pour toutes les vues, donc mis en cache) et le fichier de données des "
+        "marqueurs de la vue. Octets UTF-8 non compressés ; dernière colonne : le tout "
+        "compressé (zlib 6). 1 Mo = 10⁶ octets."
     )
     add("")
     add(
-        "| taille | fond de carte | marqueurs | dont fonction de style | dont données GeoJSON |"
-        " total JSON | total compressé |"
+        "| taille | fond de carte | couche marqueurs | arguments JSON | fichiers contours |"
+        " fichier marqueurs | **total** | total compressé |"
     )
-    add("|---|---|---|---|---|---|---|")
+    add("|---|---|---|---|---|---|---|---|")
     for size, p in r.payloads.items():
         add(
             f"| {_n(size)} | {fmt_bytes(p.base_bytes)} | {fmt_bytes(p.markers_bytes)} | "
-            f"{fmt_bytes(p.styler_bytes) if p.styler_bytes else '—'} | "
-            f"{fmt_bytes(p.data_bytes) if p.data_bytes else '—'} | "
-            f"{fmt_bytes(p.total_json_bytes)} | {fmt_bytes(p.total_deflate_bytes)} |"
+            f"{fmt_bytes(p.total_json_bytes)} | {fmt_bytes(p.styler_bytes)} | "
+            f"{fmt_bytes(p.data_bytes)} | **{fmt_bytes(p.total_bytes)}** | "
+            f"{fmt_bytes(p.total_deflate_bytes + p.files_deflate_bytes)} |"
         )
     add("")
     add("Temps Python de ces étapes (hors Streamlit) :")
@@ -230,12 +233,14 @@ def render(r: Any) -> str:
             "(`path.carto-initiative` en SVG, sinon les couches Leaflet des groupes posés sur la "
             "carte : rendu canvas) "
             "(scrutation toutes les 50 ms), puis du clic sur la catégorie jusqu'au nouveau "
-            "compte. Octets : trames websocket reçues (décompressées). Mémoire : VmHWM du "
+            "compte. Octets : trames websocket reçues (décompressées) plus les fichiers statiques "
+            "de la carte (contours, données des marqueurs ; en-tête Content-Length). "
+            "Mémoire : VmHWM du "
             "processus streamlit (/proc), pic sur toute la série."
         )
         add("")
         add(
-            "| taille | navigation → marqueurs | filtre → marqueurs | octets websocket "
+            "| taille | navigation → marqueurs | filtre → marqueurs | octets reçus "
             "(ouverture / filtre) | pic RSS serveur | erreurs |"
         )
         add("|---|---|---|---|---|---|")
@@ -395,7 +400,10 @@ def _raw(r: Any) -> dict[str, Any]:
                 "base": p.base_bytes,
                 "markers": p.markers_bytes,
                 "json": p.total_json_bytes,
-                "deflate": p.total_deflate_bytes,
+                "outline_files": p.styler_bytes,
+                "marker_file": p.data_bytes,
+                "total": p.total_bytes,
+                "deflate": p.total_deflate_bytes + p.files_deflate_bytes,
                 "times": {k: sample(v) for k, v in p.times.items()},
             }
             for size, p in r.payloads.items()

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import pstats
-import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,9 +25,11 @@ from streamlit_folium import (
 )
 
 from carto import mapping
+from carto.assets import GAZETTEER_DATA, outlines_url
 from carto.config import PROJECT_ROOT
 from carto.gazetteer import Gazetteer
 from carto.geocoding import ONLINE_PROVIDERS, OfflineGeocoder, clean_text, geocode_table
+from carto.markers import marker_payload, script_json
 from carto.schema import validate_table
 
 APP = PROJECT_ROOT / "app.py"
@@ -240,9 +241,15 @@ class PayloadResult:
     markers_bytes: int  # feature group string
     total_json_bytes: int  # st_folium's arguments as JSON
     total_deflate_bytes: int  # the same compressed (what permessage-deflate would send)
-    styler_bytes: int  # folium's per-feature `switch (feature.id)` style function
-    data_bytes: int  # the FeatureCollection literal
+    styler_bytes: int  # outline files fetched by the browser (static, cached across views)
+    data_bytes: int  # the view's marker data file fetched by the browser
     times: dict[str, Sample]
+    files_deflate_bytes: int = 0  # those files compressed
+
+    @property
+    def total_bytes(self) -> int:
+        """Everything the browser receives for the map of one view (uncompressed)."""
+        return self.total_json_bytes + self.styler_bytes + self.data_bytes
 
 
 def st_folium_strings(base: folium.Map, group: folium.FeatureGroup) -> dict[str, str]:
@@ -255,17 +262,32 @@ def st_folium_strings(base: folium.Map, group: folium.FeatureGroup) -> dict[str,
 
 
 def bench_payload(gaz: Gazetteer, data: BenchDataset, *, repeats: int) -> PayloadResult:
+    """What the page sends for the map, built as carto.ui does: st_folium's arguments (base map
+    with outline URLs + a marker layer pointing at a file) plus the static files the browser
+    fetches (outlines, cached across views; the view's marker data file)."""
     placed = data.placed
-    arrondissements = gaz.arrondissement_outlines()
-    communes = gaz.commune_outlines()
+    dep = gaz.departement
+    outline_files = [
+        GAZETTEER_DATA / dep / "arrondissements.geojson",
+        GAZETTEER_DATA / dep / "communes.geojson",
+    ]
 
     def base_map() -> folium.Map:
         return mapping.build_base_map(
-            arrondissements=arrondissements, communes=communes, tiles="none", bounds=gaz.bounds
+            arrondissements=outlines_url(dep, "arrondissements.geojson"),
+            communes=outlines_url(dep, "communes.geojson"),
+            tiles="none",
+            bounds=gaz.bounds,
         )
 
-    strings = st_folium_strings(base_map(), mapping.initiatives_layer(placed)[0])
+    def marker_file() -> str:
+        return script_json(marker_payload(placed))
+
+    markers_text = marker_file()
+    layer = mapping.initiatives_layer(url="/app/static/markers/x.json")[0]
+    strings = st_folium_strings(base_map(), layer)
     body = json.dumps(strings).encode()
+    files = markers_text.encode() + b"".join(f.read_bytes() for f in outline_files)
 
     def base_string() -> None:
         fmap = base_map()
@@ -273,22 +295,13 @@ def bench_payload(gaz: Gazetteer, data: BenchDataset, *, repeats: int) -> Payloa
 
     def layer_string() -> None:
         fmap = base_map()
-        _get_feature_group_string(mapping.initiatives_layer(placed)[0], fmap)
+        _get_feature_group_string(mapping.initiatives_layer(url="/x.json")[0], fmap)
 
     times = {
-        "initiatives_layer": repeat(lambda: mapping.initiatives_layer(placed), times=repeats),
+        "marker data file (payload + JSON)": repeat(marker_file, times=repeats),
         "base map (build + strings)": repeat(base_string, times=repeats),
         "base map + layer string": repeat(layer_string, times=repeats),
     }
-    feature_collection = getattr(mapping, "map_feature_collection", None)
-    if feature_collection is not None:
-        times = {
-            "map_feature_collection": repeat(lambda: feature_collection(placed), times=repeats),
-            **times,
-        }
-    group_js = strings["feature_group"]
-    styler = re.search(r"switch\(feature\.id\) \{.*?\n\s*\}\n", group_js, re.DOTALL)
-    literal = re.search(r"_add\((\{.*\})\);", group_js)
     base_bytes = sum(len(strings[k].encode()) for k in ("script", "header", "html"))
     return PayloadResult(
         size=len(placed),
@@ -296,9 +309,10 @@ def bench_payload(gaz: Gazetteer, data: BenchDataset, *, repeats: int) -> Payloa
         markers_bytes=len(strings["feature_group"].encode()),
         total_json_bytes=len(body),
         total_deflate_bytes=len(zlib.compress(body, 6)),
-        styler_bytes=len(styler.group(0).encode()) if styler else 0,
-        data_bytes=len(literal.group(1).encode()) if literal else 0,
+        styler_bytes=sum(f.stat().st_size for f in outline_files),
+        data_bytes=len(markers_text.encode()),
         times=times,
+        files_deflate_bytes=len(zlib.compress(files, 6)),
     )
 
 

@@ -411,7 +411,7 @@ def map_feature_collection(table: pd.DataFrame) -> GeoJsonDict:
                 payload["lat"],
                 payload["lon"],
                 payload["name"],
-                payload["commune"],
+                (payload["communes"][i] for i in payload["commune"]),
                 strict=True,
             )
         ],

@@ -142,13 +142,16 @@ def marker_payload(table: pd.DataFrame) -> dict[str, Any]:
     category = _text_column(placed, "categorie").map(_CATEGORY_INDEX).fillna(len(CATEGORIES))
     sector = ~_text_column(placed, "portee").isin(["", "commune"])
     style = category.to_numpy(dtype=int) * 2 + sector.to_numpy(dtype=int)
+    # Communes repeat a lot: each marker carries an index into the list of distinct names.
+    commune_codes, communes = pd.factorize(_text_column(placed, "commune"))
     return {
         "id": ids.tolist(),
         "lat": np.round(shown_lat, 5).tolist(),
         "lon": np.round(shown_lon, 5).tolist(),
         "style": style.tolist(),
         "name": _text_column(placed, "nom").tolist(),
-        "commune": _text_column(placed, "commune").tolist(),
+        "commune": commune_codes.tolist(),
+        "communes": [str(c) for c in communes],
         "styles": style_table(),
     }
 
@@ -225,9 +228,10 @@ class InitiativeMarkers(MacroElement):
             var name = document.createElement("strong");
             name.textContent = d.name[i];
             box.appendChild(name);
-            if (d.commune[i]) {
+            var commune = d.communes[d.commune[i]];
+            if (commune) {
                 box.appendChild(document.createElement("br"));
-                box.appendChild(document.createTextNode(d.commune[i]));
+                box.appendChild(document.createTextNode(commune));
             }
             return box;
         }, {sticky: false, className: "carto-tooltip"});
