@@ -18,7 +18,7 @@ from carto.geocoding import (
     geocode_table,
     online_geocoder_from_env,
 )
-from carto.models import COLUMNS, GEOCODED_COLUMNS, Issue
+from carto.models import COLUMNS, GEOCODED_COLUMNS, Issue, IssueSummary
 from carto.reading import RawTable, read_table
 from carto.schema import validate_table
 
@@ -26,7 +26,7 @@ ALL_COLUMNS: tuple[str, ...] = COLUMNS + GEOCODED_COLUMNS
 
 
 @dataclass(frozen=True)
-class LoadedTable:
+class LoadedTable(IssueSummary):
     """A file read, validated and geocoded, with everything worth telling the user."""
 
     table: pd.DataFrame
@@ -36,22 +36,6 @@ class LoadedTable:
     separator: str | None = None
     format: str | None = None
     rows_read: int = 0
-
-    @property
-    def errors(self) -> tuple[Issue, ...]:
-        return tuple(i for i in self.issues if i.severity == "error")
-
-    @property
-    def warnings(self) -> tuple[Issue, ...]:
-        return tuple(i for i in self.issues if i.severity == "warning")
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
-    def error_rows(self) -> frozenset[int]:
-        return frozenset(i.row for i in self.errors if i.row is not None)
 
     def clean_rows(self) -> pd.DataFrame:
         """Rows without any error (what may be published from a file that has some)."""
@@ -79,8 +63,7 @@ def prepare(
     issues = list(checked.issues)
     table = checked.table.reset_index(drop=True)
     row_numbers = tuple(checked.row_numbers)
-    file_level_error = any(i.row is None and i.severity == "error" for i in checked.issues)
-    if file_level_error or table.empty:
+    if not checked.table_usable or table.empty:
         table, row_numbers = empty_table(), ()
     else:
         corrected = [i for i, line in enumerate(row_numbers) if line in (corrections or {})]

@@ -157,3 +157,26 @@ class Issue:
         if self.hint:
             text += f" — {self.hint}"
         return text
+
+
+class IssueSummary:
+    """Views over an `issues` attribute, shared by validation and loading results."""
+
+    issues: tuple[Issue, ...]
+
+    @property
+    def errors(self) -> tuple[Issue, ...]:
+        return tuple(i for i in self.issues if i.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Issue, ...]:
+        return tuple(i for i in self.issues if i.severity == "warning")
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def error_rows(self) -> frozenset[int]:
+        """Spreadsheet lines having at least one error."""
+        return frozenset(i.row for i in self.errors if i.row is not None)

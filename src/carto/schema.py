@@ -16,7 +16,15 @@ from typing import Any
 
 import pandas as pd
 
-from carto.models import CATEGORIES, COLUMNS, GEOCODED_COLUMNS, SCOPES, Issue, Severity
+from carto.models import (
+    CATEGORIES,
+    COLUMNS,
+    GEOCODED_COLUMNS,
+    SCOPES,
+    Issue,
+    IssueSummary,
+    Severity,
+)
 
 # Canonical column -> accepted spellings. Matching ignores case, accents, spaces, underscores,
 # hyphens and apostrophes (see `_header_key`), so "Code INSEE" and "code-insee" need no entry.
@@ -264,7 +272,7 @@ def match_headers(columns: Sequence[str]) -> tuple[dict[str, str], list[Issue]]:
 
 
 @dataclass(frozen=True)
-class ValidationResult:
+class ValidationResult(IssueSummary):
     """A validated table in canonical form, with every problem found.
 
     `table` has exactly models.COLUMNS, one row per non-blank input row (rows with errors are
@@ -278,26 +286,9 @@ class ValidationResult:
     columns_found: dict[str, str] = field(default_factory=dict)
 
     @property
-    def errors(self) -> tuple[Issue, ...]:
-        return tuple(i for i in self.issues if i.severity == "error")
-
-    @property
-    def warnings(self) -> tuple[Issue, ...]:
-        return tuple(i for i in self.issues if i.severity == "warning")
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
     def table_usable(self) -> bool:
         """No file-level error (missing or duplicate column): rows can go on to geocoding."""
         return not any(i.row is None for i in self.errors)
-
-    @property
-    def error_rows(self) -> frozenset[int]:
-        """Spreadsheet lines having at least one error."""
-        return frozenset(i.row for i in self.errors if i.row is not None)
 
 
 class _RowChecker:
