@@ -24,8 +24,14 @@ from folium.utilities import get_bounds
 from carto.assets import DEFAULT_BASE_URL, local_js_css
 from carto.config import TILES_CHOICES
 from carto.errors import ConfigError
+from carto.markers import (
+    LOAD_SOURCE_JS,
+    InitiativeMarkers,
+    marker_payload,
+    marker_style,
+    script_json,
+)
 from carto.markers import MARKER_CLASS as MARKER_CLASS  # re-exported for tests and bench
-from carto.markers import InitiativeMarkers, marker_payload, marker_style, script_json
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, Category
 
 Bounds = tuple[tuple[float, float], tuple[float, float]]
@@ -144,17 +150,8 @@ class Outlines(MacroElement):
         }
         layer.addTo(map);
     }
-    if (typeof source === "string") {
-        fetch(source)
-            .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
-            .then(draw)
-            .catch(function (e) { console.error("Contours indisponibles : " + source, e); });
-    } else {
-        draw(source);
-    }
-})({{ this._parent.get_name() }}, {{ this.source_json }}, {{ this.options_json }});
-{% endmacro %}
 """
+        + LOAD_SOURCE_JS
     )
 
     def __init__(
@@ -174,7 +171,13 @@ class Outlines(MacroElement):
         self.data = None if isinstance(source, str) else _outline_collection(source)
         self.source_json = script_json(self.url if self.url is not None else self.data)
         self.options_json = script_json(
-            {"style": dict(style), "pane": pane, "zIndex": z_index, "tooltip": tooltip}
+            {
+                "style": dict(style),
+                "pane": pane,
+                "zIndex": z_index,
+                "tooltip": tooltip,
+                "unavailable": "Contours indisponibles",
+            }
         )
 
 

@@ -186,6 +186,22 @@ def write_payload_file(payload_json: str, directory: Path, *, keep: int = 256) -
     return name
 
 
+# End of a layer template: draw the inlined data, or fetch it from a URL first. The template
+# defines `draw(data)` and passes `o.unavailable`, the console message on failure.
+LOAD_SOURCE_JS = """
+    if (typeof source === "string") {
+        fetch(source)
+            .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+            .then(draw)
+            .catch(function (e) { console.error(o.unavailable + " : " + source, e); });
+    } else {
+        draw(source);
+    }
+})({{ this._parent.get_name() }}, {{ this.source_json }}, {{ this.options_json }});
+{% endmacro %}
+"""
+
+
 class InitiativeMarkers(MacroElement):
     """Adds one circle marker per initiative to its parent layer (a FeatureGroup or the map).
 
@@ -237,17 +253,8 @@ class InitiativeMarkers(MacroElement):
         }, {sticky: false, className: "carto-tooltip"});
         window.cartoMarkerCount = n;
     }
-    if (typeof source === "string") {
-        fetch(source)
-            .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
-            .then(draw)
-            .catch(function (e) { console.error("Initiatives indisponibles : " + source, e); });
-    } else {
-        draw(source);
-    }
-})({{ this._parent.get_name() }}, {{ this.source_json }}, {{ this.options_json }});
-{% endmacro %}
 """
+        + LOAD_SOURCE_JS
     )
 
     def __init__(
@@ -275,6 +282,7 @@ class InitiativeMarkers(MacroElement):
                 },
                 "canvasThreshold": CANVAS_THRESHOLD,
                 "className": MARKER_CLASS,
+                "unavailable": "Initiatives indisponibles",
             }
         )
 
