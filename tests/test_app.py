@@ -179,3 +179,40 @@ def test_second_editor_gets_a_conflict_and_nothing_is_overwritten(db) -> None:
     current = store.current()
     assert current is not None and current.number == 2 and current.author == "Paul"
     assert len(store.load()) == 3
+
+
+OIDC_SECRETS = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "x" * 32,
+    "client_id": "carto",
+    "client_secret": "secret",
+    "server_metadata_url": "https://sso.example.invalid/.well-known/openid-configuration",
+}
+
+
+@pytest.mark.parametrize(
+    ("user", "sees_uploader", "message"),
+    [
+        ({"is_logged_in": False}, False, None),
+        ({"is_logged_in": True, "email": "intrus@example.org", "name": "X"}, False, "autorisé"),
+        (
+            {"is_logged_in": True, "email": "Marie.Dupont@pas-de-calais.gouv.fr", "name": "Marie"},
+            True,
+            None,
+        ),
+    ],
+    ids=["anonymous", "not-an-editor", "editor"],
+)
+def test_single_sign_on_route(db, user, sees_uploader, message) -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.secrets["auth"] = OIDC_SECRETS
+    at.secrets["oidc_editors"] = {"emails": ["marie.dupont@pas-de-calais.gouv.fr"]}
+    at.user = user
+    at.switch_page("pages/1_Publier.py").run()
+    assert not at.exception
+    assert (len(at.get("file_uploader")) == 1) is sees_uploader
+    assert not at.text_input  # no password form when single sign-on is configured
+    if message:
+        assert any(message in e.value for e in at.error)
+    if not user.get("is_logged_in"):
+        assert any("authentification unique" in b.label for b in at.button)
