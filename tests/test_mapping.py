@@ -121,7 +121,7 @@ def by_id(fmap: folium.Map) -> dict[str, dict[str, Any]]:
             "lon": p["lon"][i],
             "style": p["styles"][p["style"][i]],
             "name": p["name"][i],
-            "commune": p["commune"][i],
+            "commune": p["communes"][p["commune"][i]],
             "order": i,
         }
         for i, ident in enumerate(p["id"])
