@@ -238,7 +238,12 @@ class InitiativeMarkers(MacroElement):
         for (var i = 0; i < n; i++) {
             if (d.id[i] === o.selected) { selected = i; } else { add(i, false); }
         }
-        if (selected >= 0) { add(selected, true); }
+        if (selected >= 0) {
+            add(selected, true);
+            // Chosen in the table or from a link: bring it into view if it is off screen.
+            var map = group._map, here = L.latLng(d.lat[selected], d.lon[selected]);
+            if (map && !map.getBounds().contains(here)) { map.panTo(here); }
+        }
         group.bindTooltip(function (layer) {
             var i = layer.options.index, box = document.createElement("div");
             var name = document.createElement("strong");
