@@ -11,9 +11,10 @@ from carto import ui
 st.set_page_config(page_title=f"{ui.PAGE_TITLE} — carte", layout="wide")
 
 ui.navigation()
-cfg = ui.settings()
-gaz = ui.gazetteer(cfg.departement)
-table, data_key, version = ui.published_data(cfg)
+with ui.stop_on_error("La carte ne peut pas s'afficher"):
+    cfg = ui.settings()
+    gaz = ui.gazetteer(cfg.departement)
+    table, data_key, version = ui.published_data(cfg)
 
 st.title("Initiatives solidaires")
 st.caption(

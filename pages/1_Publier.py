@@ -14,7 +14,8 @@ st.set_page_config(
 st.title("Publier une mise à jour")
 
 ui.navigation()
-cfg = ui.settings()
+with ui.stop_on_error("La publication n'est pas disponible"):
+    cfg = ui.settings()
 editor = ui.signed_in_editor()
 if editor is None:
     st.caption(
@@ -25,8 +26,9 @@ if editor is None:
 
 st.sidebar.markdown(f"Connecté : **{md_escape(editor.name)}**")
 ui.sign_out_button()
-store = ui.open_configured_store(cfg)
-gaz = ui.gazetteer(cfg.departement)
+with ui.stop_on_error("La publication n'est pas disponible"):
+    store = ui.open_configured_store(cfg)
+    gaz = ui.gazetteer(cfg.departement)
 
 tab_import, tab_versions = st.tabs(["Importer un fichier", "Versions publiées"])
 with tab_import:

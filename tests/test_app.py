@@ -216,3 +216,19 @@ def test_single_sign_on_route(db, user, sees_uploader, message) -> None:
         assert any(message in e.value for e in at.error)
     if not user.get("is_logged_in"):
         assert any("authentification unique" in b.label for b in at.button)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"CARTO_TILES": "satellite"}, "CARTO_TILES"),
+        ({"CARTO_DEPARTEMENT": "59"}, "carto gazetteer build --departement 59"),
+    ],
+)
+def test_bad_configuration_is_explained_in_french(db, monkeypatch, env, expected) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    at = map_page()
+    assert not at.exception
+    shown = [e.value.replace("\\", "") for e in at.error]  # Markdown escapes aside
+    assert any(expected in text for text in shown), shown

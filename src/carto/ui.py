@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -40,6 +41,16 @@ def navigation() -> None:
         st.page_link("app.py", label="Carte des initiatives", icon=":material/map:")
         st.page_link("pages/1_Publier.py", label="Publier (éditeurs)", icon=":material/edit_note:")
         st.divider()
+
+
+@contextmanager
+def stop_on_error(what: str) -> Iterator[None]:
+    """Show a configuration or data error in French and stop the page, instead of a trace."""
+    try:
+        yield
+    except CartoError as exc:
+        st.error(f"{what} : {md_escape(str(exc))}")
+        st.stop()
 
 
 def settings() -> Settings:
