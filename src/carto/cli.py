@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from carto.errors import CartoError, ConfigError, ReadError
 from carto.models import Issue
 
 if TYPE_CHECKING:
+    from carto.dataset import LoadedTable
     from carto.storage import Store
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -24,8 +26,31 @@ class UsageError(CartoError):
 
 
 def _print_issues(issues: Sequence[Issue], *, stream: TextIO | None = None) -> None:
+    from carto.geocoding import outside_departement_rows
+
     for issue in issues:
         print(str(issue), file=stream or sys.stdout)
+    outside = outside_departement_rows(issues)
+    if outside:
+        lines = ",".join(str(row) for row in outside)
+        print(
+            f"Points hors du département : s'ils sont justes, relancez avec "
+            f"--hors-departement {lines}",
+            file=stream or sys.stdout,
+        )
+
+
+def _line_numbers(text: str) -> frozenset[int]:
+    """--hors-departement 2,5: spreadsheet line numbers (header = line 1)."""
+    try:
+        lines = frozenset(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        lines = frozenset()
+    if not lines or min(lines) < 2:
+        raise argparse.ArgumentTypeError(
+            f"« {text} » : numéros de ligne du fichier attendus (2 ou plus), par ex. 2,5"
+        )
+    return lines
 
 
 def _existing_file(path: str) -> Path:
@@ -39,16 +64,43 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def _load_file(path: Path, args: argparse.Namespace, *, departement: str) -> LoadedTable:
+    """Read, validate and geocode FILE, reading the workbook sheet named by --feuille."""
     from carto.dataset import load
+    from carto.reading import SheetError
 
+    try:
+        return load(
+            path,
+            departement=departement,
+            sheet=getattr(args, "feuille", None),
+            accept_outside=frozenset().union(*(getattr(args, "hors_departement", None) or ())),
+        )
+    except SheetError as exc:
+        # Exit 2, not 1: the file may well be valid; the command must say which sheet to read.
+        example = ""
+        if exc.choices:
+            example = f" Option --feuille NOM, par ex. --feuille {shlex.quote(exc.choices[0])}."
+        raise UsageError(f"{exc}{example}") from exc
+
+
+def _source_text(loaded: LoadedTable) -> str:
+    """How the file was read: the sheet of a workbook, the encoding and separator of a CSV."""
+    if loaded.format == "xlsx":
+        return f"xlsx, feuille « {loaded.sheet} »"
+    return (
+        f"{loaded.format}, encodage {loaded.encoding or '-'}, "
+        f"séparateur {_sep_name(loaded.separator)}"
+    )
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
     path = _existing_file(args.file)
-    loaded = load(path, departement=args.departement or _settings().departement)
+    loaded = _load_file(path, args, departement=args.departement or _settings().departement)
     _print_issues(loaded.issues)
     placed = len(loaded.placed)
     print(
-        f"{path.name} : {len(loaded.table)} initiatives lues ({loaded.format}, "
-        f"encodage {loaded.encoding or '-'}, séparateur {_sep_name(loaded.separator)}), "
+        f"{path.name} : {len(loaded.table)} initiatives lues ({_source_text(loaded)}), "
         f"{placed} placées sur la carte, {len(loaded.errors)} erreur(s), "
         f"{len(loaded.warnings)} avertissement(s)."
     )
@@ -56,14 +108,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_geocode(args: argparse.Namespace) -> int:
-    from carto.dataset import ALL_COLUMNS, load
+    from carto.dataset import ALL_COLUMNS
+    from carto.exports import export_table
 
     path = _existing_file(args.file)
-    loaded = load(path, departement=args.departement or _settings().departement)
+    loaded = _load_file(path, args, departement=args.departement or _settings().departement)
+    print(f"{path.name} : lu ({_source_text(loaded)}).", file=sys.stderr)
     _print_issues(loaded.issues, stream=sys.stderr)
     out = Path(args.output)
     table = loaded.table[list(ALL_COLUMNS)]
-    table.to_csv(out, index=False, encoding="utf-8")
+    # Written like an export (formula-like cells neutralised), read back losslessly by import.
+    out.write_bytes(export_table(table, fmt="csv", bom=False, columns=ALL_COLUMNS))
     counts = table["geocode_status"].value_counts().to_dict()
     summary = ", ".join(f"{k} : {v}" for k, v in sorted(counts.items()))
     print(f"{len(table)} lignes écrites dans {out} ({summary}).")
@@ -71,7 +126,7 @@ def cmd_geocode(args: argparse.Namespace) -> int:
 
 
 def cmd_gazetteer_build(args: argparse.Namespace) -> int:
-    from carto.gazetteer import build_gazetteer
+    from carto.gazetteer import HISTORY_FILE, HISTORY_PACKAGE, build_gazetteer
 
     departement = args.departement.strip().upper()
     out_dir = Path(args.out) if args.out else PROJECT_ROOT / "src" / "carto" / "data" / departement
@@ -80,7 +135,14 @@ def cmd_gazetteer_build(args: argparse.Namespace) -> int:
         if args.decoupage_dir
         else PROJECT_ROOT / "node_modules" / "@etalab" / "decoupage-administratif" / "data"
     )
-    report = build_gazetteer(departement, out_dir=out_dir, decoupage_dir=decoupage)
+    history = (
+        Path(args.historique)
+        if args.historique
+        else PROJECT_ROOT / "node_modules" / HISTORY_PACKAGE / "data" / HISTORY_FILE
+    )
+    report = build_gazetteer(
+        departement, out_dir=out_dir, decoupage_dir=decoupage, history_file=history
+    )
     print(report)
     return EXIT_OK
 
@@ -107,33 +169,43 @@ def _open_store(args: argparse.Namespace) -> tuple[Settings, Store]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from carto.dataset import load
     from carto.publishing import plan_import, publish_plan
 
     path = _existing_file(args.file)
     cfg, store = _open_store(args)
-    loaded = load(path, departement=cfg.departement)
-    _print_issues(loaded.issues)
-    if not loaded.ok:
-        print(f"{len(loaded.errors)} erreur(s) : rien n'a été publié.", file=sys.stderr)
-        return EXIT_INVALID
-    plan = plan_import(loaded, store, mode=args.mode)
-    print(
-        f"Revue ({plan.mode}) : {plan.diff.added_count} ajoutée(s), "
-        f"{plan.diff.changed_count} modifiée(s), {plan.diff.removed_count} retirée(s), "
-        f"{plan.diff.unchanged} inchangée(s)."
-    )
-    if args.dry_run:
-        print("--dry-run : rien n'a été publié.")
-        return EXIT_OK
-    info = publish_plan(plan, store, author=args.author, note=args.note or "")
+    with store:
+        loaded = _load_file(path, args, departement=cfg.departement)
+        print(f"{path.name} : {len(loaded.table)} initiatives lues ({_source_text(loaded)}).")
+        _print_issues(loaded.issues)
+        if not loaded.ok:
+            print(f"{len(loaded.errors)} erreur(s) : rien n'a été publié.", file=sys.stderr)
+            return EXIT_INVALID
+        plan = plan_import(loaded, store, mode=args.mode)
+        print(
+            f"Revue ({plan.mode}) : {plan.diff.added_count} ajoutée(s), "
+            f"{plan.diff.changed_count} modifiée(s), {plan.diff.removed_count} retirée(s), "
+            f"{plan.diff.unchanged} inchangée(s)."
+        )
+        if plan.conflicts:
+            _print_issues(plan.conflicts)
+            print(
+                f"{len(plan.conflicts)} conflit(s) d'identifiant avec la version en ligne : "
+                "rien n'a été publié.",
+                file=sys.stderr,
+            )
+            return EXIT_INVALID
+        if args.dry_run:
+            print("--dry-run : rien n'a été publié.")
+            return EXIT_OK
+        info = publish_plan(plan, store, author=args.author, note=args.note or "")
     print(f"Version {info.number} publiée : {info.row_count} initiatives ({info.checksum[:12]}).")
     return EXIT_OK
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
     _, store = _open_store(args)
-    versions = store.versions()
+    with store:
+        versions = store.versions()
     if not versions:
         print("Aucune version publiée.")
     for v in versions:
@@ -157,7 +229,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from carto.filters import FilterSpec, apply_filters
 
     _, store = _open_store(args)
-    table = store.load()
+    with store:
+        table = store.load()
     spec = FilterSpec(
         categories=tuple(args.categorie or ()),
         arrondissements=tuple(args.arrondissement or ()),
@@ -180,10 +253,29 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
     from carto.auth import hash_password
 
     if args.stdin:
-        password = sys.stdin.readline().rstrip("\n")
+        try:
+            line = sys.stdin.readline() if sys.stdin else ""
+        except UnicodeDecodeError:
+            raise UsageError(
+                "Le mot de passe reçu sur l'entrée standard n'est pas en UTF-8."
+            ) from None
+        if not line:
+            raise UsageError("Aucun mot de passe reçu sur l'entrée standard (--stdin).")
+        password = line.rstrip("\r\n")
     else:
-        password = getpass.getpass("Mot de passe : ")
-        if getpass.getpass("Confirmez : ") != password:
+        if sys.stdin is None or not sys.stdin.isatty():
+            raise UsageError(
+                "L'entrée standard n'est pas un terminal : pour lire le mot de passe depuis "
+                "un tube, ajoutez --stdin (par ex. printf '%s\\n' \"$MDP\" | "
+                "carto hash-password --stdin)."
+            )
+        try:
+            password = getpass.getpass("Mot de passe : ")
+            confirm = getpass.getpass("Confirmez : ")
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)
+            raise UsageError("Saisie interrompue : aucun mot de passe n'a été lu.") from None
+        if confirm != password:
             raise UsageError("Les deux mots de passe diffèrent.")
     print(f'password_hash = "{hash_password(password)}"')
     return EXIT_OK
@@ -211,6 +303,13 @@ class _FrenchParser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+_FEUILLE_HELP = "feuille du classeur .xlsx à lire (nécessaire s'il en a plusieurs)"
+_OUTSIDE_HELP = (
+    "lignes (ex. 2,5) dont le point hors du département est confirmé : gardées avec un "
+    "avertissement au lieu d'une erreur"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _FrenchParser(
         prog="carto", description="Carto solidaire : données et carte des initiatives solidaires."
@@ -221,12 +320,22 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="vérifier un fichier CSV/XLSX d'initiatives")
     validate.add_argument("file")
     validate.add_argument("--departement", help="code du département (défaut : CARTO_DEPARTEMENT)")
+    validate.add_argument("--feuille", help=_FEUILLE_HELP)
+    validate.add_argument(
+        "--hors-departement", type=_line_numbers, action="append", metavar="LIGNE[,LIGNE]",
+        help=_OUTSIDE_HELP,
+    )  # fmt: skip
     validate.set_defaults(func=cmd_validate)
 
     geocode = sub.add_parser("geocode", help="géocoder les communes d'un fichier, hors ligne")
     geocode.add_argument("file")
     geocode.add_argument("-o", "--output", required=True, help="fichier CSV à écrire")
     geocode.add_argument("--departement")
+    geocode.add_argument("--feuille", help=_FEUILLE_HELP)
+    geocode.add_argument(
+        "--hors-departement", type=_line_numbers, action="append", metavar="LIGNE[,LIGNE]",
+        help=_OUTSIDE_HELP,
+    )  # fmt: skip
     geocode.set_defaults(func=cmd_geocode)
 
     gazetteer = sub.add_parser("gazetteer", help="référentiel des communes")
@@ -235,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--departement", required=True)
     build.add_argument("--out", help="dossier de sortie (défaut : src/carto/data/<dép>)")
     build.add_argument("--decoupage-dir", help="données de @etalab/decoupage-administratif")
+    build.add_argument(
+        "--historique", help="historique-communes.json (noms des anciennes communes)"
+    )
     build.set_defaults(func=cmd_gazetteer_build)
 
     imp = sub.add_parser(
@@ -245,6 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--note", help="note de version")
     imp.add_argument("--author", default=_default_author(), help="auteur (défaut : utilisateur)")
     imp.add_argument("--dry-run", action="store_true", help="montrer la revue sans publier")
+    imp.add_argument("--feuille", help=_FEUILLE_HELP)
+    imp.add_argument(
+        "--hors-departement", type=_line_numbers, action="append", metavar="LIGNE[,LIGNE]",
+        help=_OUTSIDE_HELP,
+    )  # fmt: skip
     imp.set_defaults(func=cmd_import)
 
     versions = sub.add_parser("versions", help="lister les versions publiées")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +36,9 @@ class LoadedTable(IssueSummary):
     separator: str | None = None
     format: str | None = None
     rows_read: int = 0
+    sheet: str | None = None
+    # Canonical columns the file really had (the table has them all); None when unknown.
+    file_columns: frozenset[str] | None = None
 
     def clean_rows(self) -> pd.DataFrame:
         """Rows without any error (what may be published from a file that has some)."""
@@ -50,17 +53,22 @@ class LoadedTable(IssueSummary):
 
 
 def prepare(
-    raw: RawTable, gazetteer: Gazetteer, *, corrections: Mapping[int, str] | None = None
+    raw: RawTable,
+    gazetteer: Gazetteer,
+    *,
+    corrections: Mapping[int, str] | None = None,
+    accept_outside: Collection[int] = frozenset(),
 ) -> LoadedTable:
     """Validate and geocode a table that was read already.
 
     `corrections` maps a spreadsheet line to the INSEE code an editor picked for it; those rows
-    are geocoded from that code and marked "manual".
+    are geocoded from that code and marked "manual". `accept_outside` holds the lines whose
+    point outside the département the editor confirmed (see geocoding.outside_departement_rows).
     """
     # Undo our own export's formula neutralisation, so that export -> import is lossless.
     frame = raw.frame.map(lambda v: restore_text(v) if isinstance(v, str) else v)
     checked = validate_table(frame, row_numbers=raw.row_numbers)
-    issues = list(checked.issues)
+    issues = [*raw.issues, *checked.issues]
     table = checked.table.reset_index(drop=True)
     row_numbers = tuple(checked.row_numbers)
     if not checked.table_usable or table.empty:
@@ -71,7 +79,10 @@ def prepare(
             table.loc[i, "code_insee"] = (corrections or {})[row_numbers[i]]
             table.loc[i, "commune"] = ""
         table, geo_issues = geocode_table(
-            table, default_geocoder(gazetteer), row_numbers=row_numbers
+            table,
+            default_geocoder(gazetteer),
+            row_numbers=row_numbers,
+            accept_outside=accept_outside,
         )
         if corrected:
             table.loc[table.index[corrected], "geocode_status"] = "manual"
@@ -85,6 +96,8 @@ def prepare(
         separator=raw.separator,
         format=raw.format,
         rows_read=raw.rows_read,
+        sheet=raw.sheet,
+        file_columns=frozenset(checked.columns_found.values()),
     )
 
 
@@ -99,16 +112,21 @@ def load(
     source: Path | bytes,
     *,
     filename: str | None = None,
+    sheet: str | None = None,
     departement: str = "62",
     gazetteer: Gazetteer | None = None,
+    accept_outside: Collection[int] = frozenset(),
 ) -> LoadedTable:
-    """Read, validate and geocode a CSV/XLSX file. Raises ReadError when it is not a table."""
+    """Read, validate and geocode a CSV/XLSX file (`sheet`: see `read_table`).
+
+    Raises ReadError when it is not a table, SheetError when the workbook sheet must be named.
+    """
     if isinstance(source, Path):
         if not source.is_file():
             raise ReadError(f"Fichier introuvable : « {source} ».")
         filename = filename or source.name
-    raw = read_table(source, filename=filename)
-    return prepare(raw, gazetteer or load_gazetteer(departement))
+    raw = read_table(source, filename=filename, sheet=sheet)
+    return prepare(raw, gazetteer or load_gazetteer(departement), accept_outside=accept_outside)
 
 
 def empty_table() -> pd.DataFrame:

@@ -13,18 +13,25 @@ import numbers
 import re
 import unicodedata
 from collections import defaultdict, deque
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from carto.models import COLUMNS, GEOCODED_COLUMNS
+from carto.models import COLUMNS, GEOCODED_COLUMNS, Issue
 
 # Every column an initiatives table may hold, in canonical order.
 TABLE_COLUMNS: tuple[str, ...] = COLUMNS + GEOCODED_COLUMNS
 # Stored as floats; every other column is text.
 FLOAT_COLUMNS: frozenset[str] = frozenset({"latitude", "longitude", "geocode_score"})
+# Where an initiative is: the columns a file may give, then all of them with what geocoding
+# derives from those (code, point, arrondissement, status). Merged as one block.
+PLACE_SOURCES: tuple[str, ...] = ("commune", "code_insee", "latitude", "longitude")
+PLACE_COLUMNS: frozenset[str] = frozenset(PLACE_SOURCES + GEOCODED_COLUMNS)
+COORDINATES: tuple[str, ...] = ("latitude", "longitude")
+# Geocode statuses of a point taken from the commune (the others: "manual", a point given).
+_FROM_COMMUNE = frozenset({"exact", "fuzzy"})
 # Coordinates are compared at 6 decimals (~0.1 m): finer differences are float noise.
 FLOAT_DECIMALS = 6
 
@@ -77,6 +84,12 @@ def canonical_float(value: object) -> float | None:
     if math.isnan(number):
         return None
     return number + 0.0
+
+
+def stored_float(value: object) -> float | None:
+    """`canonical_float` rounded to FLOAT_DECIMALS: what storage keeps and the review compares."""
+    number = canonical_float(value)
+    return None if number is None else round(number, FLOAT_DECIMALS) + 0.0
 
 
 def normalise_key(text: object) -> str:
@@ -153,10 +166,9 @@ def _name_key(row: Mapping[str, Any]) -> tuple[str, str]:
 def _comparable(column: str, value: object) -> object:
     if column in FLOAT_COLUMNS:
         try:
-            number = canonical_float(value)
+            return stored_float(value)
         except (TypeError, ValueError):
             return canonical_text(value)
-        return None if number is None else round(number, FLOAT_DECIMALS)
     return canonical_text(value)
 
 
@@ -249,26 +261,137 @@ def diff_tables(published: pd.DataFrame, incoming: pd.DataFrame) -> TableDiff:
     )
 
 
-def merge_tables(published: pd.DataFrame, incoming: pd.DataFrame) -> pd.DataFrame:
+def _same_commune(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Same INSEE code when both rows have one, else the same commune name (normalised)."""
+    old_code = canonical_text(old.get("code_insee")).strip().upper()
+    new_code = canonical_text(new.get("code_insee")).strip().upper()
+    if old_code and new_code:
+        return old_code == new_code
+    return normalise_key(old.get("commune")) == normalise_key(new.get("commune"))
+
+
+def _same_point(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    return all(_comparable(c, old.get(c)) == _comparable(c, new.get(c)) for c in COORDINATES)
+
+
+def _coordinates_given(row: Mapping[str, Any], supplied: Collection[str]) -> bool:
+    """Whether an incoming row brings its own point rather than its commune's."""
+    if not set(COORDINATES) & set(supplied):
+        return False
+    # Geocoded rows: a point taken from the file is "manual"; raw tables: any coordinate given.
+    status = canonical_text(row.get("geocode_status"))
+    if status:
+        return status == "manual"
+    return any(not is_missing(row.get(c)) for c in COORDINATES)
+
+
+def _keeps_place(old: Mapping[str, Any], new: Mapping[str, Any], supplied: Collection[str]) -> bool:
+    """Whether a merged row keeps its published place rather than the incoming one."""
+    if not set(PLACE_SOURCES) & set(supplied):
+        return True
+    if not _same_commune(old, new):
+        return False
+    if _coordinates_given(new, supplied):
+        return _same_point(old, new)  # the same point: keep how it was found (status, score)
+    # No point in the file: a point given earlier ("manual") stays; one geocoding took from the
+    # commune is taken again from the file's commune (its status may go from fuzzy to exact).
+    return canonical_text(old.get("geocode_status")) not in _FROM_COMMUNE
+
+
+def merge_tables(
+    published: pd.DataFrame, incoming: pd.DataFrame, *, supplied: Collection[str] | None = None
+) -> pd.DataFrame:
     """The "merge" mode: incoming rows update their published match, new rows are appended,
-    and published rows absent from incoming are kept. Columns the incoming table lacks keep
-    their published values. ("replace" mode is simply the incoming table.)
+    and published rows absent from incoming are kept. ("replace" mode is the incoming table.)
+
+    `supplied`: the columns the file really had (default: every incoming column). The others
+    keep their published values, and so does the id of a row matched by nom + commune whose id
+    cell is empty. The place (commune, code, point, arrondissement, geocoding) is taken as a
+    whole: the published one stays while the commune is the same and no other point is given.
     """
     old_rows, new_rows = _records(published), _records(incoming)
     pairs, added, _ = _match(old_rows, new_rows)
     by_published = {p: i for i, p in pairs.items()}
     incoming_columns = {str(c) for c in incoming.columns}
+    given = incoming_columns if supplied is None else set(supplied) & incoming_columns
     merged: list[dict[str, Any]] = []
     for p, old in enumerate(old_rows):
         row = dict(old)
         if p in by_published:
+            new = new_rows[by_published[p]]
             row.update(
-                {k: v for k, v in new_rows[by_published[p]].items() if k in incoming_columns}
+                {
+                    k: v
+                    for k, v in new.items()
+                    if k in given and k not in PLACE_COLUMNS and (k != "id" or _row_id(new))
+                }
             )
+            if not _keeps_place(old, new, given):
+                row.update({k: v for k, v in new.items() if k in PLACE_COLUMNS})
         merged.append(row)
     merged += [dict(new_rows[i]) for i in added]
     columns = _columns(published, incoming)
     return pd.DataFrame(merged, columns=columns).reset_index(drop=True)
+
+
+def keep_published_geocoding(published: pd.DataFrame, incoming: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `incoming` where rows giving their published match's point, in its commune,
+    keep its geocode status and score. Our own export gives back the points geocoding found:
+    without this, re-importing it would turn every "exact" into "manual" (a point from a file).
+    """
+    old_rows, new_rows = _records(published), _records(incoming)
+    pairs, _, _ = _match(old_rows, new_rows)
+    result = incoming.copy()
+    names = [str(c) for c in result.columns]
+    kept = [c for c in ("geocode_status", "geocode_score") if c in published and c in names]
+    for i, p in pairs.items():
+        old, new = old_rows[p], new_rows[i]
+        given = canonical_text(new.get("geocode_status")) == "manual"
+        if given and _same_commune(old, new) and _same_point(old, new):
+            for column in kept:
+                result.iat[i, names.index(column)] = old[column]
+    return result
+
+
+def find_id_conflicts(
+    published: pd.DataFrame, incoming: pd.DataFrame, *, row_numbers: Sequence[int] | None = None
+) -> list[Issue]:
+    """Incoming rows whose id is that of a published initiative with another nom AND commune.
+
+    Matching them would silently overwrite that initiative. `row_numbers[i]` is the spreadsheet
+    line of incoming row i (default: i + 2).
+    """
+    by_id: dict[str, dict[str, Any]] = {}
+    for row in _records(published):
+        if rid := _row_id(row):
+            by_id.setdefault(rid, row)
+    issues: list[Issue] = []
+    for i, new in enumerate(_records(incoming)):
+        old = by_id.get(_row_id(new))
+        if old is None or _same_commune(old, new):
+            continue
+        if normalise_key(old.get("nom")) == normalise_key(new.get("nom")):
+            continue
+        rid = _row_id(new)
+        issues.append(
+            Issue(
+                "error",
+                f"l'identifiant « {rid} » est celui de « {_place_label(old)} » dans la version "
+                f"en ligne, pas de « {_place_label(new)} » : rien n'a été publié",
+                row=row_numbers[i] if row_numbers is not None else i + 2,
+                column="id",
+                value=rid,
+                hint="donnez-lui un autre identifiant, ou videz sa case id pour l'ajouter ; "
+                "si c'est bien la même initiative, renommée et déplacée, changez le nom et la "
+                "commune en deux imports",
+            )
+        )
+    return issues
+
+
+def _place_label(row: Mapping[str, Any]) -> str:
+    nom, commune = canonical_text(row.get("nom")), canonical_text(row.get("commune"))
+    return f"{nom} ({commune})" if commune else nom
 
 
 def find_duplicates(table: pd.DataFrame) -> list[tuple[int, int]]:

@@ -10,11 +10,18 @@ Round trip: `restore_text` undoes exactly that (it removes one leading apostroph
 is apostrophes then one of those characters), so reading our own CSV or XLSX export back and
 applying `restore_text` to every text cell gives the original values; the rule is a bijection, so
 a value that really started with "'=" survives too. XLSX keeps line breaks as LF only (Excel's
-convention: CR LF and lone CR come back as LF) and drops control characters XML cannot hold
-(U+0000-U+0008, U+000B, U+000C, U+000E-U+001F). GeoJSON is not for spreadsheets: no apostrophes.
+convention: CR LF and lone CR come back as LF) and drops the characters XML cannot hold
+(U+0000-U+0008, U+000B, U+000C, U+000E-U+001F, lone surrogates, U+FFFE, U+FFFF). GeoJSON is not
+for spreadsheets: no apostrophes. `carto geocode -o` writes its CSV with the same rule.
 
 GeoJSON: rows without both coordinates cannot be Points; they are skipped and their number is
 written in the top-level member "skipped_without_coordinates" (also `count_without_coordinates`).
+
+XLSX is written directly as SpreadsheetML (a zip of XML parts), one row after the other: time
+and memory are linear in rows and the file is built in about the time of the CSV. It has one
+sheet « Initiatives », a bold frozen header, column widths, and wrapped text (aligned top) on
+exactly the cells holding a line break. Text is inline (no shared strings, as openpyxl writes
+it), numbers are numbers, and no cell is ever a formula.
 """
 
 from __future__ import annotations
@@ -22,7 +29,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
+import threading
+import zipfile
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from datetime import date
 from typing import Any, Literal
 
@@ -69,64 +81,197 @@ def _cell(column: str, value: object) -> str | float | None:
     return neutralise(canonical_text(value))
 
 
-def _rows(table: pd.DataFrame) -> list[list[object]]:
-    present = [c for c in EXPORT_COLUMNS if c in table.columns]
+def _rows(table: pd.DataFrame, columns: Sequence[str] = EXPORT_COLUMNS) -> list[list[object]]:
+    present = [c for c in columns if c in table.columns]
     records = table[present].to_dict(orient="records")
-    return [[record.get(column) for column in EXPORT_COLUMNS] for record in records]
+    return [[record.get(column) for column in columns] for record in records]
 
 
-def _csv(table: pd.DataFrame, *, bom: bool) -> bytes:
+def _csv(table: pd.DataFrame, *, bom: bool, columns: Sequence[str] = EXPORT_COLUMNS) -> bytes:
     buffer = io.StringIO(newline="")
     # QUOTE_MINIMAL quotes cells holding the separator, quotes or line breaks, as Excel expects.
     writer = csv.writer(buffer, delimiter=",", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for row in _rows(table):
-        cells = [_cell(column, value) for column, value in zip(EXPORT_COLUMNS, row, strict=True)]
+    writer.writerow(columns)
+    for row in _rows(table, columns):
+        cells = [_cell(column, value) for column, value in zip(columns, row, strict=True)]
         writer.writerow(
             ["" if c is None else repr(c) if isinstance(c, float) else c for c in cells]
         )
     return ((_BOM if bom else "") + buffer.getvalue()).encode("utf-8")
 
 
-# What XML 1.0 cannot hold (the same set openpyxl refuses); openpyxl itself is imported only
-# when a workbook is written, so the public map never pays its memory.
-ILLEGAL_CHARACTERS_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# What XML 1.0 cannot hold: C0 controls but TAB, LF, CR (the set openpyxl refuses too), lone
+# surrogates and the two non-characters U+FFFE and U+FFFF.
+ILLEGAL_CHARACTERS_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Rows of the sheet encoded and compressed at a time (the sheet is never one whole string).
+_XLSX_CHUNK_ROWS = 500
+# Fixed zip timestamps: the same table always gives the same bytes.
+_ZIP_DATE = (2020, 4, 6, 0, 0, 0)
+# Cell styles of styles.xml: 0 default, 1 bold header, 2 wrapped text aligned top.
+_STYLE_HEADER, _STYLE_WRAP = 1, 2
 
 
 def _xlsx_text(value: str) -> str:
     # XML reads a bare CR back as LF, and cannot hold other control characters at all. Line
     # breaks become LF (Excel's own) before neutralising, so a leading CR cannot slip through.
-    value = restore_text(value).replace("\r\n", "\n").replace("\r", "\n")
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
     return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
 
 
-def _xlsx(table: pd.DataFrame) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
+def _xlsx_value(column: str, value: object) -> str | float | None:
+    """The cell of `_cell`, made fit for XML; None for an empty cell (not written)."""
+    if column in FLOAT_COLUMNS:
+        try:
+            number = canonical_float(value)
+        except (TypeError, ValueError):
+            pass  # not a number: written as (neutralised) text, like the CSV
+        else:
+            if number is None or math.isfinite(number):
+                return number
+            value = repr(number)  # inf is no XLSX number: keep it as text rather than lose it
+    return _xlsx_text(canonical_text(value)) or None
 
-    workbook = Workbook()
-    sheet = workbook.create_sheet(SHEET_TITLE, 0)
-    workbook.remove(workbook.worksheets[1])  # the default empty sheet
-    sheet.append(list(EXPORT_COLUMNS))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    wrap = Alignment(wrap_text=True, vertical="top")
-    for row in _rows(table):
-        values: list[Any] = []
-        for column, value in zip(EXPORT_COLUMNS, row, strict=True):
-            cell = _cell(column, value)
-            values.append(_xlsx_text(cell) if isinstance(cell, str) else cell)
-        sheet.append(values)
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str) and "\n" in cell.value:
-                cell.alignment = wrap
-    for index, column in enumerate(EXPORT_COLUMNS, start=1):
-        width = 60 if column == "description" else 14 if column in FLOAT_COLUMNS else 24
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "A2"
+
+def _column_letter(number: int) -> str:
+    """1 -> A, 26 -> Z, 27 -> AA."""
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _column_width(column: str) -> int:
+    return 60 if column == "description" else 14 if column in FLOAT_COLUMNS else 24
+
+
+def _xml_cell(reference: str, value: str | float, *, style: int = 0) -> str:
+    """One <c> element: a number, or inline text (with its whitespace kept)."""
+    if isinstance(value, float):
+        return f'<c r="{reference}"><v>{value!r}</v></c>'
+    if style == 0 and "\n" in value:
+        style = _STYLE_WRAP
+    styled = f' s="{style}"' if style else ""
+    space = ' xml:space="preserve"' if value != value.strip() or "\n" in value else ""
+    text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f'<c r="{reference}"{styled} t="inlineStr"><is><t{space}>{text}</t></is></c>'
+
+
+_NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_NS_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+_XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_XLSX_PARTS: dict[str, str] = {
+    "[Content_Types].xml": (
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        '<Override PartName="/xl/styles.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        '<Override PartName="/docProps/app.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.extended-properties+xml"/>'
+        "</Types>"
+    ),
+    "_rels/.rels": (
+        f'<Relationships xmlns="{_NS_PKG_REL}">'
+        f'<Relationship Id="rId1" Type="{_NS_REL}/officeDocument" Target="xl/workbook.xml"/>'
+        f'<Relationship Id="rId2" Type="{_NS_REL}/extended-properties" '
+        'Target="docProps/app.xml"/>'
+        "</Relationships>"
+    ),
+    "docProps/app.xml": (
+        '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
+        'extended-properties"><Application>Carto solidaire</Application></Properties>'
+    ),
+    "xl/workbook.xml": (
+        f'<workbook xmlns="{_NS_MAIN}" xmlns:r="{_NS_REL}">'
+        "<bookViews><workbookView/></bookViews>"
+        f'<sheets><sheet name="{SHEET_TITLE}" sheetId="1" r:id="rId1"/></sheets>'
+        "</workbook>"
+    ),
+    "xl/_rels/workbook.xml.rels": (
+        f'<Relationships xmlns="{_NS_PKG_REL}">'
+        f'<Relationship Id="rId1" Type="{_NS_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
+        f'<Relationship Id="rId2" Type="{_NS_REL}/styles" Target="styles.xml"/>'
+        "</Relationships>"
+    ),
+    "xl/styles.xml": (
+        f'<styleSheet xmlns="{_NS_MAIN}">'
+        '<fonts count="2">'
+        '<font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+        '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+        "</fonts>"
+        '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+        '<fill><patternFill patternType="gray125"/></fill></fills>'
+        '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+        '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
+        "</cellStyleXfs>"
+        '<cellXfs count="3">'
+        '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+        '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+        '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" applyAlignment="1">'
+        '<alignment vertical="top" wrapText="1"/></xf>'
+        "</cellXfs>"
+        '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+        "</styleSheet>"
+    ),
+}
+
+
+def _sheet_xml(table: pd.DataFrame, columns: Sequence[str]) -> Iterator[str]:
+    """xl/worksheets/sheet1.xml in pieces of a few hundred rows; every row costs the same."""
+    letters = [_column_letter(i) for i in range(1, len(columns) + 1)]
+    rows = _rows(table, columns)
+    last = f"{letters[-1]}{len(rows) + 1}"
+    widths = "".join(
+        f'<col min="{i}" max="{i}" width="{_column_width(c)}" customWidth="1"/>'
+        for i, c in enumerate(columns, start=1)
+    )
+    header = "".join(
+        _xml_cell(f"{letter}1", _xlsx_text(column), style=_STYLE_HEADER)
+        for letter, column in zip(letters, columns, strict=True)
+    )
+    yield (
+        f'{_XML_HEAD}<worksheet xmlns="{_NS_MAIN}" xmlns:r="{_NS_REL}">'
+        f'<dimension ref="A1:{last}"/>'
+        '<sheetViews><sheetView workbookViewId="0">'
+        '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+        '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
+        "</sheetView></sheetViews>"
+        f'<sheetFormatPr defaultRowHeight="15"/><cols>{widths}</cols>'
+        f'<sheetData><row r="1">{header}</row>'
+    )
+    chunk: list[str] = []
+    for number, row in enumerate(rows, start=2):
+        chunk.append(f'<row r="{number}">')
+        for letter, column, value in zip(letters, columns, row, strict=True):
+            cell = _xlsx_value(column, value)
+            if cell is not None:
+                chunk.append(_xml_cell(f"{letter}{number}", cell))
+        chunk.append("</row>")
+        if number % _XLSX_CHUNK_ROWS == 0:
+            yield "".join(chunk)
+            chunk.clear()
+    chunk.append("</sheetData></worksheet>")
+    yield "".join(chunk)
+
+
+def _xlsx(table: pd.DataFrame, columns: Sequence[str] = EXPORT_COLUMNS) -> bytes:
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, xml in _XLSX_PARTS.items():
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+            archive.writestr(info, _XML_HEAD + xml, compress_type=zipfile.ZIP_DEFLATED)
+        info = zipfile.ZipInfo("xl/worksheets/sheet1.xml", date_time=_ZIP_DATE)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with archive.open(info, "w", force_zip64=True) as sheet:
+            for piece in _sheet_xml(table, columns):
+                sheet.write(piece.encode("utf-8"))
     return buffer.getvalue()
 
 
@@ -180,19 +325,82 @@ def _geojson(table: pd.DataFrame) -> bytes:
     return json.dumps(collection, ensure_ascii=False, allow_nan=False, indent=1).encode("utf-8")
 
 
-def export_table(table: pd.DataFrame, *, fmt: str, bom: bool = True) -> bytes:
+def export_table(
+    table: pd.DataFrame,
+    *,
+    fmt: str,
+    bom: bool = True,
+    columns: Sequence[str] = EXPORT_COLUMNS,
+) -> bytes:
     """The table as a file's bytes in `fmt` ("csv", "geojson" or "xlsx").
 
-    Columns are EXPORT_COLUMNS (missing ones exported empty, others left out). `bom` only
-    concerns CSV: Excel needs it to read UTF-8 accents; GeoJSON never has one (RFC 8259).
+    Columns are `columns` (missing ones exported empty, others left out; GeoJSON always has
+    EXPORT_COLUMNS). `bom` only concerns CSV: Excel needs it to read UTF-8 accents; GeoJSON never
+    has one (RFC 8259).
     """
     if fmt == "csv":
-        return _csv(table, bom=bom)
+        return _csv(table, bom=bom, columns=columns)
     if fmt == "xlsx":
-        return _xlsx(table)
+        return _xlsx(table, columns)
     if fmt == "geojson":
         return _geojson(table)
     raise ValueError(f"format d'export inconnu « {fmt} » : {', '.join(EXPORT_FORMATS)}")
+
+
+class ExportCache:
+    """Built export files by key (data version, view, format), bounded in bytes.
+
+    The least recently used files go first once the total passes `max_bytes`; a file larger than
+    that is returned but not kept. Visitors asking for the same key at the same time wait for
+    one build instead of each building it. Thread-safe (downloads are built off the page thread).
+    """
+
+    def __init__(self, *, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._files: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+        self._building: dict[Hashable, threading.Lock] = {}
+
+    @property
+    def size_bytes(self) -> int:
+        return self._size
+
+    def _cached(self, key: Hashable) -> bytes | None:
+        with self._lock:
+            data = self._files.get(key)
+            if data is not None:
+                self._files.move_to_end(key)
+            return data
+
+    def get(self, key: Hashable, build: Callable[[], bytes]) -> bytes:
+        """The file of `key`, built by `build()` only when it is not kept already."""
+        data = self._cached(key)
+        if data is not None:
+            return data
+        with self._lock:
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
+            data = self._cached(key)
+            if data is not None:
+                return data
+            try:
+                data = build()
+                self._keep(key, data)
+            finally:
+                with self._lock:
+                    self._building.pop(key, None)
+        return data
+
+    def _keep(self, key: Hashable, data: bytes) -> None:
+        if len(data) > self.max_bytes:
+            return
+        with self._lock:
+            self._files[key] = data
+            self._size += len(data)
+            while self._size > self.max_bytes:
+                _, dropped = self._files.popitem(last=False)
+                self._size -= len(dropped)
 
 
 def export_filename(fmt: str, *, when: date | None = None) -> str:

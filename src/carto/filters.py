@@ -30,9 +30,51 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def clean_search_text(text: str, *, limit: int = MAX_QUERY_TEXT) -> str:
+    """The search text with duplicate words dropped (case and accents ignored), capped.
+
+    Words are kept in their first spelling and order, joined by single spaces; the result is at
+    most `limit` characters, cut at a word boundary (a first word longer than that is cut). The
+    work stops at `limit`, so 100 KB of pasted text costs no more than 200 characters.
+    """
+    kept: list[str] = []
+    seen: set[str] = set()
+    seen_raw: set[str] = set()  # skips folding a word already met as typed
+    length = -1
+    for word in text.split():
+        if word in seen_raw:
+            continue
+        seen_raw.add(word)
+        folded = fold(word)
+        if folded in seen:
+            continue
+        if length + 1 + len(word) > limit:
+            if not kept:
+                kept.append(word[:limit])
+            break
+        seen.add(folded)
+        kept.append(word)
+        length += 1 + len(word)
+    return " ".join(kept)
+
+
+def search_terms(text: str) -> tuple[str, ...]:
+    """The folded terms a row must all contain, sorted, without redundant ones.
+
+    A term contained in another term is dropped (« arr arras » finds what « arras » finds), so
+    equivalent searches give the same terms, whatever their order, case or accents.
+    """
+    unique = sorted(set(fold(clean_search_text(text)).split()))
+    return tuple(t for t in unique if not any(t != other and t in other for other in unique))
+
+
 @dataclass(frozen=True)
 class FilterSpec:
-    """What the visitor asked to see. Empty tuples mean "no constraint"."""
+    """What the visitor asked to see. Empty tuples mean "no constraint".
+
+    `text` is stored cleaned (clean_search_text): capped and without duplicate words, for the
+    search as for the shareable link.
+    """
 
     categories: tuple[str, ...] = ()
     arrondissements: tuple[str, ...] = ()
@@ -40,9 +82,22 @@ class FilterSpec:
     text: str = ""
     selected_id: str | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", clean_search_text(self.text))
+
     @property
     def is_empty(self) -> bool:
-        return not (self.categories or self.arrondissements or self.communes or self.text.strip())
+        return not (self.categories or self.arrondissements or self.communes or self.text)
+
+    @property
+    def view_key(self) -> tuple[tuple[str, ...], ...]:
+        """Equal for views that show the same rows: values sorted, search terms normalised."""
+        return (
+            tuple(sorted(set(self.categories))),
+            tuple(sorted(set(self.arrondissements))),
+            tuple(sorted(set(self.communes))),
+            search_terms(self.text),
+        )
 
     def to_query(self) -> dict[str, list[str] | str]:
         """Query parameters that reproduce this view (for a shareable link)."""
@@ -53,8 +108,8 @@ class FilterSpec:
             params[PARAM_ARRONDISSEMENTS] = list(self.arrondissements)
         if self.communes:
             params[PARAM_COMMUNES] = list(self.communes)
-        if self.text.strip():
-            params[PARAM_TEXT] = self.text.strip()
+        if self.text:
+            params[PARAM_TEXT] = self.text
         if self.selected_id:
             params[PARAM_SELECTED] = self.selected_id
         return params
@@ -78,7 +133,7 @@ class FilterSpec:
             return tuple(dict.fromkeys(v for v in split if not allowed or v in allowed))
 
         text_raw = params.get(PARAM_TEXT, "")
-        text = text_raw if isinstance(text_raw, str) else (text_raw[0] if text_raw else "")
+        text = str(text_raw if isinstance(text_raw, str) else (text_raw[0] if text_raw else ""))
         selected_raw = params.get(PARAM_SELECTED)
         if isinstance(selected_raw, list):
             selected_raw = selected_raw[0] if selected_raw else None
@@ -86,7 +141,7 @@ class FilterSpec:
             categories=values(PARAM_CATEGORIES, known_categories),
             arrondissements=values(PARAM_ARRONDISSEMENTS, known_arrondissements),
             communes=values(PARAM_COMMUNES, known_communes),
-            text=text[:MAX_QUERY_TEXT],
+            text=text,
             selected_id=selected_raw or None,
         )
 
@@ -125,7 +180,7 @@ def filter_mask(
         mask &= table["arrondissement_code"].isin(spec.arrondissements)
     if spec.communes:
         mask &= table["code_insee"].isin(spec.communes)
-    terms = fold(spec.text).split()
+    terms = search_terms(spec.text)
     if terms:
         haystack = search_index(table) if index is None else index
         for term in terms:

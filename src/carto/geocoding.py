@@ -14,7 +14,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
@@ -35,6 +35,12 @@ MIN_CODE_NAME_SCORE = 0.8
 # A declared commune is kept for explicit coordinates this close to its (simplified) outline.
 DECLARED_COMMUNE_TOLERANCE_KM = 1.0
 SUGGESTION_MIN_SCORE = 0.5
+# Issue.code of a point outside the département that the editor has not confirmed.
+OUTSIDE_DEPARTEMENT = "hors_departement"
+OUTSIDE_HINT = (
+    "Corrigez la latitude et la longitude, ou confirmez ce point hors du département "
+    "s'il est juste."
+)
 
 _CODE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$", re.IGNORECASE)
 _CODE_IN_TEXT = re.compile(r"(?<![\w])(\d{5}|2[AB]\d{3})(?![\w])", re.IGNORECASE)
@@ -55,6 +61,7 @@ class GeocodeResult:
     candidates: tuple[Candidate, ...] = ()
     message: str = ""
     column: str = "commune"
+    code: str = ""  # Issue.code, e.g. OUTSIDE_DEPARTEMENT
 
 
 class Geocoder(Protocol):
@@ -73,7 +80,11 @@ class Geocoder(Protocol):
         latitude: float | None = None,
         longitude: float | None = None,
         adresse: str | None = None,
-    ) -> GeocodeResult: ...
+        outside_confirmed: bool = False,
+    ) -> GeocodeResult:
+        """`outside_confirmed`: the editor confirmed that the row's point lies outside the
+        département; it is then kept, with a warning, instead of being an error."""
+        ...
 
 
 # --------------------------------------------------------------------------- offline
@@ -135,12 +146,16 @@ class OfflineGeocoder:
         latitude: float | None = None,
         longitude: float | None = None,
         adresse: str | None = None,
+        outside_confirmed: bool = False,
     ) -> GeocodeResult:
-        """Resolve a row: explicit coordinates win, then codes, then the commune name."""
+        """Resolve a row: explicit coordinates win, then codes, then the commune name.
+
+        A point outside the département is an error unless `outside_confirmed`.
+        """
         name, code = clean_text(commune), clean_text(code_insee)
         lat, lon = clean_number(latitude), clean_number(longitude)
         if lat is not None and lon is not None:
-            return self._from_point(lat, lon, name, code)
+            return self._from_point(lat, lon, name, code, outside_confirmed=outside_confirmed)
         result = self._memoised(name, code)
         if (lat is None) != (lon is None):
             present, absent = (
@@ -159,7 +174,13 @@ class OfflineGeocoder:
     # -- coordinates
 
     def _from_point(
-        self, lat: float, lon: float, name: str | None, code: str | None
+        self,
+        lat: float,
+        lon: float,
+        name: str | None,
+        code: str | None,
+        *,
+        outside_confirmed: bool = False,
     ) -> GeocodeResult:
         gaz = self.gazetteer
         where = f"({lat:g}, {lon:g})"
@@ -176,9 +197,7 @@ class OfflineGeocoder:
                     "latitude et longitude semblent inversées",
                     column="latitude",
                 )
-            return _failed(
-                f"coordonnées {where} hors du département {gaz.departement}", column="latitude"
-            )
+            return self._outside(lat, lon, name, code, confirmed=outside_confirmed)
         containing = gaz.nearest_commune(lat, lon)
         declared = self._memoised(name, code) if (name or code) else None
         point = GeoPoint(lat, lon)
@@ -200,7 +219,9 @@ class OfflineGeocoder:
         if declared.commune == containing or (
             gaz.distance_to_commune_km(declared.commune, lat, lon) <= DECLARED_COMMUNE_TOLERANCE_KM
         ):
-            return GeocodeResult(declared.commune, point, "manual", 1.0)
+            # An exact reading's notes (former commune, code ignored) still matter.
+            note = declared.message if declared.status == "exact" else ""
+            return GeocodeResult(declared.commune, point, "manual", 1.0, message=note)
         return GeocodeResult(
             containing,
             point,
@@ -210,6 +231,40 @@ class OfflineGeocoder:
                 f"les coordonnées {where} sont à {containing.nom}, pas à "
                 f"{declared.commune.nom} : {containing.nom} retenue"
             ),
+            column="latitude",
+        )
+
+    def _outside(
+        self, lat: float, lon: float, name: str | None, code: str | None, *, confirmed: bool
+    ) -> GeocodeResult:
+        """A point outside the département: an error, or kept when the editor confirmed it."""
+        gaz = self.gazetteer
+        where = f"({lat:g}, {lon:g})"
+        nearest = gaz.nearest_commune(lat, lon)
+        distance = gaz.distance_to_departement_km(lat, lon)
+        far = f"{distance:.1f}".replace(".", ",") if distance < 10 else f"{distance:.0f}"
+        outside = (
+            f"coordonnées {where} hors du département {gaz.departement}, à {far} km de sa "
+            f"limite (commune la plus proche : {nearest.nom})"
+        )
+        if not confirmed:
+            return GeocodeResult(
+                None, None, "failed", 0.0, (), outside, "latitude", OUTSIDE_DEPARTEMENT
+            )
+        declared = self._memoised(name, code) if (name or code) else None
+        if declared is not None and declared.commune is not None:
+            commune, note = declared.commune, f"{declared.commune.nom} retenue"
+        elif declared is not None:
+            given = name or code or ""
+            commune, note = nearest, f"commune « {given} » non reconnue : {nearest.nom} retenue"
+        else:
+            commune, note = nearest, f"{nearest.nom} retenue"
+        return GeocodeResult(
+            commune,
+            GeoPoint(lat, lon),
+            "manual",
+            1.0,
+            message=f"{outside} ; point gardé sur confirmation, {note}",
             column="latitude",
         )
 
@@ -281,6 +336,9 @@ class OfflineGeocoder:
         all_candidates = tuple(Candidate(c, round(1 / len(communes), 3)) for c in communes)
         if name is None:
             if len(communes) == 1:
+                former = [v for _, v in codes if self._is_former_code(v, communes[0])]
+                if former:
+                    notes.insert(0, _merged_note(f"code {former[0]}", communes[0]))
                 return _resolved(communes[0], "exact", 1.0, message=_join(*notes), column=column)
             names = ", ".join(c.nom for c in communes)
             return _resolved(
@@ -299,6 +357,8 @@ class OfflineGeocoder:
         agreed = [c for c in match.communes if c in communes]
         if agreed:
             status: GeocodeStatus = "exact" if match.score == 1.0 else "fuzzy"
+            if match.kind == "ancien_nom":
+                notes.insert(0, self._former_name_note(name, agreed[0]))
             return _resolved(agreed[0], status, match.score, message=_join(*notes))
         key = normalize_name(name)
         scored = sorted(
@@ -323,6 +383,22 @@ class OfflineGeocoder:
         candidates = tuple(scored) + tuple(Candidate(c, match.score or 0.9) for c in by_name)
         return _failed(message, column=column, candidates=candidates)
 
+    def _is_former_code(self, code: str, commune: Commune) -> bool:
+        gaz = self.gazetteer
+        return gaz.is_former_code(code) and gaz.by_insee(code) == commune
+
+    def _former_name_note(self, name: str, commune: Commune) -> str:
+        key = normalize_name(name)
+        official = next(
+            (
+                n
+                for n in self.gazetteer.anciens_noms(commune.code_insee)
+                if normalize_name(n) == key
+            ),
+            name,
+        )
+        return _merged_note(official, commune)
+
     def _name_similarity(self, key: str, commune: Commune) -> float:
         names = (commune.nom, *self.gazetteer.anciens_noms(commune.code_insee))
         return max(similarity(key, normalize_name(n)) for n in names)
@@ -339,6 +415,10 @@ class OfflineGeocoder:
             )
         if match.communes:
             commune = match.communes[0]
+            if match.kind == "ancien_nom":
+                return _resolved(
+                    commune, "exact", 1.0, message=self._former_name_note(name, commune)
+                )
             if match.score == 1.0:
                 return _resolved(commune, "exact", 1.0)
             return _resolved(
@@ -370,6 +450,10 @@ class OfflineGeocoder:
         if described:
             message += f" ; vouliez-vous dire : {described} ?"
         return _failed(message, candidates=candidates)
+
+
+def _merged_note(former: str, commune: Commune) -> str:
+    return f"{former} → {commune.nom} (commune fusionnée)"
 
 
 def _strip_codes(name: str, departement: str) -> str:
@@ -422,10 +506,13 @@ def geocode_table(
     *,
     first_row: int = 2,
     row_numbers: Sequence[int] | None = None,
+    accept_outside: Collection[int] = frozenset(),
 ) -> tuple[pd.DataFrame, list[Issue]]:
     """Geocode every row of an initiatives table; issues use spreadsheet line numbers.
 
     Row i is line `first_row + i`, or `row_numbers[i]` when given (rows dropped upstream).
+    `accept_outside` holds the lines whose point the editor confirmed although it lies outside
+    the département: they are kept with a warning instead of an error.
 
     Resolved rows get the official commune name, its INSEE code, a point (the explicit one, or
     the commune's) and its arrondissement. Failed rows keep their text, get NaN coordinates,
@@ -452,11 +539,14 @@ def geocode_table(
         name, code = clean_text(communes[i]), clean_text(codes[i])
         lat, lon = clean_number(lats[i]), clean_number(lons[i])
         address = clean_text(addresses[i]) if uses_address else None
-        key = (name, code, lat, lon, address)
+        confirmed = lines[i] in accept_outside
+        key = (name, code, lat, lon, address, confirmed)
         result = memo.get(key)
         if result is None:
+            # Only passed when set, so that geocoders predating the option keep working.
+            extra = {"outside_confirmed": True} if confirmed else {}
             result = memo[key] = geocoder.geocode(
-                commune=name, code_insee=code, latitude=lat, longitude=lon, adresse=address
+                commune=name, code_insee=code, latitude=lat, longitude=lon, adresse=address, **extra
             )
         commune = result.commune
         point = result.point if commune is not None else None
@@ -510,6 +600,8 @@ def _issue_for(result: GeocodeResult, *, row: int, raw: Mapping[str, object]) ->
     hint = ""
     if result.status == "failed" and result.column == "commune" and value:
         hint = "Corrigez le nom de la commune ou indiquez son code INSEE."
+    elif result.code == OUTSIDE_DEPARTEMENT:
+        hint = OUTSIDE_HINT
     message = result.message or (
         f"commune interprétée comme « {result.commune.nom} »" if result.commune else ""
     )
@@ -521,6 +613,15 @@ def _issue_for(result: GeocodeResult, *, row: int, raw: Mapping[str, object]) ->
         value=value or None,
         hint=hint,
         suggestions=suggestions,
+        code=result.code,
+    )
+
+
+def outside_departement_rows(issues: Iterable[Issue]) -> tuple[int, ...]:
+    """Lines whose point lies outside the département and awaits the editor's confirmation
+    (what `accept_outside` of geocode_table and dataset.prepare takes)."""
+    return tuple(
+        sorted({i.row for i in issues if i.code == OUTSIDE_DEPARTEMENT and i.row is not None})
     )
 
 
@@ -754,10 +855,15 @@ class ChainGeocoder:
         latitude: float | None = None,
         longitude: float | None = None,
         adresse: str | None = None,
+        outside_confirmed: bool = False,
     ) -> GeocodeResult:
         """Offline result; its point replaced by the address's when found in the commune."""
         result = self.offline.geocode(
-            commune=commune, code_insee=code_insee, latitude=latitude, longitude=longitude
+            commune=commune,
+            code_insee=code_insee,
+            latitude=latitude,
+            longitude=longitude,
+            outside_confirmed=outside_confirmed,
         )
         address = clean_text(adresse)
         town = result.commune

@@ -129,6 +129,7 @@ class Issue:
     """One problem found in an input table, addressed to the user (French text).
 
     `row` is the line number as a spreadsheet shows it (header = 1), or None for the whole file.
+    `code` names the kind of issue for pages that offer a fix (e.g. "hors_departement").
     """
 
     severity: Severity
@@ -138,6 +139,7 @@ class Issue:
     value: str | None = None
     hint: str = ""
     suggestions: tuple[str, ...] = field(default=())
+    code: str = ""
 
     def __str__(self) -> str:
         where = []

@@ -9,9 +9,16 @@ import pandas as pd
 
 from carto.config import Settings
 from carto.dataset import ALL_COLUMNS, LoadedTable, load
-from carto.diffing import TableDiff, diff_tables, merge_tables
+from carto.diffing import (
+    TableDiff,
+    diff_tables,
+    find_id_conflicts,
+    keep_published_geocoding,
+    merge_tables,
+)
 from carto.errors import CartoError
 from carto.gazetteer import Gazetteer
+from carto.models import Issue
 from carto.storage import Store, VersionInfo
 
 MODES = ("replace", "merge")
@@ -27,17 +34,22 @@ class InvalidImport(CartoError):
 
 @dataclass(frozen=True)
 class ImportPlan:
-    """What publishing `loaded` would do to the store, computed against one base version."""
+    """What publishing `loaded` would do to the store, computed against one base version.
+
+    `conflicts`: errors found against that version (an id that is another initiative's), to
+    show with the review; while there are any, nothing may be published.
+    """
 
     loaded: LoadedTable
     mode: str
     base: VersionInfo | None
     result: pd.DataFrame
     diff: TableDiff
+    conflicts: tuple[Issue, ...] = ()
 
     @property
     def publishable(self) -> bool:
-        return self.loaded.ok and len(self.result) > 0
+        return self.loaded.ok and not self.conflicts and len(self.result) > 0
 
 
 CURRENT: Literal["current"] = "current"
@@ -65,9 +77,18 @@ def plan_import(
             raise CartoError(f"La version {base_version} n'existe pas.")
     published = store.load(base.number) if base else pd.DataFrame(columns=list(ALL_COLUMNS))
     incoming = loaded.table[list(ALL_COLUMNS)]
-    result = merge_tables(published, incoming) if mode == "merge" else incoming
+    if mode == "merge":
+        result = merge_tables(published, incoming, supplied=loaded.file_columns)
+    else:
+        result = keep_published_geocoding(published, incoming)
+    conflicts = find_id_conflicts(published, incoming, row_numbers=loaded.row_numbers)
     return ImportPlan(
-        loaded=loaded, mode=mode, base=base, result=result, diff=diff_tables(published, result)
+        loaded=loaded,
+        mode=mode,
+        base=base,
+        result=result,
+        diff=diff_tables(published, result),
+        conflicts=tuple(conflicts),
     )
 
 
@@ -76,6 +97,16 @@ def publish_plan(plan: ImportPlan, store: Store, *, author: str, note: str = "")
     if not plan.loaded.ok:
         raise InvalidImport(
             f"Le fichier contient {len(plan.loaded.errors)} erreur(s) : rien n'a été publié."
+        )
+    if plan.conflicts:
+        raise InvalidImport(
+            "\n".join(
+                [
+                    f"{len(plan.conflicts)} conflit(s) d'identifiant avec la version en ligne : "
+                    "rien n'a été publié.",
+                    *(str(issue) for issue in plan.conflicts),
+                ]
+            )
         )
     if not len(plan.result):
         raise InvalidImport("Le fichier ne contient aucune initiative : rien n'a été publié.")
@@ -89,9 +120,9 @@ def publish_plan(plan: ImportPlan, store: Store, *, author: str, note: str = "")
 
 
 def open_store(cfg: Settings, gazetteer: Gazetteer) -> Store:
-    """Open the configured store and, when it is empty, fill it from CARTO_DATA."""
+    """Open the configured store and, when it is empty and writable, fill it from CARTO_DATA."""
     store = Store.open(cfg.database_url)
-    if store.current() is None and cfg.data_path.is_file():
+    if not store.read_only and store.current() is None and cfg.data_path.is_file():
         loaded = load(cfg.data_path, gazetteer=gazetteer)
         # Rows with errors are left out: the operator sees them with `carto validate`.
         store.bootstrap_from(

@@ -12,15 +12,17 @@ import io
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Generator, Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
+from xml.sax.saxutils import unescape
 
 import pandas as pd
 
 from carto.errors import ReadError
+from carto.models import Issue
 
 DEFAULT_MAX_BYTES = 20 * 2**20
 DEFAULT_MAX_ROWS = 20_000
@@ -51,6 +53,21 @@ _C0_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _UTF8_ACCENTS = re.compile("[\u00a0-\u017f\u2010-\u2026\u20ac]")
 _HEADER_JUNK = re.compile("[\ufeff\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _SEP_HINT = re.compile(r"^sep=(.)\s*$", re.IGNORECASE)
+# Beyond this many formula cells without a value, one summary warning instead of one each.
+MAX_FORMULA_WARNINGS = 20
+_PLAIN_SHEET_NAME = re.compile(r"^\w+$")
+
+
+class SheetError(ReadError):
+    """The sheet to read must be named: several sheets hold data, or the one asked is missing.
+
+    `choices` are the sheets to choose from, in workbook order: the data sheets, or every sheet
+    when the one asked is missing. A CSV has none.
+    """
+
+    def __init__(self, message: str, *, choices: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.choices = choices
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,8 @@ class RawTable:
     first_row: int
     row_numbers: tuple[int, ...]
     sheet: str | None = None
+    # What reading itself has to say (sheet chosen among hidden ones, uncalculated formulas).
+    issues: tuple[Issue, ...] = ()
 
 
 def read_path(path: Path, **options: Any) -> RawTable:
@@ -76,13 +95,16 @@ def read_table(
     source: bytes | Path,
     *,
     filename: str | None = None,
+    sheet: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_rows: int = DEFAULT_MAX_ROWS,
 ) -> RawTable:
     """Read bytes or a file as a table of strings ("" for empty cells).
 
-    `filename` is only used in messages and to spot an old `.xls`. Raises ReadError, never
-    anything else, for unreadable, empty, oversized or non-tabular content.
+    `filename` is only used in messages and to spot an old `.xls`. `sheet` names the workbook
+    sheet to read; without it the only visible sheet holding data is read, and SheetError says
+    which sheets to choose from when there are several. Raises ReadError, never anything else,
+    for unreadable, empty, oversized or non-tabular content.
     """
     name = filename
     if isinstance(source, Path):
@@ -106,7 +128,14 @@ def read_table(
         )
     try:
         if data.startswith(_ZIP_MAGIC) or suffix in (".xlsx", ".xlsm"):
-            return _read_xlsx(data, shown=shown, max_bytes=max_bytes, max_rows=max_rows)
+            return _read_xlsx(
+                data, shown=shown, sheet=sheet, max_bytes=max_bytes, max_rows=max_rows
+            )
+        if sheet is not None:
+            raise SheetError(
+                f"Le fichier {shown} est un fichier CSV : il n’a pas de feuille « {sheet} » "
+                "(seuls les classeurs .xlsx ont des feuilles)."
+            )
         return _read_csv(data, shown=shown, max_rows=max_rows)
     except ReadError:
         raise
@@ -455,7 +484,9 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _read_xlsx(data: bytes, *, shown: str, max_bytes: int, max_rows: int) -> RawTable:
+def _read_xlsx(
+    data: bytes, *, shown: str, sheet: str | None, max_bytes: int, max_rows: int
+) -> RawTable:
     from openpyxl import load_workbook  # imported here: CSV-only use never pays for it
 
     _check_zip(data, shown=shown, max_bytes=max_bytes)
@@ -467,40 +498,277 @@ def _read_xlsx(data: bytes, *, shown: str, max_bytes: int, max_rows: int) -> Raw
             "ouvrez-le dans votre tableur et enregistrez-le de nouveau."
         ) from exc
     try:
-        sheets = list(workbook.worksheets)
-        if not sheets:
-            raise _not_a_table(shown)
-        sheet = next((s for s in sheets if "initiative" in s.title.casefold()), sheets[0])
-        if hasattr(sheet, "reset_dimensions"):
-            # The stored dimension may claim XFD1048576; compute it from the cells instead.
-            sheet.reset_dimensions()
-        header: list[str] | None = None
-        header_line = 0
-        records: list[tuple[int, list[str]]] = []
-        for line, values in enumerate(
-            sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1
-        ):
-            record = [_cell_text(v) for v in values]
-            if _is_blank(record):
-                continue
-            if header is None:
-                if _is_title(record):
-                    continue
-                header, header_line = _trim(record), line
-                continue
-            if len(records) >= max_rows:
-                raise _too_many_rows(shown, max_rows)
-            records.append((line, _trim(record)))
+        chosen, notes = _pick_sheet(list(workbook.worksheets), wanted=sheet, shown=shown)
+        title = str(chosen.title)
+        header, header_line, records = _sheet_records(chosen, shown=shown, max_rows=max_rows)
+        # The sheet's part in the archive (openpyxl keeps it privately): only its XML tells a
+        # formula without a calculated value from an empty cell.
+        member = getattr(chosen, "_worksheet_path", None)
     finally:
         workbook.close()
     if header is None:
-        raise ReadError(f"La feuille « {sheet.title} » du fichier {shown} est vide.")
-    return _build(
+        raise ReadError(f"La feuille « {title} » du fichier {shown} est vide.")
+    table = _build(
         header,
         records,
         header_line=header_line,
         encoding=None,
         separator=None,
         fmt="xlsx",
-        sheet=sheet.title,
+        sheet=title,
     )
+    formulas = (
+        _formula_issues(data, member, title=title, header=header, header_line=header_line)
+        if isinstance(member, str)
+        else []
+    )
+    return replace(table, issues=(*notes, *formulas))
+
+
+def _sheet_rows(sheet: Any) -> Generator[list[str], None, None]:
+    if hasattr(sheet, "reset_dimensions"):
+        # The stored dimension may claim XFD1048576; compute it from the cells instead.
+        sheet.reset_dimensions()
+    for values in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS):
+        yield [_cell_text(v) for v in values]
+
+
+def _holds_data(sheet: Any) -> bool:
+    """A header of two cells or more (after an optional title line), then a filled row."""
+    rows = _sheet_rows(sheet)
+    try:
+        for record in rows:
+            if _is_blank(record) or _is_title(record):
+                continue
+            if sum(1 for f in record if f.strip()) < 2:
+                return False
+            return any(not _is_blank(r) for r in rows)
+        return False
+    finally:
+        rows.close()
+
+
+def _listing(names: Iterable[str]) -> str:
+    return ", ".join(f"« {n} »" for n in names)
+
+
+def _pick_sheet(sheets: list[Any], *, wanted: str | None, shown: str) -> tuple[Any, list[Issue]]:
+    """The sheet to read, and warnings naming the hidden sheets left aside.
+
+    Visible sheets come first: a hidden sheet is usually an archive or a lookup list. When no
+    visible sheet holds data, the only hidden one that does is read, and the report says so.
+    """
+    if not sheets:
+        raise _not_a_table(shown)
+    if wanted is not None:
+        return _named_sheet(sheets, wanted, shown=shown), []
+    visible = [s for s in sheets if s.sheet_state == "visible"]
+    hidden_data = [s for s in sheets if s.sheet_state != "visible" and _holds_data(s)]
+    candidates = [s for s in visible if _holds_data(s)] or hidden_data
+    if len(candidates) > 1:
+        names = tuple(str(s.title) for s in candidates)
+        raise SheetError(
+            f"Le classeur {shown} a {len(names)} feuilles de données : {_listing(names)}. "
+            "Indiquez laquelle lire.",
+            choices=names,
+        )
+    chosen = candidates[0] if candidates else (visible or sheets)[0]
+    notes: list[Issue] = []
+    if chosen in hidden_data:
+        notes.append(
+            Issue(
+                "warning",
+                f"Aucune feuille visible ne contient de données : la feuille masquée "
+                f"« {chosen.title} » a été lue.",
+                hint="Vérifiez que c’est bien la liste à publier.",
+            )
+        )
+    notes.extend(
+        Issue(
+            "warning",
+            f"La feuille masquée « {s.title} » n’a pas été lue ; seule la feuille "
+            f"« {chosen.title} » l’a été.",
+            hint="Pour publier la feuille masquée, affichez-la dans votre tableur, puis "
+            "choisissez-la.",
+        )
+        for s in hidden_data
+        if s is not chosen
+    )
+    return chosen, notes
+
+
+def _named_sheet(sheets: list[Any], wanted: str, *, shown: str) -> Any:
+    """The sheet called `wanted`, as written or ignoring case and surrounding spaces."""
+    exact = [s for s in sheets if s.title == wanted]
+    folded = [s for s in sheets if str(s.title).strip().casefold() == wanted.strip().casefold()]
+    if exact or folded:
+        return (exact or folded)[0]
+    names = tuple(str(s.title) for s in sheets)
+    shown_names = _listing(
+        f"{s.title} (masquée)" if s.sheet_state != "visible" else s.title for s in sheets
+    )
+    raise SheetError(
+        f"Le classeur {shown} n’a pas de feuille « {wanted} » : ses feuilles sont {shown_names}.",
+        choices=names,
+    )
+
+
+def _sheet_records(
+    sheet: Any, *, shown: str, max_rows: int
+) -> tuple[list[str] | None, int, list[tuple[int, list[str]]]]:
+    """(header, its line, data records with their line) of one sheet."""
+    header: list[str] | None = None
+    header_line = 0
+    records: list[tuple[int, list[str]]] = []
+    for line, record in enumerate(_sheet_rows(sheet), start=1):
+        if _is_blank(record):
+            continue
+        if header is None:
+            if _is_title(record):
+                continue
+            header, header_line = _trim(record), line
+            continue
+        if len(records) >= max_rows:
+            raise _too_many_rows(shown, max_rows)
+        records.append((line, _trim(record)))
+    return header, header_line, records
+
+
+# --- XLSX formulas -------------------------------------------------------------------------------
+# openpyxl reads a formula without a stored result as an empty cell; only the sheet's XML tells
+# the two apart. The XML is scanned as bytes, a block of whole rows at a time: a search for the
+# formula tag skips the (usual) blocks without formulas at memory speed, where an XML parser
+# would call Python for each of the ~1.5 million elements of a 20,000-row sheet.
+
+_FORMULA_HINT = (
+    "Le fichier a sans doute été produit par un programme qui ne calcule pas les formules : "
+    "ouvrez-le dans votre tableur et enregistrez-le, ou remplacez la formule par sa valeur."
+)
+_SCAN_BLOCK = 1 << 20
+_PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"
+_FORMULA_TAG = re.compile(rb"<(" + _PREFIX + rb")f[\s/>]")
+_ROW_END = re.compile(rb"</" + _PREFIX + rb"row>")
+_CELL_REF = re.compile(rb'\sr="([A-Z]{1,3})([0-9]+)"')
+_ROW_REF = re.compile(rb'\sr="([0-9]+)"')
+_TYPE = re.compile(rb'\st="([^"]*)"')
+_XML_ENTITIES = {"&quot;": '"', "&apos;": "'"}
+
+
+def _column_index(letters: bytes) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + letter - 64
+    return index - 1
+
+
+def _sheet_reference(title: str) -> str:
+    """`Feuil1`, or `'Initiatives 2019'` quoted as Excel writes names with spaces."""
+    if _PLAIN_SHEET_NAME.match(title):
+        return title
+    return "'" + title.replace("'", "''") + "'"
+
+
+def _row_blocks(stream: IO[bytes]) -> Iterator[bytes]:
+    """The XML in blocks that end after a `</row>`, so that no cell is cut in two."""
+    pending = b""
+    while chunk := stream.read(_SCAN_BLOCK):
+        pending += chunk
+        ends = [m.end() for m in _ROW_END.finditer(pending, max(0, len(pending) - len(chunk) - 16))]
+        if ends:
+            yield pending[: ends[-1]]
+            pending = pending[ends[-1] :]
+    if pending:
+        yield pending
+
+
+def _formula_cells(block: bytes) -> Iterator[tuple[int | None, int | None, str]]:
+    """(line, column index, formula) of the cells of `block` with a formula and no result."""
+    position = 0
+    while found := _FORMULA_TAG.search(block, position):
+        prefix = found.group(1)
+        # The cell opens after the previous formula cell: searching no further back keeps the
+        # scan linear when every cell has a formula.
+        start = max(
+            block.rfind(b"<" + prefix + b"c ", position, found.start()),
+            block.rfind(b"<" + prefix + b"c>", position, found.start()),
+        )
+        end = block.find(b"</" + prefix + b"c>", found.end())
+        if start < 0 or end < 0:
+            return
+        position = end
+        cell = block[start:end]
+        opening = cell[: cell.find(b">") + 1]
+        value = re.search(b"<" + re.escape(prefix) + rb"v(?:\s[^>]*)?>([^<]*)<", cell)
+        kind = _TYPE.search(opening)
+        if value is not None and (value.group(1) or (kind and kind.group(1) == b"str")):
+            continue  # a stored result (an empty text result is one too)
+        text = re.search(b"<" + re.escape(prefix) + rb"f(?:\s[^>]*)?>([^<]*)<", cell)
+        formula = unescape(text.group(1).decode("utf-8", "replace"), _XML_ENTITIES) if text else ""
+        if ref := _CELL_REF.search(opening):
+            yield int(ref.group(2)), _column_index(ref.group(1)), formula
+            continue
+        # No cell reference (rare writers): name the row only.
+        row_start = block.rfind(b"<" + prefix + b"row", 0, start)
+        row_tag = block[row_start : block.find(b">", row_start) + 1] if row_start >= 0 else b""
+        row_ref = _ROW_REF.search(row_tag)
+        yield (int(row_ref.group(1)) if row_ref else None), None, formula
+
+
+def _uncalculated_formulas(
+    data: bytes, member: str
+) -> Iterator[tuple[int | None, int | None, str]]:
+    """(line, column index, formula) of each cell of a sheet with a formula and no result.
+
+    An empty `<v>` of a text formula (t="str") is a calculated empty string, not a missing value.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        if member not in archive.namelist():
+            return
+        with archive.open(member) as stream:
+            for block in _row_blocks(stream):
+                if _FORMULA_TAG.search(block):
+                    yield from _formula_cells(block)
+
+
+def _formula_issues(
+    data: bytes, member: str, *, title: str, header: list[str], header_line: int
+) -> list[Issue]:
+    """One warning per formula cell without a value (up to a cap), naming the cell."""
+    cells = [
+        (line, column, formula)
+        for line, column, formula in _uncalculated_formulas(data, member)
+        if (line is None or line >= header_line) and (column is None or column < MAX_COLUMNS)
+    ]
+    issues: list[Issue] = []
+    for line, column, formula in cells[:MAX_FORMULA_WARNINGS]:
+        where = _sheet_reference(title)
+        name: str | None = None
+        if column is None:
+            where += f", ligne {line}" if line is not None else ""
+        else:
+            letter = _column_letter(column)
+            where += f"!{letter}{line}"
+            if line is not None and line > header_line:
+                label = header[column] if column < len(header) else ""
+                name = _clean_header(label) or f"(colonne {letter})"
+        issues.append(
+            Issue(
+                "warning",
+                f"{where} : formule sans valeur calculée, lue comme une cellule vide.",
+                row=line,
+                column=name,
+                value=f"={formula}" if formula else None,
+                hint=_FORMULA_HINT,
+            )
+        )
+    if len(cells) > MAX_FORMULA_WARNINGS:
+        issues.append(
+            Issue(
+                "warning",
+                f"… et {len(cells) - MAX_FORMULA_WARNINGS} autres cellules de la feuille "
+                f"« {title} » ont une formule sans valeur calculée ({len(cells)} en tout), "
+                "lues comme des cellules vides.",
+                hint=_FORMULA_HINT,
+            )
+        )
+    return issues

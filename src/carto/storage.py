@@ -11,20 +11,30 @@ compare the editor's base version with the current one. The primary key on versi
 second guard: a number taken meanwhile is reported as a conflict too.
 
 Stored values are the canonical ones of `carto.diffing` (text: "" when missing, kept as NULL;
-floats: latitude, longitude, geocode_score). `load` gives text columns "" for missing values and
+floats: latitude, longitude, geocode_score, rounded to 6 decimals as the review compares them, so
+"unchanged in review" means "same checksum"). `load` gives text columns "" for missing values and
 float columns NaN; columns other than models.COLUMNS + models.GEOCODED_COLUMNS are not stored.
+
+A SQLite file this process cannot write (file, folder or file system read-only) is opened
+read-only: reading works, writing raises a StorageError saying so. SQLite needs a writable folder
+to read a WAL database unless its -wal/-shm files exist; when they do not (nobody has the base
+open), each connection is opened "immutable" and none is kept, so that a writer starting later is
+seen by the next read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -42,6 +52,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     literal,
     select,
     text,
@@ -49,14 +60,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine, RowMapping, make_url
 from sqlalchemy.exc import (
     ArgumentError,
+    DBAPIError,
     IntegrityError,
     InterfaceError,
     OperationalError,
     SQLAlchemyError,
 )
+from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateSchema
 
-from carto.diffing import FLOAT_COLUMNS, TABLE_COLUMNS, canonical_float, canonical_text
+from carto.diffing import FLOAT_COLUMNS, TABLE_COLUMNS, canonical_text, stored_float
 from carto.errors import ConflictError, StorageError
 from carto.models import Issue
 
@@ -149,7 +162,7 @@ def _canonical_rows(table: pd.DataFrame) -> list[Row]:
                 row[column] = canonical_text(value)
                 continue
             try:
-                row[column] = canonical_float(value)
+                row[column] = stored_float(value)
             except (TypeError, ValueError):
                 issue = Issue(
                     "error",
@@ -174,7 +187,8 @@ def _checksum_rows(rows: Sequence[Row]) -> str:
 
 
 def checksum(table: pd.DataFrame) -> str:
-    """SHA-256 of the canonical content: column order fixed, NaN = "" = missing, floats by repr."""
+    """SHA-256 of the canonical content: column order fixed, NaN = "" = missing, floats rounded
+    to 6 decimals as the review compares them, then written by repr."""
     return _checksum_rows(_canonical_rows(table))
 
 
@@ -243,13 +257,21 @@ class _NumberTaken(Exception):
     """Another writer inserted the version number this one computed (guard behind the lock)."""
 
 
+class _ReadOnly(Exception):
+    """A write was asked of a store opened read-only; the argument says why (French)."""
+
+
 class Store:
     """The versioned initiatives store. Open with `Store.open(url)`; close with `close()`."""
 
-    def __init__(self, engine: Engine, *, schema: str | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, schema: str | None = None, read_only: str | None = None
+    ) -> None:
         self._engine = engine
         self._schema = schema
         self._backend = engine.dialect.name
+        # Why this process cannot write the store (French), or None when it can.
+        self._read_only = read_only
 
     @classmethod
     def open(cls, url: str, *, schema: str | None = None) -> Store:
@@ -258,8 +280,8 @@ class Store:
         `url`: `sqlite:///path/to/file.sqlite` or `postgresql+psycopg://user:pw@host/db`.
         `schema` (PostgreSQL only): keep the tables in that schema, created if missing.
         """
-        engine = _make_engine(url, schema=schema)
-        store = cls(engine, schema=schema)
+        engine, read_only = _make_engine(url, schema=schema)
+        store = cls(engine, schema=schema, read_only=read_only)
         try:
             store._create_tables()
         except BaseException:
@@ -271,6 +293,11 @@ class Store:
     def backend(self) -> str:
         """ "sqlite" or "postgresql"."""
         return self._backend
+
+    @property
+    def read_only(self) -> bool:
+        """True when this process cannot write the store (it can still read and export)."""
+        return self._read_only is not None
 
     @property
     def url(self) -> str:
@@ -441,7 +468,23 @@ class Store:
     # --- internals -----------------------------------------------------------------------
 
     def _create_tables(self) -> None:
-        with self._errors("Ouverture de la base de données"), self._writing(lock=False) as conn:
+        action = "Ouverture de la base de données"
+        with self._errors(action), self._engine.connect() as conn:
+            # Nothing to write when the tables exist: a read-only store opens too.
+            inspector = inspect(conn)
+            if all(
+                inspector.has_table(t.name, schema=self._schema)
+                for t in (versions_table, initiatives_table)
+            ):
+                return
+        if self._read_only is not None:
+            raise StorageError(
+                f"{action} : la base de données {self._where()} est en lecture seule "
+                f"({self._read_only}) et ne contient pas encore les tables de Carto solidaire. "
+                "Ouvrez-la une première fois avec un compte qui peut y écrire, ou changez "
+                "CARTO_DATABASE_URL."
+            )
+        with self._errors(action), self._writing(lock=False) as conn:
             if self._backend == "postgresql":
                 # Concurrent CREATE TABLE IF NOT EXISTS can still collide on PostgreSQL.
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK_KEY})
@@ -452,6 +495,8 @@ class Store:
     @contextmanager
     def _writing(self, *, lock: bool = True) -> Iterator[Connection]:
         """A transaction holding the store's write lock (readers are never blocked)."""
+        if self._read_only is not None:
+            raise _ReadOnly(self._read_only)
         with self._engine.connect() as conn:
             conn.execution_options(**{_WRITE_OPTION: True})
             with conn.begin():
@@ -468,12 +513,30 @@ class Store:
         """Turn database errors into a French StorageError (no stack trace for users)."""
         try:
             yield
+        except _ReadOnly as exc:
+            raise StorageError(self._read_only_message(action, str(exc))) from None
         except IntegrityError as exc:
             raise StorageError(
                 f"{action} : la base de données a refusé une valeur ({_reason(exc)}). "
                 "Rien n'a été modifié : la version en ligne est inchangée."
             ) from exc
-        except (OperationalError, InterfaceError) as exc:
+        except DBAPIError as exc:
+            # Retrying cannot help a store that refuses writes or cannot be opened: say why.
+            refusal = _refusal(exc)
+            if refusal == "read-only":
+                raise StorageError(self._read_only_message(action, _reason(exc))) from exc
+            if refusal == "cannot-open":
+                raise StorageError(
+                    f"{action} : impossible d'ouvrir la base de données {self._where()} "
+                    f"({_reason(exc)}). Vérifiez que le fichier existe ou peut être créé, et que "
+                    f"l'utilisateur{_user_label()} peut le lire et écrire dans son dossier ; "
+                    "sinon changez CARTO_DATABASE_URL. Rien n'a été modifié."
+                ) from exc
+            if not isinstance(exc, OperationalError | InterfaceError):
+                raise StorageError(
+                    f"{action} : erreur de la base de données ({_reason(exc)}). "
+                    "Rien n'a été modifié."
+                ) from exc
             raise StorageError(
                 f"{action} : base de données injoignable ou occupée ({self.url} : "
                 f"{_reason(exc)}). Rien n'a été modifié ; réessayez, et si cela persiste "
@@ -483,6 +546,32 @@ class Store:
             raise StorageError(
                 f"{action} : erreur de la base de données ({_reason(exc)}). Rien n'a été modifié."
             ) from exc
+
+    def _where(self) -> str:
+        """The store as an operator finds it: the SQLite file, or the URL without password."""
+        if self._backend == "sqlite" and self._engine.url.database:
+            return f"« {Path(self._engine.url.database).resolve()} »"
+        return f"« {self.url} »"
+
+    def _read_only_message(self, action: str, why: str) -> str:
+        if self._backend == "sqlite":
+            remedy = (
+                f"donnez à l'utilisateur{_user_label()} le droit d'écrire dans ce fichier et "
+                "dans son dossier"
+            )
+        else:
+            user = self._engine.url.username
+            remedy = (
+                "publiez sur le serveur principal (pas un serveur de secours), avec un rôle"
+                + (f" (ici « {user} »)" if user else "")
+                + " qui a le droit d'écrire dans les tables de Carto solidaire"
+            )
+        return (
+            f"{action} impossible : la base de données {self._where()} est en lecture seule"
+            + (f" ({why})" if why else "")
+            + f". Rien n'a été modifié : la version en ligne est inchangée. Pour y écrire, {remedy}"
+            " ; ou changez CARTO_DATABASE_URL."
+        )
 
     def _current(self, conn: Connection) -> VersionInfo | None:
         query = select(versions_table).order_by(versions_table.c.number.desc()).limit(1)
@@ -603,7 +692,64 @@ def _refused_rows_message(rows: Sequence[Row], exc: IntegrityError) -> str:
     )
 
 
-def _make_engine(url: str, *, schema: str | None) -> Engine:
+def _refusal(exc: DBAPIError) -> Literal["read-only", "cannot-open"] | None:
+    """Errors that retrying cannot fix: the store refuses writes, or SQLite cannot open it."""
+    origin = exc.orig
+    sqlite_error = str(getattr(origin, "sqlite_errorname", ""))
+    # PostgreSQL: read_only_sql_transaction (a standby, default_transaction_read_only), or
+    # insufficient_privilege (a role without INSERT).
+    if sqlite_error.startswith("SQLITE_READONLY") or getattr(origin, "sqlstate", None) in (
+        "25006",
+        "42501",
+    ):
+        return "read-only"
+    if sqlite_error.startswith("SQLITE_CANTOPEN"):
+        return "cannot-open"
+    return None
+
+
+def _user_label() -> str:
+    """The account this process runs as, for messages (« " « carto »" »), or ""."""
+    try:
+        import pwd
+
+        return f" « {pwd.getpwuid(os.geteuid()).pw_name} »"
+    except (ImportError, KeyError, OSError):
+        return ""
+
+
+def _sqlite_unwritable(path: Path) -> str | None:
+    """Why this process cannot write an existing SQLite file (French), or None if it can."""
+    if not path.exists():
+        return None  # to be created; if that fails, the error says why
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return "son système de fichiers est monté en lecture seule"
+    except (AttributeError, OSError):
+        pass  # no statvfs (Windows): the access checks below still apply
+    if not os.access(path, os.W_OK):
+        return "le fichier n'est pas accessible en écriture"
+    if not os.access(path.parent, os.W_OK):
+        return f"son dossier « {path.parent} » n'est pas accessible en écriture"
+    return None
+
+
+def _sqlite_read_only_connector(path: Path) -> Any:
+    """Open `path` read-only; "immutable" when no -wal file exists (see the module docstring)."""
+    target = quote(str(path.resolve()))
+
+    def connect() -> sqlite3.Connection:
+        wal = path.with_name(path.name + "-wal")
+        options = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+        return sqlite3.connect(
+            f"file:{target}?{options}", uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False
+        )
+
+    return connect
+
+
+def _make_engine(url: str, *, schema: str | None) -> tuple[Engine, str | None]:
+    """The engine for `url`, and why this process cannot write there (None when it can)."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -612,6 +758,7 @@ def _make_engine(url: str, *, schema: str | None) -> Engine:
             " ou postgresql+psycopg://utilisateur:motdepasse@hôte/base."
         ) from None
     backend = parsed.get_backend_name()
+    read_only: str | None = None
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -625,11 +772,25 @@ def _make_engine(url: str, *, schema: str | None) -> Engine:
                 f"Base SQLite « {url} » : indiquez un fichier (sqlite:///chemin/fichier.sqlite) ;"
                 " une base en mémoire serait perdue à l'arrêt."
             )
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            parsed, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
-        )
-        _configure_sqlite(engine)
+        path = Path(database)
+        read_only = _sqlite_unwritable(path)
+        if read_only is None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(
+                    f"Base SQLite « {path} » : impossible de créer son dossier « {path.parent} » "
+                    f"({exc.strerror}). Créez-le, ou changez CARTO_DATABASE_URL."
+                ) from None
+            engine = create_engine(
+                parsed, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
+            )
+        else:
+            # No pool: each read decides again between "immutable" and a plain read-only open.
+            engine = create_engine(
+                parsed, creator=_sqlite_read_only_connector(path), poolclass=NullPool
+            )
+        _configure_sqlite(engine, wal=read_only is None)
     else:
         raise StorageError(
             f"Base de données « {parsed.drivername} » non prise en charge : utilisez sqlite:/// "
@@ -637,10 +798,10 @@ def _make_engine(url: str, *, schema: str | None) -> Engine:
         )
     if schema is not None:
         engine = engine.execution_options(schema_translate_map={None: schema})
-    return engine
+    return engine, read_only
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, wal: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
@@ -648,7 +809,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        if wal:  # switching to WAL writes to the file
+            cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")

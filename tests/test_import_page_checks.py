@@ -1,0 +1,93 @@
+"""The Publier page shows what blocks a publication and lets the editor settle it on the page:
+an id that belongs to another initiative, a point outside the département."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from carto.auth import hash_password
+from carto.storage import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "Solidarité-62!"
+HEADER = "nom;categorie;commune;latitude;longitude\n"
+# 0.4 km inside the Nord, by La Gorgue; the commune column says La Gorgue (Nord).
+OUTSIDE = "Épicerie solidaire;isoles;;50.616;2.734\n"
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch) -> str:
+    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
+    monkeypatch.setenv("CARTO_DATABASE_URL", url)
+    monkeypatch.setenv("CARTO_TILES", "none")
+    monkeypatch.delenv("CARTO_DATA", raising=False)
+    return url
+
+
+@pytest.fixture
+def page(db) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.secrets["editors"] = {
+        "marie": {"name": "Marie Dupont", "password_hash": hash_password(PASSWORD, n=2**14)}
+    }
+    at.switch_page("pages/1_Publier.py").run()
+    at.text_input[0].input("marie")
+    at.text_input[1].input(PASSWORD)
+    at.button[0].click().run()
+    return at
+
+
+def upload(at: AppTest, data: str) -> AppTest:
+    at.get("file_uploader")[0].set_value(("ajout.csv", data.encode(), "text/csv"))  # type: ignore[attr-defined]
+    return at.run()
+
+
+def report_text(at: AppTest) -> str:
+    """The « Problème » cells of every issues table on the page."""
+    frames = [df.value for df in at.dataframe if "Problème" in df.value.columns]
+    return " ".join(" ".join(map(str, frame["Problème"])) for frame in frames)
+
+
+def publish_button(at: AppTest):
+    return next(b for b in at.button if b.label == "Publier")
+
+
+def confirm(at: AppTest) -> AppTest:
+    next(c for c in at.checkbox if c.label.startswith("Je confirme la publication")).check()
+    return at.run()
+
+
+def test_point_outside_is_blocked_until_the_editor_keeps_it(page, db) -> None:
+    at = upload(page, HEADER + OUTSIDE)
+    assert not at.exception
+    assert "hors du département" in report_text(at)
+    assert not any(b.label == "Publier" for b in at.button)  # nothing can be published yet
+
+    keep = next(c for c in at.checkbox if c.label.startswith("Ligne 2 : garder ce point"))
+    keep.check().run()
+    assert not at.exception
+    at = confirm(at)
+    publish_button(at).click().run()
+    assert not at.exception
+    published = Store.open(db).load()
+    row = published[published["nom"] == "Épicerie solidaire"].iloc[0]
+    assert row["latitude"] == pytest.approx(50.616)
+    assert row["geocode_status"] == "manual"
+
+
+def test_id_of_another_initiative_is_shown_as_a_conflict(page, db) -> None:
+    at = upload(
+        page,
+        "id;nom;categorie;commune\npdc-2020-04-06-02;Banque alimentaire;isoles;Arras\n",
+    )
+    assert not at.exception
+    shown = " ".join(e.value for e in at.error)
+    assert "conflit" in shown.casefold()
+    text = report_text(at)
+    assert "pdc-2020-04-06-02" in text and "Banque alimentaire" in text
+    at = confirm(at)
+    assert publish_button(at).disabled
+    assert Store.open(db).current().number == 1  # nothing published
