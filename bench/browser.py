@@ -26,7 +26,7 @@ from measure import rss_mb
 
 from carto.config import PROJECT_ROOT
 
-# Leaflet class of our markers (carto.mapping.MARKER_CLASS when the markers are SVG paths).
+# Leaflet class of our markers (carto.map.basemap.MARKER_CLASS when the markers are SVG paths).
 MARKER_CLASS = "carto-initiative"
 
 CHROMIUM = "/usr/bin/chromium"

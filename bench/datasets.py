@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from carto.dataset import ALL_COLUMNS, LoadedTable, prepare
 from carto.gazetteer import Gazetteer
+from carto.intake.pipeline import ALL_COLUMNS, LoadedTable, prepare
+from carto.intake.reading import RawTable, read_table
 from carto.models import CATEGORIES, COLUMNS
-from carto.reading import RawTable, read_table
-from carto.storage import Store
+from carto.publishing.storage import Store
 
 CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache" / "bench"
 # Bump when the generator changes, so cached files are rebuilt.

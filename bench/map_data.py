@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/map_data.py [--rows 20000] [--views 300]
 
 A crafted view here is "every commune but one": each gives a distinct, nearly full payload, the
-worst case for the marker files. The views go through carto.markers.MarkerFiles with the page's
+worst case for the marker files. The views go through carto.map.markers.MarkerFiles with the page's
 key (data version + FilterSpec.view_key) and default byte budget, into a temporary folder.
 """
 
@@ -21,7 +21,7 @@ from datasets import prepare_dataset  # noqa: E402 (bench folder on the path)
 
 from carto.filters import FilterSpec, apply_filters, search_index  # noqa: E402
 from carto.gazetteer import load_gazetteer  # noqa: E402
-from carto.markers import MarkerFiles, marker_payload, script_json  # noqa: E402
+from carto.map.markers import MarkerFiles, marker_payload, script_json  # noqa: E402
 
 MIB = 2**20
 

@@ -24,13 +24,13 @@ from streamlit_folium import (
     _get_map_string,
 )
 
-from carto import mapping
-from carto.assets import GAZETTEER_DATA, outlines_url
 from carto.config import PROJECT_ROOT
 from carto.gazetteer import Gazetteer
 from carto.geocoding import ONLINE_PROVIDERS, OfflineGeocoder, clean_text, geocode_table
-from carto.markers import marker_payload, script_json
-from carto.schema import validate_table
+from carto.intake.validation import validate_table
+from carto.map import basemap as mapping
+from carto.map.assets import GAZETTEER_DATA, outlines_url
+from carto.map.markers import marker_payload, script_json
 
 APP = PROJECT_ROOT / "app.py"
 # The filter changes of the benchmark: narrow to one category, then back to all.
@@ -60,7 +60,7 @@ def bench_geocoding(gaz: Gazetteer, data: BenchDataset, *, repeats: int) -> Geoc
         geocode_table(table, OfflineGeocoder(gaz), row_numbers=lines)
 
     def whole() -> None:
-        from carto.dataset import prepare
+        from carto.intake.pipeline import prepare
 
         prepare(read_csv(data.csv), gaz)
 

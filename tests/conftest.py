@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from carto.errors import StorageError
-from carto.storage import Store
+from carto.publishing.storage import Store
 
 # --- storage / PostgreSQL fixtures -------------------------------------------------------------
 # `store` runs each test on a fresh SQLite file and on a fresh PostgreSQL schema. PostgreSQL comes

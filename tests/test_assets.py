@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 
 import carto
-from carto.assets import (
+from carto.config import PROJECT_ROOT
+from carto.errors import ConfigError
+from carto.map.assets import (
     STATIC_URL,
     VENDOR_DIR,
     VENDOR_FILES,
@@ -20,9 +22,7 @@ from carto.assets import (
     install_assets,
     local_js_css,
 )
-from carto.config import PROJECT_ROOT
-from carto.errors import ConfigError
-from carto.mapping import OSM_TILES, build_map, build_naive_map
+from carto.map.basemap import OSM_TILES, build_map, build_naive_map
 from carto.models import COLUMNS, GEOCODED_COLUMNS
 
 NODE_MODULES = PROJECT_ROOT / "node_modules"

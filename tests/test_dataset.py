@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from carto import dataset
 from carto.errors import ConfigError
 from carto.gazetteer import load_gazetteer
 from carto.geocoding import ChainGeocoder, OfflineGeocoder
-from carto.reading import read_table
+from carto.intake import pipeline as dataset
+from carto.intake.reading import read_table
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from carto.diffing import (
+from carto.publishing.diffing import (
     FieldChange,
     diff_tables,
     find_duplicates,

@@ -20,12 +20,13 @@ import pytest
 from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
 
-from carto import dataset, mapping
 from carto.auth import hash_password
 from carto.cli import main
 from carto.display import SAFE_SCHEMES, detail_lines, detail_markdown, md_escape
 from carto.exports import FORMULA_TRIGGERS, export_table
-from carto.storage import Store
+from carto.intake import pipeline as dataset
+from carto.map import basemap as mapping
+from carto.publishing.storage import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = ROOT / "tests" / "data" / "hostile"

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from carto.auth import hash_password
-from carto.storage import Store
+from carto.publishing.storage import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Solidarité-62!"

@@ -14,8 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 from carto.auth import hash_password
 from carto.gazetteer import load_gazetteer
-from carto.intake_session import ImportSession
-from carto.storage import Store
+from carto.intake.session import ImportSession
+from carto.publishing.storage import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 MESSY = ROOT / "tests" / "data" / "messy"

@@ -17,10 +17,11 @@ import streamlit as st
 from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates
 from streamlit.testing.v1 import AppTest
 
-from carto import dataset, ui
-from carto.assets import STATIC_URL
+from carto import ui
 from carto.filters import MAX_QUERY_TEXT, FilterSpec, apply_filters, clean_search_text
-from carto.markers import MarkerFiles, write_payload_file
+from carto.intake import pipeline as dataset
+from carto.map.assets import STATIC_URL
+from carto.map.markers import MarkerFiles, write_payload_file
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "initiatives.csv"

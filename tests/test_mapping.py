@@ -12,7 +12,7 @@ import pytest
 from folium.map import FitBounds
 
 from carto.errors import ConfigError
-from carto.mapping import (
+from carto.map.basemap import (
     ARRONDISSEMENTS_LAYER,
     COMMUNES_LAYER,
     Legend,
@@ -24,7 +24,7 @@ from carto.mapping import (
     initiatives_layer,
     map_feature_collection,
 )
-from carto.markers import InitiativeMarkers, marker_payload
+from carto.map.markers import InitiativeMarkers, marker_payload
 from carto.models import CATEGORIES, COLUMNS, GEOCODED_COLUMNS
 
 NAN = float("nan")
@@ -327,7 +327,7 @@ def test_selection_is_passed_to_the_browser_not_baked_into_the_data():
 
 
 def test_page_markers_are_fetched_from_a_file(tmp_path):
-    from carto.markers import script_json, write_payload_file
+    from carto.map.markers import script_json, write_payload_file
 
     rows = table(initiative("a"), initiative("b", latitude=ARRAS[0], longitude=ARRAS[1]))
     text = script_json(marker_payload(rows))

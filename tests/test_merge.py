@@ -14,10 +14,10 @@ import pytest
 
 from carto.cli import main
 from carto.config import Settings
-from carto.dataset import load
 from carto.gazetteer import load_gazetteer
-from carto.publishing import open_store, plan_import, publish_plan
-from carto.storage import Store
+from carto.intake.pipeline import load
+from carto.publishing.plan import open_store, plan_import, publish_plan
+from carto.publishing.storage import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "initiatives.csv"

@@ -20,13 +20,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from carto import dataset
 from carto.errors import CartoError
 from carto.exports import export_table
 from carto.gazetteer import load_gazetteer
+from carto.intake import pipeline as dataset
+from carto.intake.reading import RawTable, read_table
+from carto.intake.validation import HEADER_ALIASES, ValidationResult, validate_table
 from carto.models import CATEGORIES, COLUMNS, SCOPES
-from carto.reading import RawTable, read_table
-from carto.schema import HEADER_ALIASES, ValidationResult, validate_table
 
 # No example database: the suite must not write .hypothesis/ into the working tree.
 FAST = settings(max_examples=100, deadline=None, database=None)

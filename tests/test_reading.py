@@ -13,8 +13,8 @@ import pytest
 from openpyxl import Workbook
 
 from carto.errors import ReadError
-from carto.reading import RawTable, read_path, read_table
-from carto.schema import validate_table
+from carto.intake.reading import RawTable, read_path, read_table
+from carto.intake.validation import validate_table
 
 MESSY = Path(__file__).resolve().parent / "data" / "messy"
 

@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carto.models import CATEGORIES, COLUMNS
-from carto.reading import read_path
-from carto.schema import (
+from carto.intake.reading import read_path
+from carto.intake.validation import (
     HEADER_ALIASES,
     ValidationResult,
     match_headers,
     normalize_key,
     validate_table,
 )
+from carto.models import CATEGORIES, COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 

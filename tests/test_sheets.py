@@ -17,8 +17,8 @@ from openpyxl import Workbook
 from streamlit.testing.v1 import AppTest
 
 from carto.cli import main
-from carto.dataset import load
-from carto.reading import SheetError, read_table
+from carto.intake.pipeline import load
+from carto.intake.reading import SheetError, read_table
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = ["nom", "categorie", "commune", "description"]

@@ -11,7 +11,7 @@ import pytest
 
 from carto.errors import ConflictError, StorageError
 from carto.models import COLUMNS, GEOCODED_COLUMNS
-from carto.storage import Store, VersionInfo, checksum
+from carto.publishing.storage import Store, VersionInfo, checksum
 
 ALL_COLUMNS = list(COLUMNS + GEOCODED_COLUMNS)
 NAN = float("nan")

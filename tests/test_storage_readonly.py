@@ -21,9 +21,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from carto.cli import main
-from carto.dataset import load
 from carto.errors import StorageError
-from carto.storage import Store
+from carto.intake.pipeline import load
+from carto.publishing.storage import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "initiatives.csv"

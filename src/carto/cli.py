@@ -15,8 +15,8 @@ from carto.errors import CartoError, ConfigError, ReadError
 from carto.models import Issue
 
 if TYPE_CHECKING:
-    from carto.dataset import LoadedTable
-    from carto.storage import Store
+    from carto.intake.pipeline import LoadedTable
+    from carto.publishing.storage import Store
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -66,8 +66,8 @@ def _settings() -> Settings:
 
 def _load_file(path: Path, args: argparse.Namespace, *, departement: str) -> LoadedTable:
     """Read, validate and geocode FILE, reading the workbook sheet named by --feuille."""
-    from carto.dataset import load
-    from carto.reading import SheetError
+    from carto.intake.pipeline import load
+    from carto.intake.reading import SheetError
 
     try:
         return load(
@@ -108,8 +108,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_geocode(args: argparse.Namespace) -> int:
-    from carto.dataset import ALL_COLUMNS
     from carto.exports import export_table
+    from carto.intake.pipeline import ALL_COLUMNS
 
     path = _existing_file(args.file)
     loaded = _load_file(path, args, departement=args.departement or _settings().departement)
@@ -148,7 +148,7 @@ def cmd_gazetteer_build(args: argparse.Namespace) -> int:
 
 
 def cmd_assets_install(args: argparse.Namespace) -> int:
-    from carto.assets import install_assets
+    from carto.map.assets import install_assets
 
     copied = install_assets(
         node_modules=Path(args.node_modules)
@@ -162,14 +162,14 @@ def cmd_assets_install(args: argparse.Namespace) -> int:
 
 def _open_store(args: argparse.Namespace) -> tuple[Settings, Store]:
     from carto.gazetteer import load_gazetteer
-    from carto.publishing import open_store
+    from carto.publishing.plan import open_store
 
     cfg = _settings()
     return cfg, open_store(cfg, load_gazetteer(cfg.departement))
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from carto.publishing import plan_import, publish_plan
+    from carto.publishing.plan import plan_import, publish_plan
 
     path = _existing_file(args.file)
     cfg, store = _open_store(args)

@@ -40,8 +40,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from carto.diffing import FLOAT_COLUMNS, canonical_float, canonical_text
 from carto.models import COLUMNS
+from carto.publishing.diffing import FLOAT_COLUMNS, canonical_float, canonical_text
 
 ExportFormat = Literal["csv", "geojson", "xlsx"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("csv", "geojson", "xlsx")

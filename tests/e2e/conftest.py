@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from carto.assets import check_assets
 from carto.config import PROJECT_ROOT
+from carto.map.assets import check_assets
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from carto import dataset
 from carto.config import PROJECT_ROOT
-from carto.mapping import MARKER_CLASS
+from carto.intake import pipeline as dataset
+from carto.map.basemap import MARKER_CLASS
 
 from .conftest import MAP_IFRAME, NetworkLog, StreamlitServer
 

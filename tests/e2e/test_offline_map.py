@@ -7,9 +7,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from carto import dataset
 from carto.config import Settings
-from carto.mapping import MARKER_CLASS
+from carto.intake import pipeline as dataset
+from carto.map.basemap import MARKER_CLASS
 
 from .conftest import DEFAULT_ENV, MAP_IFRAME, wait_until
 

@@ -12,12 +12,12 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from carto import dataset
 from carto.auth import hash_password
 from carto.config import PROJECT_ROOT
 from carto.gazetteer import load_gazetteer
-from carto.mapping import MARKER_CLASS
-from carto.markers import CANVAS_THRESHOLD
+from carto.intake import pipeline as dataset
+from carto.map.basemap import MARKER_CLASS
+from carto.map.markers import CANVAS_THRESHOLD
 
 from .conftest import MAP_IFRAME
 

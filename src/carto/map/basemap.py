@@ -1,6 +1,6 @@
 """Build the folium map of initiatives: one GeoJson point layer, outlines, legend, local assets.
 
-Every JS/CSS file the map needs is served by the app (see carto.assets), so the map draws on a
+Every JS/CSS file the map needs is served by the app (see carto.map.assets), so the map draws on a
 closed network. Text shown by Leaflet (tooltips, legend) is HTML-escaped here because Leaflet
 inserts it as HTML; the detail panel is drawn by Streamlit from the clicked feature's id.
 """
@@ -21,17 +21,17 @@ from folium.map import FitBounds
 from folium.template import Template
 from folium.utilities import get_bounds
 
-from carto.assets import DEFAULT_BASE_URL, local_js_css
 from carto.config import TILES_CHOICES
 from carto.errors import ConfigError
-from carto.markers import (
+from carto.map.assets import DEFAULT_BASE_URL, local_js_css
+from carto.map.markers import (
     LOAD_SOURCE_JS,
     InitiativeMarkers,
     marker_payload,
     marker_style,
     script_json,
 )
-from carto.markers import MARKER_CLASS as MARKER_CLASS  # re-exported for tests and bench
+from carto.map.markers import MARKER_CLASS as MARKER_CLASS  # re-exported for tests and bench
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, Category
 
 Bounds = tuple[tuple[float, float], tuple[float, float]]
@@ -387,10 +387,10 @@ def initiatives_layer(
     url: str | None = None,
     selected_id: str | None = None,
 ) -> tuple[folium.FeatureGroup, InitiativeMarkers]:
-    """The initiatives as one compact marker layer (carto.markers), in a feature group.
+    """The initiatives as one compact marker layer (carto.map.markers), in a feature group.
 
     Pass the table to inline the data, or the URL of a file written by
-    `carto.markers.write_payload_file` (what the page does).
+    `carto.map.markers.write_payload_file` (what the page does).
     """
     group = folium.FeatureGroup(name=INITIATIVES_LAYER, control=False)
     markers = InitiativeMarkers(table, url=url, selected_id=selected_id)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Mapping
 
-from carto.dataset import LoadedTable, prepare
 from carto.errors import ReadError
 from carto.gazetteer import Gazetteer
-from carto.publishing import ImportPlan, plan_import
-from carto.reading import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, RawTable, read_table
-from carto.storage import Store
+from carto.intake.pipeline import LoadedTable, prepare
+from carto.intake.reading import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, RawTable, read_table
+from carto.publishing.plan import ImportPlan, plan_import
+from carto.publishing.storage import Store
 
 
 def file_digest(data: bytes) -> str:

@@ -10,7 +10,7 @@ PostgreSQL: LOCK TABLE versions IN SHARE ROW EXCLUSIVE MODE, which readers never
 compare the editor's base version with the current one. The primary key on versions.number is a
 second guard: a number taken meanwhile is reported as a conflict too.
 
-Stored values are the canonical ones of `carto.diffing` (text: "" when missing, kept as NULL;
+Stored values are the canonical ones of `publishing.diffing` (text: "" when missing, kept as NULL;
 floats: latitude, longitude, geocode_score, rounded to 6 decimals as the review compares them, so
 "unchanged in review" means "same checksum"). `load` gives text columns "" for missing values and
 float columns NaN; columns other than models.COLUMNS + models.GEOCODED_COLUMNS are not stored.
@@ -69,9 +69,9 @@ from sqlalchemy.exc import (
 from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateSchema
 
-from carto.diffing import FLOAT_COLUMNS, TABLE_COLUMNS, canonical_text, stored_float
 from carto.errors import ConflictError, StorageError
 from carto.models import Issue
+from carto.publishing.diffing import FLOAT_COLUMNS, TABLE_COLUMNS, canonical_text, stored_float
 
 Mode = Literal["initial", "replace", "merge", "rollback"]
 PUBLISH_MODES: tuple[str, ...] = ("initial", "replace", "merge")
@@ -372,7 +372,7 @@ class Store:
         `base_version` is the version the editor reviewed against (None when the store was
         empty); if another version was published since, raise ConflictError and write nothing.
         `mode` is recorded ("replace", "merge", "initial"); for a merge, pass the result of
-        `carto.diffing.merge_tables`.
+        `carto.publishing.diffing.merge_tables`.
         """
         if mode not in PUBLISH_MODES:
             raise ValueError(f"mode de publication inconnu « {mode} » : {', '.join(PUBLISH_MODES)}")

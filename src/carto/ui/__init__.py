@@ -17,8 +17,6 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 from streamlit_folium import st_folium
 
-from carto import dataset, mapping
-from carto.assets import STATIC_URL, outlines_url
 from carto.auth import Editor, Throttle, authenticate, editors_from_secrets
 from carto.config import PROJECT_ROOT, Settings
 from carto.display import detail_lines, detail_markdown, md_escape
@@ -39,16 +37,19 @@ from carto.filters import (
 )
 from carto.gazetteer import Gazetteer, load_gazetteer
 from carto.geocoding import outside_departement_rows
-from carto.intake_session import ImportSession, file_digest
-from carto.markers import DEFAULT_MAX_BYTES, MarkerFiles, marker_payload, script_json
+from carto.intake import pipeline as dataset
+from carto.intake.reading import RawTable, SheetError
+from carto.intake.session import ImportSession, file_digest
+from carto.map import basemap as mapping
+from carto.map.assets import STATIC_URL, outlines_url
+from carto.map.markers import DEFAULT_MAX_BYTES, MarkerFiles, marker_payload, script_json
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS, Issue
-from carto.publishing import MODE_LABELS, MODES, ImportPlan, open_store, publish_plan
-from carto.reading import RawTable, SheetError
-from carto.storage import Store, VersionInfo
+from carto.publishing.plan import MODE_LABELS, MODES, ImportPlan, open_store, publish_plan
+from carto.publishing.storage import Store, VersionInfo
 
 PAGE_TITLE = "Carto solidaire"
 logger = logging.getLogger("carto")
-# Marker data files served to the browser (git-ignored), owned by one carto.markers.MarkerFiles
+# Marker data files served to the browser (git-ignored), owned by one carto.map.markers.MarkerFiles
 # per process; the served URL is STATIC_URL/<folder name>/..., so it must sit under static/.
 MARKERS_DIR = PROJECT_ROOT / "static" / "markers"
 MARKERS_MAX_BYTES = DEFAULT_MAX_BYTES

@@ -18,9 +18,9 @@ from carto.geocoding import (
     geocode_table,
     online_geocoder_from_env,
 )
+from carto.intake.reading import RawTable, read_table
+from carto.intake.validation import validate_table
 from carto.models import COLUMNS, GEOCODED_COLUMNS, Issue, IssueSummary
-from carto.reading import RawTable, read_table
-from carto.schema import validate_table
 
 ALL_COLUMNS: tuple[str, ...] = COLUMNS + GEOCODED_COLUMNS
 

@@ -8,18 +8,18 @@ from typing import Literal
 import pandas as pd
 
 from carto.config import Settings
-from carto.dataset import ALL_COLUMNS, LoadedTable, load
-from carto.diffing import (
+from carto.errors import CartoError
+from carto.gazetteer import Gazetteer
+from carto.intake.pipeline import ALL_COLUMNS, LoadedTable, load
+from carto.models import Issue
+from carto.publishing.diffing import (
     TableDiff,
     diff_tables,
     find_id_conflicts,
     keep_published_geocoding,
     merge_tables,
 )
-from carto.errors import CartoError
-from carto.gazetteer import Gazetteer
-from carto.models import Issue
-from carto.storage import Store, VersionInfo
+from carto.publishing.storage import Store, VersionInfo
 
 MODES = ("replace", "merge")
 MODE_LABELS = {

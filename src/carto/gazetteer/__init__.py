@@ -30,7 +30,7 @@ from carto.models import Arrondissement, Candidate, Commune, GeoPoint
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 COMMUNES_FILE = "communes.csv"
 COMMUNES_OUTLINES_FILE = "communes.geojson"
 ARRONDISSEMENTS_FILE = "arrondissements.geojson"

@@ -1,0 +1,1 @@
+"""Reading, validating and geocoding an incoming file: reading, validation, pipeline, session."""

@@ -1,0 +1,1 @@
+"""The map shared by the dashboard and the static site: basemap, markers, assets."""

@@ -1,0 +1,1 @@
+"""From a checked table to published versions: diffing, import plan, storage."""
