@@ -1,9 +1,10 @@
-"""Runtime settings read from the environment (documented in README.md)."""
+"""Runtime settings: every CARTO_* variable is read here and only here (table in README.md)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,10 @@ from carto.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TILES_CHOICES = ("osm", "none")
+ONLINE_GEOCODERS = ("ban", "nominatim")
+# Where `make run` keeps what the app writes, when CARTO_STATE_DIR is not set (git-ignored).
+DEFAULT_STATE_DIR = PROJECT_ROOT / "state"
+DEFAULT_MARKERS_MAX_MB = 64
 
 
 @dataclass(frozen=True)
@@ -19,28 +24,67 @@ class Settings:
     departement: str
     tiles: str
     database_url: str
+    # Everything the running app writes lives under this directory, never in the code tree.
+    state_dir: Path
+    # "" when offline (the default), else one of ONLINE_GEOCODERS.
+    online_geocoder: str = ""
+    markers_max_bytes: int = DEFAULT_MARKERS_MAX_MB * 2**20
+
+    @property
+    def markers_dir(self) -> Path:
+        """Marker data files handed to browsers (one sub-folder per process)."""
+        return self.state_dir / "markers"
+
+    @property
+    def geocoding_cache_dir(self) -> Path:
+        """Persistent cache of the optional online geocoder."""
+        return self.state_dir / "cache" / "geocoding"
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         tiles = env.get("CARTO_TILES", "osm").strip().lower() or "osm"
         if tiles not in TILES_CHOICES:
             raise ConfigError(
                 f"CARTO_TILES vaut « {tiles} » : valeurs possibles {', '.join(TILES_CHOICES)}."
             )
+        state_raw = (env.get("CARTO_STATE_DIR") or "").strip()
+        state_dir = Path(state_raw).expanduser() if state_raw else DEFAULT_STATE_DIR
+        if not state_dir.is_absolute():
+            state_dir = Path.cwd() / state_dir
         data_path = Path(env.get("CARTO_DATA") or PROJECT_ROOT / "data" / "initiatives.csv")
         departement = (env.get("CARTO_DEPARTEMENT") or "62").strip().upper()
-        # Without CARTO_DATABASE_URL, each data file gets its own SQLite store under data/, so
-        # that pointing CARTO_DATA at another file shows that file, not a store filled earlier.
+        # Without CARTO_DATABASE_URL, each data file gets its own SQLite store in the state
+        # directory, so that pointing CARTO_DATA at another file shows that file, not a store
+        # filled earlier.
         if env.get("CARTO_DATA"):
             tag = hashlib.sha256(str(data_path.resolve()).encode()).hexdigest()[:10]
-            db_file = PROJECT_ROOT / "data" / f"carto-{tag}.sqlite"
+            db_file = state_dir / f"carto-{tag}.sqlite"
         else:
-            db_file = PROJECT_ROOT / "data" / "carto.sqlite"
-        default_db = f"sqlite:///{db_file}"
+            db_file = state_dir / "carto.sqlite"
+        online = (env.get("CARTO_ONLINE_GEOCODER") or "").strip().lower()
+        if online in ("none", "off", "0"):
+            online = ""
+        if online and online not in ONLINE_GEOCODERS:
+            raise ConfigError(
+                f"CARTO_ONLINE_GEOCODER vaut « {online} » : valeurs possibles "
+                f"{', '.join(ONLINE_GEOCODERS)} (ou vide pour rester hors ligne)."
+            )
+        markers_mb = (env.get("CARTO_MARKERS_MAX_MB") or "").strip()
+        try:
+            markers_max = int(markers_mb) if markers_mb else DEFAULT_MARKERS_MAX_MB
+        except ValueError:
+            markers_max = 0
+        if markers_max < 1:
+            raise ConfigError(
+                f"CARTO_MARKERS_MAX_MB vaut « {markers_mb} » : un nombre entier de Mo, au moins 1."
+            )
         return cls(
             data_path=data_path,
             departement=departement,
             tiles=tiles,
-            database_url=env.get("CARTO_DATABASE_URL") or default_db,
+            database_url=env.get("CARTO_DATABASE_URL") or f"sqlite:///{db_file}",
+            state_dir=state_dir,
+            online_geocoder=online,
+            markers_max_bytes=markers_max * 2**20,
         )
