@@ -15,8 +15,8 @@ test: $(DEVSTAMP) $(ASSETS)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(DEVSTAMP)
-	$(VENV)/bin/ruff check src tests app.py pages bench
-	$(VENV)/bin/ruff format --check src tests app.py pages bench
+	$(VENV)/bin/ruff check src tests app.py navigation.py pages bench
+	$(VENV)/bin/ruff format --check src tests app.py navigation.py pages bench
 	$(VENV)/bin/mypy
 
 install: $(STAMP)

@@ -7,15 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +16,10 @@ from urllib.parse import urlsplit
 
 from datasets import BenchDataset
 from measure import rss_mb
+from streamlit_server import StreamlitServer, start_streamlit
 
 from carto.config import PROJECT_ROOT
+from carto.ui.routes import MARKERS_URL
 
 # Leaflet class of our markers (carto.map.basemap.MARKER_CLASS when the markers are SVG paths).
 MARKER_CLASS = "carto-initiative"
@@ -50,103 +45,48 @@ n => {{
 """
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class AppServer:
-    """`streamlit run app.py` on a free port, in its own process group; RSS sampled."""
+    """The app served by the shared harness (tests/streamlit_server.py); RSS sampled."""
 
-    port: int
-    process: subprocess.Popen[bytes]
-    log_path: Path
+    server: StreamlitServer
     peak_rss_mb: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.server.base_url
+
+    @property
+    def port(self) -> int:
+        return self.server.port
 
     @classmethod
     def start(cls, data: BenchDataset, *, log_dir: Path, timeout_s: float = 90) -> AppServer:
-        port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("STREAMLIT_", "CARTO_"))}
-        env |= {
-            "CARTO_TILES": "none",
-            "CARTO_DATABASE_URL": data.database_url,
-            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-        }
-        log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = log_dir / f"streamlit-{data.size}-{port}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ]
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                command,
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        server = cls(port, process, log_path)
-        try:
-            server._wait_healthy(timeout_s)
-        except BaseException:
-            server.stop()
-            raise
-        threading.Thread(target=server._sample_rss, daemon=True).start()
-        return server
-
-    def _wait_healthy(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"streamlit s'est arrêté : {self.log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.2)  # health-check polling interval
-        raise RuntimeError(f"streamlit ne répond pas sur {self.url}")
+        # The server gets its own CARTO_STATE_DIR in log_dir: nothing is written in the checkout.
+        server = start_streamlit(
+            cwd=PROJECT_ROOT,
+            env={"CARTO_TILES": "none", "CARTO_DATABASE_URL": data.database_url},
+            log_dir=log_dir,
+            name=f"streamlit-{data.size}",
+            timeout_s=timeout_s,
+        )
+        app = cls(server)
+        threading.Thread(target=app._sample_rss, daemon=True).start()
+        return app
 
     def _sample_rss(self) -> None:
         while not self._stop.wait(0.2):
-            current, peak = rss_mb(self.process.pid)
+            current, peak = rss_mb(self.server.process.pid)
             if peak == peak:  # not NaN: the process is alive
                 self.peak_rss_mb = max(self.peak_rss_mb, peak, current)
 
     def rss(self) -> tuple[float, float]:
-        return rss_mb(self.process.pid)
+        return rss_mb(self.server.process.pid)
 
     def stop(self) -> None:
         self._stop.set()
-        if self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=15)
-        except ProcessLookupError:
-            pass
+        self.server.stop()
 
 
 def _is_local(url: str) -> bool:
@@ -227,7 +167,7 @@ async def view(
     async def on_response(response: Any) -> None:
         # The map's static files (outlines, marker data) count as map bytes too (decompressed,
         # like the websocket frames; the server may send them gzipped).
-        if "/app/static/geo/" in response.url or "/app/static/markers/" in response.url:
+        if "/app/static/geo/" in response.url or MARKERS_URL in response.url:
             with contextlib.suppress(Exception):  # a page closed mid-download
                 received[0] += len(await response.body())
 

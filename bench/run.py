@@ -22,6 +22,8 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
+# The Streamlit-server harness is shared with the browser tests (tests/streamlit_server.py).
+sys.path.insert(1, str(REPO / "tests"))
 
 
 def _use_source(argv: list[str]) -> Path | None:

@@ -17,6 +17,7 @@ import folium
 import pandas as pd
 from datasets import BenchDataset, read_csv
 from measure import Sample, repeat, timed
+from naive_map import build_naive_map
 from streamlit_folium import (
     _get_feature_group_string,
     _get_header,
@@ -26,13 +27,15 @@ from streamlit_folium import (
 
 from carto.config import PROJECT_ROOT
 from carto.gazetteer import Gazetteer
-from carto.geocoding import ONLINE_PROVIDERS, OfflineGeocoder, clean_text, geocode_table
+from carto.geocoding import ONLINE_PROVIDERS, OfflineGeocoder, geocode_table
+from carto.geocoding.offline import place_text
 from carto.intake.validation import validate_table
 from carto.map import basemap as mapping
 from carto.map.assets import GAZETTEER_DATA, outlines_url
 from carto.map.markers import marker_payload, script_json
+from carto.ui.routes import marker_url
 
-APP = PROJECT_ROOT / "app.py"
+APP = PROJECT_ROOT / "pages" / "carte.py"
 # The filter changes of the benchmark: narrow to one category, then back to all.
 NARROW = ["soignants"]
 
@@ -66,7 +69,7 @@ def bench_geocoding(gaz: Gazetteer, data: BenchDataset, *, repeats: int) -> Geoc
 
     needs = table[table["latitude"].isna() | table["longitude"].isna()]
     keys = {
-        (clean_text(name), clean_text(code))
+        (place_text(name), place_text(code))
         for name, code in zip(needs["commune"], needs["code_insee"], strict=True)
     }
     online = {
@@ -224,8 +227,8 @@ def _short_path(path: str) -> str | None:
     for marker in ("/src/carto/", "/site-packages/streamlit_folium/", "/site-packages/folium/"):
         if marker in path:
             return marker.rsplit("/", 2)[-2] + "/" + path.split(marker, 1)[1]
-    if path.endswith("app.py") and str(PROJECT_ROOT) in path:
-        return "app.py"
+    if path == str(APP):
+        return "pages/carte.py"
     if "/site-packages/branca/" in path:
         return "branca/" + path.split("/site-packages/branca/", 1)[1]
     return None
@@ -284,7 +287,7 @@ def bench_payload(gaz: Gazetteer, data: BenchDataset, *, repeats: int) -> Payloa
         return script_json(marker_payload(placed))
 
     markers_text = marker_file()
-    layer = mapping.initiatives_layer(url="/app/static/markers/x.json")[0]
+    layer = mapping.initiatives_layer(url=marker_url("0-000000000000/x.json"))[0]
     strings = st_folium_strings(base_map(), layer)
     body = json.dumps(strings).encode()
     files = markers_text.encode() + b"".join(f.read_bytes() for f in outline_files)
@@ -349,10 +352,10 @@ def bench_naive(
     if naive_estimate_s is not None and naive_estimate_s > naive_cap_s:
         note = f"non mesuré : estimé à {naive_estimate_s:.0f} s (> {naive_cap_s:.0f} s)"
         return NaiveResult(len(table), ours, len(ours_html.encode()), Sample((), note=note), 0)
-    first, naive_html = timed(lambda: _render(mapping.build_naive_map(table)))
+    first, naive_html = timed(lambda: _render(build_naive_map(table)))
     values = [first]
     if first * slow_repeats <= naive_cap_s:
-        more = repeat(lambda: _render(mapping.build_naive_map(table)), times=slow_repeats - 1)
+        more = repeat(lambda: _render(build_naive_map(table)), times=slow_repeats - 1)
         values.extend(more.values)
     note = "" if len(values) > 1 or slow_repeats == 1 else "une seule mesure (lent)"
     return NaiveResult(

@@ -90,3 +90,20 @@ def store(store_target: StoreTarget) -> Iterator[Store]:
 
 
 # --- end of storage / PostgreSQL fixtures ------------------------------------------------------
+
+
+# --- pages (AppTest) ---------------------------------------------------------------------------
+# Helpers to open and drive the pages are in tests/apptest.py.
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A page run's own world: a private SQLite store (filled from data/initiatives.csv on
+    first open) and state directory, offline basemap; returns the database URL."""
+    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
+    monkeypatch.setenv("CARTO_DATABASE_URL", url)
+    monkeypatch.setenv("CARTO_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("CARTO_TILES", "none")
+    for name in ("DATA", "DEPARTEMENT", "ONLINE_GEOCODER", "MARKERS_MAX_MB"):
+        monkeypatch.delenv(f"CARTO_{name}", raising=False)
+    return url

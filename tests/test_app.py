@@ -5,37 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from apptest import (
+    NAVIGATION,
+    TIMEOUT,
+    editors_secrets,
+    map_page,
+    publish_page,
+    shown_count,
+    sign_in,
+    signed_in_publish_page,
+)
+from apptest import upload as upload_file
 from streamlit.testing.v1 import AppTest
 
-from carto.auth import hash_password
 from carto.publishing.storage import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 MESSY = ROOT / "tests" / "data" / "messy"
-TIMEOUT = 60
-PASSWORD = "Solidarité-62!"
-
-
-@pytest.fixture
-def db(tmp_path, monkeypatch) -> str:
-    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
-    monkeypatch.setenv("CARTO_DATABASE_URL", url)
-    monkeypatch.setenv("CARTO_TILES", "none")
-    monkeypatch.delenv("CARTO_DATA", raising=False)
-    return url
-
-
-def shown_count(at: AppTest) -> tuple[int, int]:
-    text = next(m.value for m in at.markdown if "affichées sur" in m.value)
-    shown, total = text.strip("*").split(" affichées sur ")
-    return int(shown), int(total)
-
-
-def map_page(**query: str | list[str]) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
 
 
 def test_map_page_filters_change_the_count(db) -> None:
@@ -79,21 +65,12 @@ def test_stale_link_values_are_ignored(db) -> None:
     assert shown_count(at)[0] >= 1
 
 
-def publish_page(*, signed_in: bool) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.secrets["editors"] = {
-        "marie": {"name": "Marie Dupont", "password_hash": hash_password(PASSWORD, n=2**14)}
-    }
-    at.switch_page("pages/1_Publier.py").run()
-    if signed_in:
-        at.text_input[0].input("marie")
-        at.text_input[1].input(PASSWORD)
-        at.button[0].click().run()
-    return at
+def editor_page(*, signed_in: bool) -> AppTest:
+    return signed_in_publish_page() if signed_in else publish_page({"editors": editors_secrets()})
 
 
 def test_anonymous_visitors_see_no_editor_controls(db) -> None:
-    at = publish_page(signed_in=False)
+    at = editor_page(signed_in=False)
     assert not at.exception
     assert len(at.get("file_uploader")) == 0
     assert not any(b.label == "Publier" for b in at.button)
@@ -101,22 +78,17 @@ def test_anonymous_visitors_see_no_editor_controls(db) -> None:
 
 
 def test_wrong_password_is_refused(db) -> None:
-    at = publish_page(signed_in=False)
-    at.text_input[0].input("marie")
-    at.text_input[1].input("mauvais")
-    at.button[0].click().run()
+    at = sign_in(editor_page(signed_in=False), "marie", "mauvais")
     assert any("incorrect" in e.value for e in at.error)
     assert len(at.get("file_uploader")) == 0
 
 
 def upload(at: AppTest, path: Path) -> AppTest:
-    uploader = at.get("file_uploader")[0]
-    uploader.set_value((path.name, path.read_bytes(), "text/csv"))  # type: ignore[attr-defined]
-    return at.run()
+    return upload_file(at, path.name, path.read_bytes())
 
 
 def test_editor_imports_reviews_and_publishes_cp1252_export(db) -> None:
-    at = publish_page(signed_in=True)
+    at = editor_page(signed_in=True)
     assert not at.exception
     assert len(at.get("file_uploader")) == 1
     at = upload(at, MESSY / "export-excel-cp1252-pointvirgule.csv")
@@ -140,7 +112,7 @@ def test_editor_imports_reviews_and_publishes_cp1252_export(db) -> None:
 def test_invalid_file_cannot_be_published(db, tmp_path) -> None:
     bad = tmp_path / "mauvais.csv"
     bad.write_text("nom;categorie;commune\nMasques;protection;Lille\n", encoding="utf-8")
-    at = publish_page(signed_in=True)
+    at = editor_page(signed_in=True)
     at = upload(at, bad)
     assert not at.exception
     assert any("rien ne peut être publié" in e.value for e in at.error)
@@ -149,7 +121,7 @@ def test_invalid_file_cannot_be_published(db, tmp_path) -> None:
 
 
 def test_rollback_from_the_versions_tab(db) -> None:
-    at = publish_page(signed_in=True)
+    at = editor_page(signed_in=True)
     at = upload(at, MESSY / "export-excel-cp1252-pointvirgule.csv")
     next(c for c in at.checkbox if c.label.startswith("Je confirme la publication")).check().run()
     next(b for b in at.button if b.label == "Publier").click().run()
@@ -164,7 +136,7 @@ def test_rollback_from_the_versions_tab(db) -> None:
 
 
 def test_second_editor_gets_a_conflict_and_nothing_is_overwritten(db) -> None:
-    at = publish_page(signed_in=True)
+    at = editor_page(signed_in=True)
     at = upload(at, MESSY / "export-excel-cp1252-pointvirgule.csv")  # reviewed against v1
 
     # Meanwhile another editor publishes version 2 from the CLI.
@@ -204,11 +176,11 @@ OIDC_SECRETS = {
     ids=["anonymous", "not-an-editor", "editor"],
 )
 def test_single_sign_on_route(db, user, sees_uploader, message) -> None:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(NAVIGATION), default_timeout=TIMEOUT).run()
     at.secrets["auth"] = OIDC_SECRETS
     at.secrets["oidc_editors"] = {"emails": ["marie.dupont@pas-de-calais.gouv.fr"]}
     at.user = user
-    at.switch_page("pages/1_Publier.py").run()
+    at.switch_page("pages/publier.py").run()
     assert not at.exception
     assert (len(at.get("file_uploader")) == 1) is sees_uploader
     assert not at.text_input  # no password form when single sign-on is configured

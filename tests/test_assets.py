@@ -22,7 +22,7 @@ from carto.map.assets import (
     install_assets,
     local_js_css,
 )
-from carto.map.basemap import OSM_TILES, build_map, build_naive_map
+from carto.map.basemap import OSM_TILES, build_map
 from carto.models import COLUMNS, GEOCODED_COLUMNS
 
 NODE_MODULES = PROJECT_ROOT / "node_modules"
@@ -125,7 +125,6 @@ MAPS = {
         sample_table(), arrondissements=OUTLINES, communes=OUTLINES, tiles="none"
     ),
     "selected": lambda: build_map(sample_table(), arrondissements=None, selected_id="a"),
-    "naive": lambda: build_naive_map(sample_table()),
 }
 
 

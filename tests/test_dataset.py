@@ -72,7 +72,8 @@ def test_missing_required_column_gives_an_empty_table_and_a_file_level_error() -
         ("ban", ChainGeocoder),
     ],
 )
-def test_online_geocoding_is_off_unless_configured(monkeypatch, value, expected) -> None:
+def test_online_geocoding_is_off_unless_configured(monkeypatch, tmp_path, value, expected) -> None:
+    monkeypatch.setenv("CARTO_STATE_DIR", str(tmp_path))  # the online cache goes there
     if value is None:
         monkeypatch.delenv("CARTO_ONLINE_GEOCODER", raising=False)
     else:

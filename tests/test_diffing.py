@@ -5,13 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from carto.publishing.diffing import (
-    FieldChange,
-    diff_tables,
-    find_duplicates,
-    merge_tables,
-    normalise_key,
-)
+from carto.publishing.diffing import FieldChange, diff_tables, merge_tables
 
 NAN = float("nan")
 
@@ -223,38 +217,40 @@ def test_merge_with_an_empty_publication_is_the_incoming_table() -> None:
 
 
 @pytest.mark.parametrize(
-    ("rows", "pairs"),
+    ("published", "incoming"),
     [
-        ([("Épicerie solidaire", "Arras"), ("epicerie  SOLIDAIRE!", "ARRAS")], [(0, 1)]),
-        ([("Épicerie solidaire", "Arras"), ("Épicerie solidaire", "Lens")], []),
-        (
-            [
-                ("Masques", "Saint-Omer"),
-                ("Repas", "Calais"),
-                ("masques", "Saint Omer"),
-                ("MASQUES", "saint-omer"),
-            ],
-            [(0, 2), (0, 3)],
-        ),
-        ([("", "Arras"), ("", "Arras")], []),
-        ([("L'Œuvre", "Liévin"), ("l oeuvre", "lievin")], [(0, 1)]),
+        (("L'Œuvre", "Liévin"), ("l oeuvre", "LIEVIN")),
+        (("Ex-æquo", "Saint-Omer"), ("EX AEQUO", "saint omer")),
+        (("Épicerie solidaire", "Arras"), ("epicerie  SOLIDAIRE!", "Arras ")),
     ],
 )
-def test_find_duplicates(rows: list[tuple[str, str]], pairs: list[tuple[int, int]]) -> None:
-    frame = pd.DataFrame(rows, columns=["nom", "commune"])
-    assert find_duplicates(frame) == pairs
+def test_rows_without_id_match_by_folded_nom_and_commune(
+    published: tuple[str, str], incoming: tuple[str, str]
+) -> None:
+    def one(nom: str, commune: str) -> pd.DataFrame:
+        return table({"id": "", "nom": nom, "commune": commune, "latitude": 50.4})
+
+    diff = diff_tables(one(*published), one(*incoming))
+    # The same initiative, written differently: a change to review, not a removal and an addition.
+    assert (diff.added_count, diff.removed_count, diff.changed_count) == (0, 0, 1)
+    assert [f.column for f in diff.changed[0].fields] == ["nom", "commune"]
 
 
 @pytest.mark.parametrize(
-    ("text", "key"),
+    ("published", "incoming", "changed"),
     [
-        ("Saint-Omer", "saint omer"),
-        ("  Hénin--Beaumont ", "henin beaumont"),
-        ("L’Œuvre d'Été", "l oeuvre d ete"),
-        (NAN, ""),
-        (None, ""),
-        (62041.0, "62041"),
+        (50.4, "50,4", False),  # French decimal comma
+        (50.4, "50.4000001", False),  # below the 6 decimals compared
+        (50.4, " 50.4 ", False),
+        (50.4, "50.41", True),
+        (50.4, "inf", True),  # not a number: compared as text
+        (50.4, "cinquante", True),
+        (NAN, "", False),
     ],
 )
-def test_normalise_key(text: object, key: str) -> None:
-    assert normalise_key(text) == key
+def test_coordinates_compare_as_stored_numbers(
+    published: float, incoming: object, changed: bool
+) -> None:
+    old = table({"id": "p1", "nom": "Gel", "commune": "Lillers", "latitude": published})
+    new = table({"id": "p1", "nom": "Gel", "commune": "Lillers", "latitude": incoming})
+    assert diff_tables(old, new).changed_count == int(changed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 
 from carto.display import detail_lines, detail_markdown, md_escape, safe_href, tel_href
@@ -101,3 +102,20 @@ def test_detail_lines_of_hostile_row_render_no_link() -> None:
     assert lines["Portée"].text == "Secteur : Calaisis"
     md = detail_markdown(lines["Site web"])
     assert "](" not in md  # shown as text, not as a link
+
+
+def test_detail_lines_skip_missing_values_of_every_kind() -> None:
+    row = {
+        "nom": "Masques",
+        "categorie": "protection",
+        "commune": "Calais",
+        "portee": pd.NA,
+        "adresse": pd.NA,
+        "site_web": None,
+        "email": math.nan,
+        "telephone": "  ",
+        "source": pd.NaT,
+        "date_publication": "",
+    }
+    lines = {line.label: line.text for line in detail_lines(row)}
+    assert lines == {"Catégorie": "Mesures de protection", "Commune": "Calais"}

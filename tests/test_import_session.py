@@ -10,43 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from apptest import signed_in_publish_page, upload
 from streamlit.testing.v1 import AppTest
 
-from carto.auth import hash_password
 from carto.gazetteer import load_gazetteer
 from carto.intake.session import ImportSession
 from carto.publishing.storage import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 MESSY = ROOT / "tests" / "data" / "messy"
-PASSWORD = "Solidarité-62!"
-
-
-@pytest.fixture
-def db(tmp_path, monkeypatch) -> str:
-    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
-    monkeypatch.setenv("CARTO_DATABASE_URL", url)
-    monkeypatch.setenv("CARTO_TILES", "none")
-    monkeypatch.delenv("CARTO_DATA", raising=False)
-    return url
 
 
 @pytest.fixture
 def page(db) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.secrets["editors"] = {
-        "marie": {"name": "Marie Dupont", "password_hash": hash_password(PASSWORD, n=2**14)}
-    }
-    at.switch_page("pages/1_Publier.py").run()
-    at.text_input[0].input("marie")
-    at.text_input[1].input(PASSWORD)
-    at.button[0].click().run()
-    return at
-
-
-def upload(at: AppTest, name: str, data: bytes) -> AppTest:
-    at.get("file_uploader")[0].set_value((name, data, "text/csv"))  # type: ignore[attr-defined]
-    return at.run()
+    return signed_in_publish_page()
 
 
 def session_of(at: AppTest) -> ImportSession:

@@ -14,18 +14,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import streamlit as st
+from apptest import map_page, shown_count
 from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates
 from streamlit.testing.v1 import AppTest
 
-from carto import ui
+from carto.config import Settings
 from carto.filters import MAX_QUERY_TEXT, FilterSpec, apply_filters, clean_search_text
 from carto.intake import pipeline as dataset
-from carto.map.assets import STATIC_URL
 from carto.map.markers import MarkerFiles, write_payload_file
+from carto.ui import map_view
+from carto.ui.routes import MARKERS_URL
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "initiatives.csv"
-TIMEOUT = 60
 HUNDRED_KB = "a " * 50_000
 
 
@@ -76,7 +77,6 @@ def test_a_100_kb_search_finds_what_its_words_find(initiatives: pd.DataFrame) ->
             FilterSpec(categories=("isoles", "protection")),
             FilterSpec(categories=("protection", "isoles")),
         ),
-        (FilterSpec(selected_id="a"), FilterSpec(selected_id="b")),
     ],
 )
 def test_equivalent_views_share_one_key(one: FilterSpec, other: FilterSpec) -> None:
@@ -230,16 +230,14 @@ def test_each_process_owns_its_folder_and_stale_ones_are_removed(tmp_path: Path)
 
 
 @pytest.fixture
-def markers_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    folder = tmp_path / "markers"
-    monkeypatch.setattr(ui, "MARKERS_DIR", folder)
+def markers_dir(db: str) -> Iterator[Path]:
     st.cache_resource.clear()
-    yield folder
+    yield Settings.from_env().markers_dir
     st.cache_resource.clear()
 
 
 def served_file(url: str, folder: Path) -> Path:
-    prefix = f"{STATIC_URL}/{folder.name}/"
+    prefix = f"{MARKERS_URL}/"
     assert url.startswith(prefix), url
     return folder / url.removeprefix(prefix)
 
@@ -255,8 +253,12 @@ def test_default_view_file_survives_300_commune_selections(
         )
     )
 
+    cfg = Settings.from_env()
+
     def hand_out(spec: FilterSpec) -> str:
-        url = ui._markers_url("test:v1", spec, apply_filters(initiatives, spec))
+        url = map_view.markers_url(
+            apply_filters(initiatives, spec), cfg=cfg, data_key="test:v1", spec=spec
+        )
         assert url is not None and served_file(url, markers_dir).is_file(), url
         return url
 
@@ -270,8 +272,9 @@ def test_default_view_file_survives_300_commune_selections(
     # « Arras » and « arras » are one view: one key, one file.
     arras = FilterSpec(text="Arras")
     shown = apply_filters(initiatives, arras)
-    assert ui._markers_url("test:v1", arras, shown) == ui._markers_url(
-        "test:v1", FilterSpec(text=" arras ARRAS"), shown
+    same = FilterSpec(text=" arras ARRAS")
+    assert map_view.markers_url(shown, cfg=cfg, data_key="test:v1", spec=arras) == (
+        map_view.markers_url(shown, cfg=cfg, data_key="test:v1", spec=same)
     )
 
 
@@ -279,20 +282,10 @@ def test_default_view_file_survives_300_commune_selections(
 
 
 @pytest.fixture
-def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, markers_dir: Path) -> AppTest:
-    monkeypatch.setenv("CARTO_DATABASE_URL", f"sqlite:///{tmp_path / 'app.sqlite'}")
-    monkeypatch.setenv("CARTO_TILES", "none")
-    monkeypatch.delenv("CARTO_DATA", raising=False)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.run()
+def app(markers_dir: Path) -> AppTest:
+    at = map_page()
     assert not at.exception
     return at
-
-
-def shown_count(at: AppTest) -> tuple[int, int]:
-    text = next(m.value for m in at.markdown if "affichées sur" in m.value)
-    shown, total = text.strip("*").split(" affichées sur ")
-    return int(shown), int(total)
 
 
 def crafted_run(at: AppTest, key: str, craft: Callable[[WidgetState], object]) -> WidgetStates:
@@ -353,7 +346,7 @@ def test_undecodable_widget_values_show_no_details(app: AppTest, case: str) -> N
         assert not shown.stack_trace and "redacted" in shown.message, shown
         assert "object" not in shown.message and ".py" not in shown.message
     # Only the crafting session is affected: the next visitor's page is whole.
-    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    other = map_page()
     assert not other.exception and shown_count(other) == (total, total)
 
 
@@ -384,21 +377,18 @@ def test_search_box_caps_the_text_and_the_shared_link(app: AppTest) -> None:
 
 
 def test_unwritable_marker_folder_still_draws_every_marker(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")  # a file where the folder should be: unwritable even for root
-    monkeypatch.setattr(ui, "MARKERS_DIR", blocker / "markers")
-    monkeypatch.setenv("CARTO_DATABASE_URL", f"sqlite:///{tmp_path / 'app.sqlite'}")
-    monkeypatch.setenv("CARTO_TILES", "none")
-    monkeypatch.delenv("CARTO_DATA", raising=False)
+    monkeypatch.setenv("CARTO_STATE_DIR", str(blocker))
     st.cache_resource.clear()
     with caplog.at_level(logging.ERROR, logger="carto"):
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+        at = map_page()
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error  # visitors have nothing to do about it: the map is whole
     (component,) = at.get("component_instance")
     args = component.proto.json_args
-    assert "pdc-2020-04-06-14" in args and "/markers/" not in args  # data inlined
+    assert "pdc-2020-04-06-14" in args and MARKERS_URL not in args  # data inlined
     assert any(r.name == "carto" and r.exc_info for r in caplog.records)
     st.cache_resource.clear()

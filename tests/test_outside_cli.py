@@ -18,6 +18,13 @@ GORGUE = "Épicerie solidaire;isoles;La Gorgue;;50.616;2.734\n"
 ARRAS = "Masques;protection;Arras;;;\n"
 
 
+@pytest.fixture(autouse=True)
+def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the shell says: no online geocoder, and anything written goes to tmp_path."""
+    monkeypatch.delenv("CARTO_ONLINE_GEOCODER", raising=False)
+    monkeypatch.setenv("CARTO_STATE_DIR", str(tmp_path / "state"))
+
+
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CARTO_DATABASE_URL", f"sqlite:///{tmp_path / 'store.sqlite'}")

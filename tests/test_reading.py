@@ -6,16 +6,26 @@ import csv
 import io
 import itertools
 import zipfile
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
 
-from carto.errors import ReadError
-from carto.intake.reading import RawTable, read_path, read_table
+from carto.errors import ReadError, SheetError
+from carto.intake import reading
+from carto.intake.reading import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_ROWS,
+    MAX_COLUMNS,
+    RawTable,
+    read_path,
+    read_table,
+)
 from carto.intake.validation import validate_table
+from carto.text import cell_text
 
+ROOT = Path(__file__).resolve().parents[1]
 MESSY = Path(__file__).resolve().parent / "data" / "messy"
 
 HEADER = ["id", "nom", "catégorie", "commune", "latitude", "longitude", "description"]
@@ -214,9 +224,32 @@ def test_xlsx_values_become_faithful_strings(tmp_path: Path) -> None:
     ]
     assert table.frame.values.tolist() == [
         ["Mairie de Guînes", "isoles", "50.83891234", "1.8711", "321855370", "2020-04-06", "3"],
-        ["Balsan", "protection", "50.95", "1.85", "", "2020-04-06 14:30:00", "2"],
+        ["Balsan", "protection", "50.95", "1.85", "", "2020-04-06T14:30:00", "2"],
     ]
     assert table.row_numbers == (2, 4)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (True, "oui"),
+        (False, "non"),
+        (date(2020, 4, 6), "2020-04-06"),
+        (datetime(2020, 4, 6), "2020-04-06"),
+        (datetime(2020, 4, 6, 9, 30), "2020-04-06T09:30:00"),
+        (time(9, 30), "09:30:00"),
+        (62041, "62041"),
+        (62041.0, "62041"),
+        (50.2910, "50.291"),
+        ("Guînes", "Guînes"),
+    ],
+)
+def test_xlsx_cell_reads_as_the_review_shows_it(tmp_path: Path, value: object, shown: str) -> None:
+    # A boolean cell used to read "VRAI" on import and « oui » in the review of the same file.
+    path = write_xlsx(tmp_path / "cases.xlsx", [["nom", "valeur"], ["Paniers", value]])
+    cell = read_path(path).frame.at[0, "valeur"]
+    assert cell == shown
+    assert cell == cell_text(value)
 
 
 def test_xlsx_prefers_the_initiatives_sheet(tmp_path: Path) -> None:
@@ -298,6 +331,21 @@ def test_limits(tmp_path: Path, options: dict[str, int], message: str) -> None:
         read_path(path, **options)
     with pytest.raises(ReadError, match=message):
         read_table(path.read_bytes(), **options)
+
+
+def test_schema_doc_states_the_reader_limits() -> None:
+    doc = (ROOT / "docs" / "schema.md").read_text(encoding="utf-8")
+    (line,) = [ln for ln in doc.splitlines() if ln.startswith("| limites |")]
+    assert f"{DEFAULT_MAX_BYTES // 2**20} Mo" in line
+    assert f"{DEFAULT_MAX_ROWS:,} lignes".replace(",", " ") in line
+    assert f"{MAX_COLUMNS} colonnes" in line
+
+
+def test_sheet_error_is_a_read_error_from_the_one_hierarchy() -> None:
+    with pytest.raises(SheetError) as caught:
+        read_table(b"nom;commune\nA;Arras\n", filename="f.csv", sheet="Feuil1")
+    assert reading.SheetError is SheetError  # `from carto.intake.reading import SheetError` works
+    assert "« Feuil1 »" in str(caught.value)
 
 
 def test_missing_file_is_a_read_error(tmp_path: Path) -> None:

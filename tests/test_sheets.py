@@ -13,6 +13,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from apptest import signed_in_publish_page
+from apptest import upload as upload_file
 from openpyxl import Workbook
 from streamlit.testing.v1 import AppTest
 
@@ -229,27 +231,12 @@ def test_sheet_choice_error_lists_the_choices(two_sheets) -> None:
 
 
 @pytest.fixture
-def publish_page(tmp_path, monkeypatch) -> AppTest:
-    from carto.auth import hash_password
-
-    monkeypatch.setenv("CARTO_DATABASE_URL", f"sqlite:///{tmp_path / 'app.sqlite'}")
-    monkeypatch.setenv("CARTO_TILES", "none")
-    monkeypatch.delenv("CARTO_DATA", raising=False)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.secrets["editors"] = {
-        "marie": {"name": "Marie Dupont", "password_hash": hash_password("mdp-62", n=2**14)}
-    }
-    at.switch_page("pages/1_Publier.py").run()
-    at.text_input[0].input("marie")
-    at.text_input[1].input("mdp-62")
-    at.button[0].click().run()
-    return at
+def publish_page(db) -> AppTest:
+    return signed_in_publish_page()
 
 
 def upload(at: AppTest, path: Path) -> AppTest:
-    mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    at.get("file_uploader")[0].set_value((path.name, path.read_bytes(), mime))  # type: ignore[attr-defined]
-    return at.run()
+    return upload_file(at, path.name, path.read_bytes())
 
 
 def read_line(at: AppTest) -> str:

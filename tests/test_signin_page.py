@@ -1,4 +1,4 @@
-"""AppTest of the sign-in on pages/1_Publier.py: what an operator sees for a broken secrets.toml,
+"""AppTest of the sign-in on pages/publier.py: what an operator sees for a broken secrets.toml,
 and that argon2 and scrypt accounts sign in while unknown names get the same answer."""
 
 from __future__ import annotations
@@ -8,24 +8,17 @@ from pathlib import Path
 
 import pytest
 import streamlit
+from apptest import PASSWORD, PUBLISH_PAGE, TIMEOUT, publish_page, sign_in
 from streamlit.runtime.secrets import Secrets
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.util import patch_config_options
 
 from carto.auth import hash_password
 
-ROOT = Path(__file__).resolve().parents[1]
-TIMEOUT = 60
-PASSWORD = "Solidarité-62!"
-
 
 @pytest.fixture(autouse=True)
-def db(tmp_path, monkeypatch) -> str:
-    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
-    monkeypatch.setenv("CARTO_DATABASE_URL", url)
-    monkeypatch.setenv("CARTO_TILES", "none")
-    monkeypatch.delenv("CARTO_DATA", raising=False)
-    return url
+def _page_world(db: str) -> str:
+    return db
 
 
 @pytest.fixture
@@ -43,23 +36,9 @@ def secrets_file(tmp_path, monkeypatch) -> Iterator[Path]:
         yield path
 
 
-def publish_page(secrets: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    for key, value in (secrets or {}).items():
-        at.secrets[key] = value
-    at.switch_page("pages/1_Publier.py").run()
-    return at
-
-
 def messages(at: AppTest) -> list[str]:
     shown = [e.value for e in at.error] + [w.value for w in at.warning]
     return [text.replace("\\", "") for text in shown]  # Markdown escapes aside
-
-
-def sign_in(at: AppTest, username: str, password: str) -> AppTest:
-    at.text_input[0].input(username)
-    at.text_input[1].input(password)
-    return at.button[0].click().run()
 
 
 def test_malformed_secrets_file_says_it_cannot_be_read_and_where(secrets_file: Path) -> None:
@@ -114,11 +93,11 @@ def test_unusable_hash_names_the_editor_key() -> None:
 
 
 def test_oidc_editors_that_is_not_a_table_is_named() -> None:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(PUBLISH_PAGE), default_timeout=TIMEOUT)
     at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback"}
     at.secrets["oidc_editors"] = "marie@example.org"
     at.user = {"is_logged_in": True, "email": "marie@example.org", "name": "Marie"}
-    at.switch_page("pages/1_Publier.py").run()
+    at.run()
     assert not at.exception
     assert any("« oidc_editors »" in text for text in messages(at)), messages(at)
     assert len(at.get("file_uploader")) == 0

@@ -11,6 +11,7 @@ import pytest
 
 from carto.errors import ConflictError, StorageError
 from carto.models import COLUMNS, GEOCODED_COLUMNS
+from carto.publishing.modes import MODE_LABELS, PublishMode
 from carto.publishing.storage import Store, VersionInfo, checksum
 
 ALL_COLUMNS = list(COLUMNS + GEOCODED_COLUMNS)
@@ -340,6 +341,21 @@ def test_a_non_numeric_coordinate_is_refused_naming_line_column_value(
 def test_unknown_publish_mode_is_a_programming_error(store: Store) -> None:
     with pytest.raises(ValueError, match="rollback"):
         store.publish(INITIAL, author="x", base_version=None, mode="rollback")
+
+
+def test_every_mode_reads_back_with_its_french_label(store: Store) -> None:
+    store.bootstrap_from(INITIAL)
+    store.publish(WEEK_2, author="Marie", base_version=1, mode=PublishMode.REPLACE)
+    store.publish(INITIAL, author="Paul", base_version=2, mode="merge")
+    store.rollback(2, author="Zoé")
+    modes = [v.mode for v in reversed(store.versions())]
+    assert modes == list(PublishMode)
+    assert [MODE_LABELS[m] for m in modes] == [
+        "Import initial",
+        "Remplacer",
+        "Fusionner",
+        "Retour à une version",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -11,18 +11,15 @@ from typing import TYPE_CHECKING, TextIO
 
 from carto import __version__
 from carto.config import PROJECT_ROOT, Settings
-from carto.errors import CartoError, ConfigError, ReadError
+from carto.errors import CartoError, ConfigError, ReadError, UsageError
 from carto.models import Issue
+from carto.publishing.modes import IMPORT_MODES, import_mode_text
 
 if TYPE_CHECKING:
     from carto.intake.pipeline import LoadedTable
     from carto.publishing.storage import Store
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(CartoError):
-    """The command line itself is wrong (exit 2)."""
 
 
 def _print_issues(issues: Sequence[Issue], *, stream: TextIO | None = None) -> None:
@@ -75,6 +72,7 @@ def _load_file(path: Path, args: argparse.Namespace, *, departement: str) -> Loa
             departement=departement,
             sheet=getattr(args, "feuille", None),
             accept_outside=frozenset().union(*(getattr(args, "hors_departement", None) or ())),
+            settings=_settings(),
         )
     except SheetError as exc:
         # Exit 2, not 1: the file may well be valid; the command must say which sheet to read.
@@ -126,7 +124,7 @@ def cmd_geocode(args: argparse.Namespace) -> int:
 
 
 def cmd_gazetteer_build(args: argparse.Namespace) -> int:
-    from carto.gazetteer import HISTORY_FILE, HISTORY_PACKAGE, build_gazetteer
+    from carto.gazetteer.build import HISTORY_FILE, HISTORY_PACKAGE, build_gazetteer
 
     departement = args.departement.strip().upper()
     out_dir = Path(args.out) if args.out else PROJECT_ROOT / "src" / "carto" / "data" / departement
@@ -282,9 +280,9 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
 
 
 def _sep_name(separator: str | None) -> str:
-    return {";": "point-virgule", ",": "virgule", "\t": "tabulation", None: "-"}.get(
-        separator, repr(separator)
-    )
+    from carto.intake.reading import SEPARATOR_LABELS
+
+    return "-" if separator is None else SEPARATOR_LABELS.get(separator, repr(separator))
 
 
 def _default_author() -> str:
@@ -353,7 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
         "import", help="valider, comparer et publier un fichier (nouvelle version)"
     )
     imp.add_argument("file")
-    imp.add_argument("--mode", choices=["replace", "merge"], default="replace")
+    imp.add_argument(
+        "--mode",
+        choices=[str(mode) for mode in IMPORT_MODES],
+        default=str(IMPORT_MODES[0]),
+        help=" ; ".join(f"{mode} ({import_mode_text(mode)})" for mode in IMPORT_MODES),
+    )
     imp.add_argument("--note", help="note de version")
     imp.add_argument("--author", default=_default_author(), help="auteur (défaut : utilisateur)")
     imp.add_argument("--dry-run", action="store_true", help="montrer la revue sans publier")

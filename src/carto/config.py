@@ -11,10 +11,13 @@ from pathlib import Path
 from carto.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The folder holding app.py and data/: the checkout for an editable install (`make`); for a
+# package installed into another venv (a service), the working directory the app runs from.
+APP_ROOT = PROJECT_ROOT if (PROJECT_ROOT / "app.py").is_file() else Path.cwd()
 TILES_CHOICES = ("osm", "none")
 ONLINE_GEOCODERS = ("ban", "nominatim")
 # Where `make run` keeps what the app writes, when CARTO_STATE_DIR is not set (git-ignored).
-DEFAULT_STATE_DIR = PROJECT_ROOT / "state"
+DEFAULT_STATE_DIR = APP_ROOT / "state"
 DEFAULT_MARKERS_MAX_MB = 64
 
 
@@ -52,7 +55,7 @@ class Settings:
         state_dir = Path(state_raw).expanduser() if state_raw else DEFAULT_STATE_DIR
         if not state_dir.is_absolute():
             state_dir = Path.cwd() / state_dir
-        data_path = Path(env.get("CARTO_DATA") or PROJECT_ROOT / "data" / "initiatives.csv")
+        data_path = Path(env.get("CARTO_DATA") or APP_ROOT / "data" / "initiatives.csv")
         departement = (env.get("CARTO_DEPARTEMENT") or "62").strip().upper()
         # Without CARTO_DATABASE_URL, each data file gets its own SQLite store in the state
         # directory, so that pointing CARTO_DATA at another file shows that file, not a store

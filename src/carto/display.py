@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from carto.models import CATEGORY_BY_SLUG, SCOPE_LABELS
+from carto.text import cell_text
 
 SAFE_SCHEMES = ("http", "https", "mailto", "tel")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])")
@@ -16,9 +16,7 @@ _EMAIL = re.compile(r"^[^@\s<>()\[\]\\,;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 def md_escape(text: object) -> str:
     """Escape Markdown so user text is shown literally by st.markdown (HTML is off anyway)."""
-    if text is None or (isinstance(text, float) and math.isnan(text)):
-        return ""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
+    return _MD_SPECIAL.sub(r"\\\1", cell_text(text))
 
 
 def safe_href(url: str) -> str | None:
@@ -51,9 +49,8 @@ def mail_href(email: str) -> str | None:
 
 
 def text_or_empty(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value).strip()
+    """A cell as stripped text, "" when missing (see carto.text.cell_text)."""
+    return cell_text(value).strip()
 
 
 @dataclass(frozen=True)

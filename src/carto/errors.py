@@ -15,8 +15,16 @@ class ReadError(CartoError):
     """A file cannot be read as a table (encoding, format, size)."""
 
 
-class SchemaError(CartoError):
-    """A table cannot be mapped onto the initiatives schema (e.g. a required column is missing)."""
+class SheetError(ReadError):
+    """The sheet to read must be named: several sheets hold data, or the one asked is missing.
+
+    `choices` are the sheets to choose from, in workbook order: the data sheets, or every sheet
+    when the one asked is missing. A CSV has none.
+    """
+
+    def __init__(self, message: str, *, choices: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.choices = choices
 
 
 class GazetteerError(CartoError):
@@ -33,3 +41,11 @@ class StorageError(CartoError):
 
 class ConflictError(StorageError):
     """Someone published a newer version since the editor's base version."""
+
+
+class InvalidImport(CartoError):
+    """The file has errors, or conflicts with the published version: nothing may be published."""
+
+
+class UsageError(CartoError):
+    """The command line itself is wrong (`carto` exits with 2)."""

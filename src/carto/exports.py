@@ -29,7 +29,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 import threading
 import zipfile
@@ -40,13 +39,11 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from carto.models import COLUMNS
-from carto.publishing.diffing import FLOAT_COLUMNS, canonical_float, canonical_text
+from carto.fields import EXPORT_COLUMNS, NUMBER_COLUMNS
+from carto.text import cell_number, cell_text
 
 ExportFormat = Literal["csv", "geojson", "xlsx"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("csv", "geojson", "xlsx")
-# Exported columns: the schema's, then what geocoding found that users care about.
-EXPORT_COLUMNS: tuple[str, ...] = COLUMNS + ("arrondissement", "geocode_status", "geocode_score")
 MEDIA_TYPES: dict[str, str] = {
     "csv": "text/csv",
     "geojson": "application/geo+json",
@@ -72,13 +69,13 @@ def restore_text(value: str) -> str:
 
 
 def _cell(column: str, value: object) -> str | float | None:
-    """Export value: float columns as numbers (None when missing), the rest as neutralised text."""
-    if column in FLOAT_COLUMNS:
+    """Export value: number columns as numbers (None when missing), the rest as neutralised text."""
+    if column in NUMBER_COLUMNS:
         try:
-            return canonical_float(value)
-        except (TypeError, ValueError):
+            return cell_number(value)
+        except ValueError:
             pass  # not a number: export it as (neutralised) text rather than lose it
-    return neutralise(canonical_text(value))
+    return neutralise(cell_text(value))
 
 
 def _rows(table: pd.DataFrame, columns: Sequence[str] = EXPORT_COLUMNS) -> list[list[object]]:
@@ -120,16 +117,12 @@ def _xlsx_text(value: str) -> str:
 
 def _xlsx_value(column: str, value: object) -> str | float | None:
     """The cell of `_cell`, made fit for XML; None for an empty cell (not written)."""
-    if column in FLOAT_COLUMNS:
+    if column in NUMBER_COLUMNS:
         try:
-            number = canonical_float(value)
-        except (TypeError, ValueError):
-            pass  # not a number: written as (neutralised) text, like the CSV
-        else:
-            if number is None or math.isfinite(number):
-                return number
-            value = repr(number)  # inf is no XLSX number: keep it as text rather than lose it
-    return _xlsx_text(canonical_text(value)) or None
+            return cell_number(value)
+        except ValueError:
+            pass  # not a number (inf included): written as (neutralised) text, like the CSV
+    return _xlsx_text(cell_text(value)) or None
 
 
 def _column_letter(number: int) -> str:
@@ -142,7 +135,7 @@ def _column_letter(number: int) -> str:
 
 
 def _column_width(column: str) -> int:
-    return 60 if column == "description" else 14 if column in FLOAT_COLUMNS else 24
+    return 60 if column == "description" else 14 if column in NUMBER_COLUMNS else 24
 
 
 def _xml_cell(reference: str, value: str | float, *, style: int = 0) -> str:
@@ -278,9 +271,9 @@ def _xlsx(table: pd.DataFrame, columns: Sequence[str] = EXPORT_COLUMNS) -> bytes
 def _point(row: list[object]) -> tuple[float, float] | None:
     values = dict(zip(EXPORT_COLUMNS, row, strict=True))
     try:
-        latitude = canonical_float(values["latitude"])
-        longitude = canonical_float(values["longitude"])
-    except (TypeError, ValueError):
+        latitude = cell_number(values["latitude"])
+        longitude = cell_number(values["longitude"])
+    except ValueError:
         return None
     if latitude is None or longitude is None:
         return None
@@ -302,13 +295,13 @@ def _geojson(table: pd.DataFrame) -> bytes:
             continue
         properties: dict[str, Any] = {}
         for column, value in zip(EXPORT_COLUMNS, row, strict=True):
-            if column in FLOAT_COLUMNS:
+            if column in NUMBER_COLUMNS:
                 try:
-                    properties[column] = canonical_float(value)
+                    properties[column] = cell_number(value)
                     continue
-                except (TypeError, ValueError):
+                except ValueError:
                     pass
-            properties[column] = canonical_text(value) or None
+            properties[column] = cell_text(value) or None
         latitude, longitude = point
         features.append(
             {

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from carto import fields
+
 # The communiqué's five themes. `slug` is stored in `categorie`; `label` is shown to users.
-# `aliases` are extra spellings accepted on import (compared after name normalisation).
+# `aliases` are other spellings accepted on import, besides the slug and the label (compared
+# after folding case and accents, singular or plural: see intake.validation.parse_category).
 
 
 @dataclass(frozen=True)
@@ -22,31 +25,61 @@ CATEGORIES: tuple[Category, ...] = (
         "protection",
         "Mesures de protection",
         "#1f77b4",
-        ("solidaires dans l application des mesures de protection", "protection"),
+        (
+            "Solidaires dans l’application des mesures de protection",
+            "gestes barrières",
+            "protective equipment",
+        ),
     ),
     Category(
         "soignants",
         "Personnels soignants",
         "#d62728",
-        ("solidaires avec les personnels soignants", "soignants", "sante"),
+        (
+            "Solidaires avec les personnels soignants",
+            "santé",
+            "carers",
+            "caregivers",
+            "health workers",
+            "healthcare",
+        ),
     ),
     Category(
         "confines",
         "Personnes confinées",
         "#2ca02c",
-        ("solidaires avec les personnes confinees", "confinement", "confines"),
+        (
+            "Solidaires avec les personnes confinées",
+            "confinement",
+            "lockdown",
+            "confined people",
+            "confined",
+        ),
     ),
     Category(
         "isoles",
         "Personnes isolées",
         "#9467bd",
-        ("solidaires avec les personnes isolees", "isolement", "isoles"),
+        (
+            "Solidaires avec les personnes isolées",
+            "isolement",
+            "isolated people",
+            "isolated",
+            "isolation",
+        ),
     ),
     Category(
         "routiers",
         "Transporteurs routiers",
         "#ff7f0e",
-        ("solidaires avec les transporteurs routiers", "transporteurs", "routiers"),
+        (
+            "Solidaires avec les transporteurs routiers",
+            "transporteurs",
+            "truckers",
+            "truck drivers",
+            "lorry drivers",
+            "hauliers",
+        ),
     ),
 )
 CATEGORY_BY_SLUG: dict[str, Category] = {c.slug: c for c in CATEGORIES}
@@ -59,36 +92,34 @@ SCOPE_LABELS: dict[str, str] = {
     "arrondissement": "Arrondissement",
     "departement": "Département",
 }
+# Other spellings of a scope accepted on import (compared after folding case and accents).
+SCOPE_ALIASES: dict[str, Scope] = {
+    "communal": "commune",
+    "communale": "commune",
+    "ville": "commune",
+    "town": "commune",
+    "city": "commune",
+    "municipality": "commune",
+    "local": "commune",
+    "sector": "secteur",
+    "area": "secteur",
+    "zone": "secteur",
+    "intercommunal": "secteur",
+    "intercommunalité": "secteur",
+    "district": "arrondissement",
+    "départemental": "departement",
+    "départementale": "departement",
+    "department": "departement",
+    "county": "departement",
+}
 
 GeocodeStatus = Literal["exact", "fuzzy", "manual", "failed"]
 Severity = Literal["error", "warning"]
 
-# Canonical column order of an initiatives table (docs/schema.md).
-COLUMNS: tuple[str, ...] = (
-    "id",
-    "nom",
-    "categorie",
-    "description",
-    "commune",
-    "code_insee",
-    "portee",
-    "zone",
-    "adresse",
-    "latitude",
-    "longitude",
-    "site_web",
-    "email",
-    "telephone",
-    "date_publication",
-    "source",
-)
-# Columns added by geocoding.
-GEOCODED_COLUMNS: tuple[str, ...] = (
-    "arrondissement_code",
-    "arrondissement",
-    "geocode_status",
-    "geocode_score",
-)
+# Canonical column order of an initiatives table, and the columns geocoding adds: both come from
+# the field table (carto.fields), like docs/schema.md.
+COLUMNS: tuple[str, ...] = fields.COLUMNS
+GEOCODED_COLUMNS: tuple[str, ...] = fields.DERIVED_COLUMNS
 
 
 @dataclass(frozen=True)

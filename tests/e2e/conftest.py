@@ -2,7 +2,8 @@
 
 Fixtures:
 - `streamlit_server` (session): a function `start(env=None) -> StreamlitServer`; each distinct
-  env (e.g. {"CARTO_DATA": path}) gets its own server, started once and killed at the end.
+  env (e.g. {"CARTO_DATA": path}) gets its own server, started once and killed at the end, with
+  its own CARTO_STATE_DIR and secrets file (the shared harness: tests/streamlit_server.py).
 - `streamlit_app` (session): the default server (CARTO_TILES=none, the project's dataset).
 - `browser` (session): headless Debian Chromium; skipped when absent unless
   CARTO_REQUIRE_BROWSER=1.
@@ -14,13 +15,8 @@ Fixtures:
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from streamlit_server import StreamlitServer, start_streamlit
 
 from carto.config import PROJECT_ROOT
 from carto.map.assets import check_assets
@@ -38,119 +35,13 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 # streamlit-folium's component iframe (Streamlit titles it after the component's name).
 MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
-STARTUP_TIMEOUT_S = 60.0
 DEFAULT_TIMEOUT_MS = 30_000
 DEFAULT_ENV = {"CARTO_TILES": "none"}
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _python() -> str:
     venv_python = PROJECT_ROOT / ".venv" / "bin" / "python"
     return str(venv_python) if venv_python.exists() else sys.executable
-
-
-@dataclass
-class StreamlitServer:
-    base_url: str
-    env: dict[str, str]
-    log_path: Path
-    process: subprocess.Popen[bytes]
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(pas de journal)"
-
-    def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        # The server was started in its own session: end its whole process group.
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-
-
-def _wait_healthy(server: StreamlitServer) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    url = f"{server.base_url}/_stcore/health"
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(
-                f"Streamlit s'est arrêté (code {server.process.returncode}) :\n{server.log_tail()}"
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (localhost)
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)  # polling interval of the health check, not a wait for the UI
-    raise RuntimeError(f"Streamlit ne répond pas sur {url} :\n{server.log_tail()}")
-
-
-def start_streamlit(
-    *,
-    env: dict[str, str] | None = None,
-    script: str = "app.py",
-    log_dir: Path,
-    secrets: str | None = None,
-) -> StreamlitServer:
-    """Start `streamlit run script` on a free port and wait until it is healthy.
-
-    Each server gets its own SQLite store (unless env names one) and, when `secrets` is given,
-    its own secrets.toml, so tests never touch the developer's data/ or .streamlit/.
-    """
-    port = _free_port()
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("STREAMLIT_", "CARTO_"))}
-    full_env.update(DEFAULT_ENV)
-    full_env["CARTO_DATABASE_URL"] = f"sqlite:///{log_dir / f'store-{port}.sqlite'}"
-    full_env.update(env or {})
-    secrets_path = log_dir / f"secrets-{port}.toml"
-    secrets_path.write_text(secrets or "", encoding="utf-8")
-    full_env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
-    log_path = log_dir / f"streamlit-{port}.log"
-    command = [
-        _python(),
-        "-m",
-        "streamlit",
-        "run",
-        script,
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--server.address",
-        "127.0.0.1",
-        "--secrets.files",
-        str(secrets_path),
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = StreamlitServer(f"http://localhost:{port}", dict(env or {}), log_path, process)
-    try:
-        _wait_healthy(server)
-    except BaseException:
-        server.stop()
-        raise
-    return server
 
 
 @pytest.fixture(scope="session")
@@ -178,7 +69,14 @@ def streamlit_server(
     ) -> StreamlitServer:
         key = (("script", script), ("secrets", secrets or ""), *sorted((env or {}).items()))
         if key not in servers:
-            servers[key] = start_streamlit(env=env, script=script, log_dir=log_dir, secrets=secrets)
+            servers[key] = start_streamlit(
+                cwd=PROJECT_ROOT,
+                env={**DEFAULT_ENV, **(env or {})},
+                script=script,
+                secrets=secrets,
+                log_dir=log_dir,
+                streamlit=(_python(), "-m", "streamlit"),
+            )
         return servers[key]
 
     try:

@@ -24,6 +24,7 @@ from playwright.sync_api import expect
 from carto.config import Settings
 from carto.intake import pipeline as dataset
 from carto.map.basemap import MARKER_CLASS
+from carto.ui.routes import MARKERS_URL as MARKERS_ROUTE
 
 from .conftest import DEFAULT_ENV, MAP_IFRAME
 
@@ -35,7 +36,7 @@ WORKERS = 2
 DEFAULT_EVERY = 10
 RUN_TIMEOUT_S = 60.0
 TOTAL_TIMEOUT_S = 600.0
-MARKERS_URL = re.compile(r"/app/static/markers/[\w./-]+?\.json")
+MARKERS_URL = re.compile(re.escape(MARKERS_ROUTE) + r"/[\w./-]+?\.json")
 COMMUNES_KEY = "f_communes"
 # Its own server, so that other browser tests share none of these 300 views.
 ENV = {"CARTO_DEPARTEMENT": "62"}

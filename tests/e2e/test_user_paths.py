@@ -125,7 +125,7 @@ def editor_app(streamlit_server):
 
 
 def sign_in(page, base_url: str) -> None:
-    page.goto(base_url + "/Publier")
+    page.goto(base_url + "/publier")
     page.get_by_label("Identifiant").fill("marie")
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
@@ -139,7 +139,7 @@ def test_editor_publishes_then_rolls_back(page, network, editor_app) -> None:
     assert total_after != total_before  # otherwise the map could not show the change
 
     # Anonymous visitors see no editor controls.
-    page.goto(base + "/Publier")
+    page.goto(base + "/publier")
     expect(page.get_by_label("Identifiant")).to_be_visible()
     expect(page.locator('[data-testid="stFileUploader"]')).to_have_count(0)
 

@@ -8,21 +8,24 @@ from pathlib import Path
 
 import pandas as pd
 
+from carto.config import Settings
 from carto.errors import ReadError
 from carto.exports import restore_text
+from carto.fields import TABLE_COLUMNS
 from carto.gazetteer import Gazetteer, load_gazetteer
 from carto.geocoding import (
     ChainGeocoder,
     Geocoder,
     OfflineGeocoder,
     geocode_table,
-    online_geocoder_from_env,
+    online_geocoder,
 )
 from carto.intake.reading import RawTable, read_table
 from carto.intake.validation import validate_table
-from carto.models import COLUMNS, GEOCODED_COLUMNS, Issue, IssueSummary
+from carto.models import Issue, IssueSummary
 
-ALL_COLUMNS: tuple[str, ...] = COLUMNS + GEOCODED_COLUMNS
+# Every column of a loaded table: the file's, then geocoding's (carto.fields).
+ALL_COLUMNS: tuple[str, ...] = TABLE_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,9 @@ def prepare(
     *,
     corrections: Mapping[int, str] | None = None,
     accept_outside: Collection[int] = frozenset(),
+    settings: Settings | None = None,
 ) -> LoadedTable:
-    """Validate and geocode a table that was read already.
+    """Validate and geocode a table that was read already (`settings`: see default_geocoder).
 
     `corrections` maps a spreadsheet line to the INSEE code an editor picked for it; those rows
     are geocoded from that code and marked "manual". `accept_outside` holds the lines whose
@@ -80,7 +84,7 @@ def prepare(
             table.loc[i, "commune"] = ""
         table, geo_issues = geocode_table(
             table,
-            default_geocoder(gazetteer),
+            default_geocoder(gazetteer, settings),
             row_numbers=row_numbers,
             accept_outside=accept_outside,
         )
@@ -101,10 +105,11 @@ def prepare(
     )
 
 
-def default_geocoder(gazetteer: Gazetteer) -> Geocoder:
-    """Offline; with CARTO_ONLINE_GEOCODER=ban|nominatim, street addresses are tried online too."""
+def default_geocoder(gazetteer: Gazetteer, settings: Settings | None = None) -> Geocoder:
+    """Offline; when settings.online_geocoder names a provider (CARTO_ONLINE_GEOCODER), street
+    addresses are tried online too. `settings` None: Settings.from_env()."""
     offline = OfflineGeocoder(gazetteer)
-    online = online_geocoder_from_env()
+    online = online_geocoder(settings or Settings.from_env())
     return ChainGeocoder(offline, online) if online is not None else offline
 
 
@@ -116,6 +121,7 @@ def load(
     departement: str = "62",
     gazetteer: Gazetteer | None = None,
     accept_outside: Collection[int] = frozenset(),
+    settings: Settings | None = None,
 ) -> LoadedTable:
     """Read, validate and geocode a CSV/XLSX file (`sheet`: see `read_table`).
 
@@ -126,7 +132,12 @@ def load(
             raise ReadError(f"Fichier introuvable : « {source} ».")
         filename = filename or source.name
     raw = read_table(source, filename=filename, sheet=sheet)
-    return prepare(raw, gazetteer or load_gazetteer(departement), accept_outside=accept_outside)
+    return prepare(
+        raw,
+        gazetteer or load_gazetteer(departement),
+        accept_outside=accept_outside,
+        settings=settings,
+    )
 
 
 def empty_table() -> pd.DataFrame:

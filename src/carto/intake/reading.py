@@ -10,24 +10,27 @@ from __future__ import annotations
 import csv
 import io
 import re
-import unicodedata
 import zipfile
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time
 from pathlib import Path
 from typing import IO, Any, Literal
 from xml.sax.saxutils import unescape
 
 import pandas as pd
 
-from carto.errors import ReadError
+from carto.errors import ReadError, SheetError
 from carto.models import Issue
+from carto.text import cell_text, nfc
 
+# The upload limits, here and only here: the pages and .streamlit/config.toml's maxUploadSize
+# (in MiB) follow them.
 DEFAULT_MAX_BYTES = 20 * 2**20
 DEFAULT_MAX_ROWS = 20_000
 MAX_COLUMNS = 256
 SEPARATORS: tuple[str, ...] = (";", ",", "\t")
+# How the pages and the command line name each separator.
+SEPARATOR_LABELS: dict[str, str] = {";": "point-virgule", ",": "virgule", "\t": "tabulation"}
 # An XLSX is a zip; refuse archives that would inflate far beyond the upload limit (zip bombs).
 XLSX_MAX_UNCOMPRESSED_FACTOR = 10
 XLSX_MAX_RATIO = 200
@@ -56,18 +59,6 @@ _SEP_HINT = re.compile(r"^sep=(.)\s*$", re.IGNORECASE)
 # Beyond this many formula cells without a value, one summary warning instead of one each.
 MAX_FORMULA_WARNINGS = 20
 _PLAIN_SHEET_NAME = re.compile(r"^\w+$")
-
-
-class SheetError(ReadError):
-    """The sheet to read must be named: several sheets hold data, or the one asked is missing.
-
-    `choices` are the sheets to choose from, in workbook order: the data sheets, or every sheet
-    when the one asked is missing. A CSV has none.
-    """
-
-    def __init__(self, message: str, *, choices: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.choices = choices
 
 
 @dataclass(frozen=True)
@@ -379,7 +370,7 @@ def _column_letter(index: int) -> str:
 
 
 def _clean_header(name: str) -> str:
-    name = unicodedata.normalize("NFC", _HEADER_JUNK.sub("", name))
+    name = nfc(_HEADER_JUNK.sub("", name))
     return " ".join(name.split()).strip('"').strip()
 
 
@@ -464,26 +455,6 @@ def _check_zip(data: bytes, *, shown: str, max_bytes: int) -> None:
         )
 
 
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "VRAI" if value else "FAUX"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, datetime):
-        if value.time() == time(0, 0):
-            return value.date().isoformat()
-        return value.isoformat(sep=" ")
-    if isinstance(value, date | time):
-        return value.isoformat()
-    return str(value)
-
-
 def _read_xlsx(
     data: bytes, *, shown: str, sheet: str | None, max_bytes: int, max_rows: int
 ) -> RawTable:
@@ -530,7 +501,8 @@ def _sheet_rows(sheet: Any) -> Generator[list[str], None, None]:
         # The stored dimension may claim XFD1048576; compute it from the cells instead.
         sheet.reset_dimensions()
     for values in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS):
-        yield [_cell_text(v) for v in values]
+        # One cell-to-text rule for the file and the review: a boolean reads « oui »/« non ».
+        yield [cell_text(v) for v in values]
 
 
 def _holds_data(sheet: Any) -> bool:

@@ -1,6 +1,7 @@
-"""Initiatives schema: header matching (French canonical names, aliases) and row validation.
+"""Row validation: header matching and per-type checks, all driven by the field table.
 
-The rules are described for users in docs/schema.md; keep both in step.
+Which columns exist, their spellings, which are required, their types and maximum lengths come
+from carto.fields (documented for users in docs/schema.md, generated from it).
 """
 
 from __future__ import annotations
@@ -8,105 +9,29 @@ from __future__ import annotations
 import difflib
 import math
 import re
-import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import pandas as pd
 
-from carto.models import (
-    CATEGORIES,
+from carto.fields import (
     COLUMNS,
-    GEOCODED_COLUMNS,
-    SCOPES,
-    Issue,
-    IssueSummary,
-    Severity,
+    FIELDS,
+    FIELDS_BY_NAME,
+    NUMBER_COLUMNS,
+    PLACE_COLUMNS,
+    REQUIRED_COLUMNS,
+    Field,
+    FieldType,
+    field_for_header,
+    header_key,
 )
+from carto.models import CATEGORIES, SCOPE_ALIASES, SCOPES, Issue, IssueSummary, Severity
+from carto.text import INSEE_RE, cell_text, fold_key, is_email, nfc, parse_number, web_address
 
-# Canonical column -> accepted spellings. Matching ignores case, accents, spaces, underscores,
-# hyphens and apostrophes (see `_header_key`), so "Code INSEE" and "code-insee" need no entry.
-HEADER_ALIASES: dict[str, tuple[str, ...]] = {
-    "id": ("id", "identifiant", "identifier", "ref", "reference"),
-    "nom": ("nom", "name", "title", "titre", "intitule", "initiative"),
-    "categorie": ("categorie", "category", "theme", "thème", "type", "rubrique"),
-    "description": ("description", "details", "détails", "texte", "text", "resume", "summary"),
-    "commune": ("commune", "city", "town", "ville", "municipality", "localite", "locality"),
-    "code_insee": ("code_insee", "insee", "code_commune", "citycode", "code_officiel_geographique"),
-    "portee": ("portee", "portée", "scope", "echelle", "niveau"),
-    "zone": ("zone", "secteur", "area", "sector", "territoire", "territory"),
-    "adresse": ("adresse", "address", "street", "rue", "lieu", "place"),
-    "latitude": ("latitude", "lat", "y"),
-    "longitude": ("longitude", "lon", "lng", "long", "x"),
-    "site_web": ("site_web", "website", "site", "url", "web", "site_internet", "lien", "link"),
-    "email": ("email", "e-mail", "courriel", "mail", "adresse_electronique"),
-    "telephone": ("telephone", "téléphone", "phone", "tel", "tél", "numero", "contact_telephone"),
-    "date_publication": (
-        "date_publication",
-        "date",
-        "published",
-        "publication",
-        "date_de_publication",
-    ),
-    "source": ("source", "sources", "origine", "reference_source"),
-}
-
-REQUIRED_COLUMNS: tuple[str, ...] = ("nom", "categorie")
-PLACE_COLUMNS: tuple[str, ...] = ("commune", "code_insee", "latitude", "longitude")
-
-# Longer values are refused, never truncated silently.
-MAX_LENGTHS: dict[str, int] = {
-    "id": 64,
-    "nom": 200,
-    "description": 5000,
-    "site_web": 2000,
-    "email": 254,
-}
-DEFAULT_MAX_LENGTH = 500
-
-# Columns produced by geocoding or exports: recognised and recomputed, so dropped without noise.
-_SILENT_COLUMNS: frozenset[str] = frozenset(GEOCODED_COLUMNS)
-
-# Extra category spellings on top of models.CATEGORIES (English, short forms).
-_EXTRA_CATEGORY_ALIASES: dict[str, tuple[str, ...]] = {
-    "protection": ("mesures de protection", "protective equipment", "gestes barrieres"),
-    "soignants": ("personnels soignants", "carers", "caregivers", "health workers", "healthcare"),
-    "confines": ("personnes confinees", "lockdown", "confined people", "confined"),
-    "isoles": ("personnes isolees", "isolated people", "isolated", "isolation"),
-    "routiers": (
-        "transporteurs routiers",
-        "truckers",
-        "truck drivers",
-        "lorry drivers",
-        "hauliers",
-    ),
-}
-
-_SCOPE_ALIASES: dict[str, str] = {
-    "commune": "commune",
-    "communal": "commune",
-    "communale": "commune",
-    "ville": "commune",
-    "town": "commune",
-    "city": "commune",
-    "municipality": "commune",
-    "local": "commune",
-    "secteur": "secteur",
-    "sector": "secteur",
-    "area": "secteur",
-    "zone": "secteur",
-    "intercommunal": "secteur",
-    "intercommunalite": "secteur",
-    "arrondissement": "arrondissement",
-    "district": "arrondissement",
-    "departement": "departement",
-    "departemental": "departement",
-    "departementale": "departement",
-    "department": "departement",
-    "county": "departement",
-}
+_INPUT_FIELDS: tuple[Field, ...] = tuple(f for f in FIELDS if not f.derived)
 
 _MONTHS: dict[str, int] = {
     "janvier": 1,
@@ -143,22 +68,9 @@ _SPACES = re.compile(r"[ \t\n\u00a0\u202f]+")
 _DUPLICATE_SUFFIX = re.compile(r"\s*\((\d+)\)$")
 
 _ID_RE = re.compile(r"^[\w.-]+$")
-_INSEE_RE = re.compile(r"^(\d{5}|2[AB]\d{3})$", re.IGNORECASE)
-_EMAIL_RE = re.compile(r"^[\w.%+'-]+@[\w-]+(\.[\w-]+)+$")
-_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
-_BARE_DOMAIN_RE = re.compile(r"^[\w-]+(\.[\w-]+)+(:\d+)?([/?#].*)?$")
-_HOST_RE = re.compile(r"^[\w.-]+(:\d{1,5})?$")
 _DATE_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]00:00(?::00)?)?$")
 _DATE_DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})$")
 _DATE_WORDS = re.compile(r"^(\d{1,2})(?:er)? ([a-z]+)\.? (\d{4})$")
-
-
-def normalize_key(text: str) -> str:
-    """Casefold, drop accents and punctuation: "L’Épicerie !" -> "l epicerie"."""
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = text.replace("œ", "oe").replace("æ", "ae")
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return " ".join(re.findall(r"[^\W_]+", text))
 
 
 def show_invisible(text: str) -> str:
@@ -170,15 +82,11 @@ def show_invisible(text: str) -> str:
     return _INVISIBLE.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
 
 
-def _header_key(text: str) -> str:
-    return normalize_key(text).replace(" ", "")
-
-
 def _category_key(text: str) -> str:
     # Crude singular and masculine so that the communiqué's own heading "Solidaire avec les
     # personnes isolées" and "confinées" match "solidaires avec les personnes isolees", "confines".
     words = []
-    for word in normalize_key(text).split():
+    for word in fold_key(text).split():
         if len(word) > 3 and word.endswith("s"):
             word = word[:-1]
         if len(word) > 3:
@@ -187,30 +95,22 @@ def _category_key(text: str) -> str:
     return " ".join(words)
 
 
-def _build_header_lookup() -> dict[str, str]:
-    lookup: dict[str, str] = {}
-    for canonical, aliases in HEADER_ALIASES.items():
-        for alias in (canonical, *aliases):
-            lookup[_header_key(alias)] = canonical
-    return lookup
-
-
-def _build_category_lookup() -> dict[str, str]:
-    lookup: dict[str, str] = {}
-    for cat in CATEGORIES:
-        for spelling in (cat.slug, cat.label, *cat.aliases, *_EXTRA_CATEGORY_ALIASES[cat.slug]):
-            lookup[_category_key(spelling)] = cat.slug
-    return lookup
-
-
-_HEADER_LOOKUP = _build_header_lookup()
-_CATEGORY_LOOKUP = _build_category_lookup()
+_CATEGORY_LOOKUP: dict[str, str] = {
+    _category_key(spelling): cat.slug
+    for cat in CATEGORIES
+    for spelling in (cat.slug, cat.label, *cat.aliases)
+}
 _CATEGORY_HELP = ", ".join(f"{c.slug} ({c.label})" for c in CATEGORIES)
+_SCOPE_LOOKUP: dict[str, str] = {
+    fold_key(spelling): scope
+    for spelling, scope in (*((s, s) for s in SCOPES), *SCOPE_ALIASES.items())
+}
 
 
 def canonical_header(name: str) -> str | None:
-    """The canonical column a header spelling stands for, or None."""
-    return _HEADER_LOOKUP.get(_header_key(name))
+    """The canonical input column a header spelling stands for, or None (geocoded ones too)."""
+    found = field_for_header(name)
+    return found.name if found is not None and not found.derived else None
 
 
 def parse_category(text: str) -> str | None:
@@ -220,7 +120,7 @@ def parse_category(text: str) -> str | None:
 
 def parse_scope(text: str) -> str | None:
     """The scope value for a French or English spelling, or None."""
-    return _SCOPE_ALIASES.get(normalize_key(text))
+    return _SCOPE_LOOKUP.get(fold_key(text))
 
 
 def match_headers(columns: Sequence[str]) -> tuple[dict[str, str], list[Issue]]:
@@ -241,8 +141,9 @@ def match_headers(columns: Sequence[str]) -> tuple[dict[str, str], list[Issue]]:
             if base != name:
                 canonical = canonical_header(base)
         if canonical is None:
-            if _header_key(name) in {_header_key(c) for c in _SILENT_COLUMNS}:
-                continue
+            known = field_for_header(name)
+            if known is not None and known.derived:
+                continue  # computed again by geocoding
             issues.append(
                 Issue(
                     "warning",
@@ -250,7 +151,7 @@ def match_headers(columns: Sequence[str]) -> tuple[dict[str, str], list[Issue]]:
                     column=name,
                     hint="noms reconnus : " + ", ".join(COLUMNS) + " (voir docs/schema.md)",
                     suggestions=tuple(
-                        difflib.get_close_matches(_header_key(name), list(COLUMNS), n=3)
+                        difflib.get_close_matches(header_key(name), list(COLUMNS), n=3)
                     ),
                 )
             )
@@ -292,12 +193,18 @@ class ValidationResult(IssueSummary):
 
 
 class _RowChecker:
-    """Collects the issues of one row; each check returns the cleaned value."""
+    """Collects the issues of one row; each check returns the cleaned value.
 
-    def __init__(self, row: int, issues: list[Issue]) -> None:
+    `present` holds the canonical columns the file has; `texts` the row's cleaned texts (a
+    check may look at another column, e.g. the scope at the zone).
+    """
+
+    def __init__(self, row: int, issues: list[Issue], present: frozenset[str]) -> None:
         self.row = row
         self.issues = issues
+        self.present = present
         self.refused: set[str] = set()
+        self.texts: dict[str, str] = {}
 
     def add(
         self, severity: Severity, column: str, value: str, message: str, hint: str = ""
@@ -306,10 +213,9 @@ class _RowChecker:
             Issue(severity, message, row=self.row, column=column, value=value, hint=hint)
         )
 
-    def text(self, column: str, raw: str) -> str:
-        multiline = column == "description"
-        value = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n"))
-        if multiline:
+    def text(self, spec: Field, raw: str) -> str:
+        value = nfc(raw.replace("\r\n", "\n").replace("\r", "\n"))
+        if spec.multiline:
             cleaned = _INVISIBLE.sub("", value)
             cleaned = "\n".join(line.rstrip() for line in cleaned.split("\n")).strip()
         else:
@@ -318,150 +224,102 @@ class _RowChecker:
         if _INVISIBLE.search(value):
             self.add(
                 "warning",
-                column,
+                spec.name,
                 show_invisible(raw),
                 "caractères invisibles ou de contrôle supprimés",
                 "vérifiez la valeur : ces caractères peuvent masquer ou inverser du texte",
             )
-        limit = MAX_LENGTHS.get(column, DEFAULT_MAX_LENGTH)
-        if len(cleaned) > limit:
+        if len(cleaned) > spec.max_length:
             self.add(
                 "error",
-                column,
+                spec.name,
                 cleaned,
-                f"texte trop long ({len(cleaned)} caractères, maximum {limit})",
+                f"texte trop long ({len(cleaned)} caractères, maximum {spec.max_length})",
                 "raccourcissez le texte",
             )
-            self.refused.add(column)
+            self.refused.add(spec.name)
             return ""
         return cleaned
 
 
-def _parse_coordinate(text: str) -> float | None:
-    candidate = text.replace("\u2212", "-").replace(" ", "")
-    # Decimal comma ("50,29") as French spreadsheets write it; "50,290,1" stays invalid.
-    if candidate.count(",") == 1 and "." not in candidate:
-        candidate = candidate.replace(",", ".")
-    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", candidate):
-        return None
-    number = float(candidate)
-    return number if math.isfinite(number) else None
+# --- one check per field type: (checker, field, cleaned text) -> value kept in the table ------
 
 
-def _check_coordinates(check: _RowChecker, lat_raw: str, lon_raw: str) -> tuple[float, float]:
-    values: dict[str, float] = {}
-    for column, raw, bound in (("latitude", lat_raw, 90.0), ("longitude", lon_raw, 180.0)):
-        if not raw:
-            continue
-        number = _parse_coordinate(raw)
-        if number is None:
-            check.add(
-                "error",
-                column,
-                raw,
-                "ce n’est pas un nombre",
-                "écrivez des degrés décimaux, par exemple 50.29 ou 50,29",
-            )
-        elif not -bound <= number <= bound:
-            check.add(
-                "error",
-                column,
-                raw,
-                f"hors des valeurs possibles (de -{bound:g} à {bound:g})",
-                "vérifiez que latitude et longitude ne sont pas inversées",
-            )
-        else:
-            values[column] = number
-    if bool(lat_raw) != bool(lon_raw):
-        missing = "longitude" if lat_raw else "latitude"
-        present = "latitude" if lat_raw else "longitude"
+def _check_coordinate(check: _RowChecker, spec: Field, raw: str) -> float:
+    if not raw:
+        return math.nan
+    number = parse_number(raw)
+    bound = spec.bound if spec.bound is not None else math.inf
+    if number is None:
         check.add(
             "error",
-            missing,
-            "",
-            f"la {present} est donnée sans la {missing}",
-            "donnez les deux coordonnées ou aucune",
+            spec.name,
+            raw,
+            "ce n’est pas un nombre",
+            "écrivez des degrés décimaux, par exemple 50.29 ou 50,29",
         )
-    if "latitude" in values and "longitude" in values:
-        return values["latitude"], values["longitude"]
-    return math.nan, math.nan
+    elif not -bound <= number <= bound:
+        check.add(
+            "error",
+            spec.name,
+            raw,
+            f"hors des valeurs possibles (de -{bound:g} à {bound:g})",
+            "vérifiez que latitude et longitude ne sont pas inversées",
+        )
+    else:
+        return number
+    return math.nan
 
 
-def _check_url(check: _RowChecker, raw: str) -> str:
+def _check_url(check: _RowChecker, spec: Field, raw: str) -> str:
     if not raw:
         return ""
-    url = raw
-    if url.startswith("//"):
-        url = "https:" + url
-    scheme_match = _SCHEME_RE.match(url)
-    completed = (scheme_match is None or "://" not in url) and bool(_BARE_DOMAIN_RE.match(url))
-    if completed:
-        url = "https://" + url
-        scheme_match = _SCHEME_RE.match(url)
-    scheme = scheme_match.group(1).lower() if scheme_match else ""
-    if scheme not in ("http", "https"):
+    address = web_address(raw)
+    if address.problem == "scheme":
         check.add(
             "error",
-            "site_web",
+            spec.name,
             raw,
             "adresse de site refusée : seules les adresses http:// ou https:// sont acceptées",
             "exemple : https://www.exemple.fr/",
         )
-        return ""
-    rest = url[len(scheme) + 1 :]
-    host = (
-        rest[2:].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0] if rest.startswith("//") else ""
-    )
-    hostname = host.rsplit("@", 1)[-1]
-    if "@" in host:
+    elif address.problem == "credentials":
         # "https://www.pas-de-calais.gouv.fr@evil.example/" leads to evil.example: a reader
         # trusting the start of the address would be fooled.
         check.add(
             "error",
-            "site_web",
+            spec.name,
             raw,
-            f"adresse de site refusée : le « @ » la ferait mener à « {hostname} »",
+            f"adresse de site refusée : le « @ » la ferait mener à « {address.host} »",
             "donnez l’adresse du site seule, sans identifiant ni « @ »",
         )
-        return ""
-    if (
-        not host
-        or " " in url
-        or not _HOST_RE.match(host)
-        or ("." not in hostname and hostname != "localhost")
-    ):
+    elif address.problem == "malformed":
         check.add(
             "error",
-            "site_web",
+            spec.name,
             raw,
             "adresse de site mal formée",
             "exemple : https://www.exemple.fr/",
         )
-        return ""
-    url = scheme + ":" + rest
-    if rest == "//" + host:
-        url += "/"
-    if completed:
+    elif address.completed:
         check.add(
             "warning",
-            "site_web",
+            spec.name,
             raw,
-            f"adresse sans « https:// » : complétée en « {url} »",
+            f"adresse sans « https:// » : complétée en « {address.url} »",
             "vérifiez que le site répond bien en https",
         )
-    return url
+    return address.url
 
 
-def _check_email(check: _RowChecker, raw: str) -> str:
+def _check_email(check: _RowChecker, spec: Field, raw: str) -> str:
     if not raw:
         return ""
-    email = raw
-    if email.lower().startswith("mailto:"):
-        email = email[len("mailto:") :]
-    if not _EMAIL_RE.match(email):
+    email = raw[len("mailto:") :] if raw.lower().startswith("mailto:") else raw
+    if not is_email(email):
         check.add(
             "error",
-            "email",
+            spec.name,
             raw,
             "adresse électronique mal formée",
             "exemple : contact@exemple.fr (une seule adresse par cellule)",
@@ -485,7 +343,7 @@ def format_phone(raw: str) -> str | None:
     return None
 
 
-def _check_phone(check: _RowChecker, raw: str) -> str:
+def _check_phone(check: _RowChecker, spec: Field, raw: str) -> str:
     if not raw:
         return ""
     formatted = format_phone(raw)
@@ -496,7 +354,7 @@ def _check_phone(check: _RowChecker, raw: str) -> str:
         formatted = format_phone("0" + raw)
         check.add(
             "warning",
-            "telephone",
+            spec.name,
             raw,
             f"zéro initial ajouté : « {formatted} »",
             "mettez la colonne au format Texte dans le tableur",
@@ -504,7 +362,7 @@ def _check_phone(check: _RowChecker, raw: str) -> str:
         return formatted or raw
     check.add(
         "warning",
-        "telephone",
+        spec.name,
         raw,
         "numéro non reconnu, gardé tel quel",
         "format attendu : 03 21 85 53 70 ou +33 3 21 85 53 70",
@@ -521,7 +379,7 @@ def parse_date(raw: str) -> date | None:
     elif match := _DATE_DMY.match(text):
         year = int(match[3]) + (2000 if len(match[3]) == 2 else 0)
         parts = (year, int(match[2]), int(match[1]))
-    elif match := _DATE_WORDS.match(normalize_key(text)):
+    elif match := _DATE_WORDS.match(fold_key(text)):
         month = _MONTHS.get(match[2])
         if month is not None:
             parts = (int(match[3]), month, int(match[1]))
@@ -533,14 +391,14 @@ def parse_date(raw: str) -> date | None:
         return None
 
 
-def _check_date(check: _RowChecker, raw: str) -> str:
+def _check_date(check: _RowChecker, spec: Field, raw: str) -> str:
     if not raw:
         return ""
     parsed = parse_date(raw)
     if parsed is None:
         check.add(
             "warning",
-            "date_publication",
+            spec.name,
             raw,
             "date non reconnue, laissée vide",
             "formats acceptés : 2020-04-06, 06/04/2020, 6 avril 2020",
@@ -549,23 +407,23 @@ def _check_date(check: _RowChecker, raw: str) -> str:
     return parsed.isoformat()
 
 
-def _check_insee(check: _RowChecker, raw: str) -> str:
+def _check_insee(check: _RowChecker, spec: Field, raw: str) -> str:
     if not raw:
         return ""
     code = raw.upper()
     if re.fullmatch(r"\d{4}", code):
         check.add(
             "warning",
-            "code_insee",
+            spec.name,
             raw,
             f"zéro initial ajouté : « 0{code} »",
             "mettez la colonne au format Texte dans le tableur",
         )
         code = "0" + code
-    if not _INSEE_RE.match(code):
+    if not INSEE_RE.match(code):
         check.add(
             "error",
-            "code_insee",
+            spec.name,
             raw,
             "code INSEE mal formé (5 caractères attendus)",
             "exemple : 62041 pour Arras ; laissez vide si vous ne le connaissez pas",
@@ -574,16 +432,8 @@ def _check_insee(check: _RowChecker, raw: str) -> str:
     return code
 
 
-def _check_category(check: _RowChecker, raw: str, *, present: bool) -> str:
+def _check_category(check: _RowChecker, spec: Field, raw: str) -> str:
     if not raw:
-        if present:
-            check.add(
-                "error",
-                "categorie",
-                raw,
-                "catégorie manquante",
-                "valeurs acceptées : " + _CATEGORY_HELP,
-            )
         return ""
     slug = parse_category(raw)
     if slug is None:
@@ -595,9 +445,9 @@ def _check_category(check: _RowChecker, raw: str, *, present: bool) -> str:
                 "error",
                 "catégorie inconnue",
                 row=check.row,
-                column="categorie",
+                column=spec.name,
                 value=raw,
-                hint="valeurs acceptées : " + _CATEGORY_HELP,
+                hint=_TYPE_HINTS["category"],
                 suggestions=tuple(dict.fromkeys(_CATEGORY_LOOKUP[c] for c in close)),
             )
         )
@@ -605,20 +455,20 @@ def _check_category(check: _RowChecker, raw: str, *, present: bool) -> str:
     return slug
 
 
-def _check_scope(check: _RowChecker, raw: str, zone: str) -> str:
+def _check_scope(check: _RowChecker, spec: Field, raw: str) -> str:
     if not raw:
         return "commune"
     scope = parse_scope(raw)
     if scope is None:
         check.add(
             "error",
-            "portee",
+            spec.name,
             raw,
             "portée inconnue",
             "valeurs acceptées : " + ", ".join(SCOPES) + " (vide = commune)",
         )
         return ""
-    if scope in ("secteur", "arrondissement") and not zone:
+    if scope in ("secteur", "arrondissement") and not check.texts.get("zone"):
         check.add(
             "warning",
             "zone",
@@ -629,11 +479,11 @@ def _check_scope(check: _RowChecker, raw: str, zone: str) -> str:
     return scope
 
 
-def _check_id(check: _RowChecker, raw: str) -> str:
+def _check_id(check: _RowChecker, spec: Field, raw: str) -> str:
     if raw and not _ID_RE.match(raw):
         check.add(
             "error",
-            "id",
+            spec.name,
             raw,
             "identifiant invalide : lettres, chiffres, points, tirets et soulignés seulement",
             "exemple : pdc-2020-04-06-01",
@@ -642,10 +492,52 @@ def _check_id(check: _RowChecker, raw: str) -> str:
     return raw
 
 
-def _cell_text(value: object) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value).strip()
+def _keep(check: _RowChecker, spec: Field, raw: str) -> str:
+    return raw
+
+
+_CHECKS: Mapping[FieldType, Callable[[_RowChecker, Field, str], Any]] = {
+    "id": _check_id,
+    "category": _check_category,
+    "insee": _check_insee,
+    "scope": _check_scope,
+    "coordinate": _check_coordinate,
+    "url": _check_url,
+    "email": _check_email,
+    "phone": _check_phone,
+    "date": _check_date,
+}
+# Advice for a required value left empty, when the field has none of its own.
+_TYPE_HINTS: Mapping[FieldType, str] = {"category": "valeurs acceptées : " + _CATEGORY_HELP}
+
+
+# --- rules across the columns of a row ----------------------------------------------------------
+
+
+def _check_pair(check: _RowChecker, row: dict[str, Any]) -> None:
+    """Latitude and longitude go together: one without the other is an error, and a point
+    with one bad coordinate is no point at all."""
+    lat_raw, lon_raw = check.texts["latitude"], check.texts["longitude"]
+    if bool(lat_raw) != bool(lon_raw):
+        missing = "longitude" if lat_raw else "latitude"
+        present = "latitude" if lat_raw else "longitude"
+        check.add(
+            "error",
+            missing,
+            "",
+            f"la {present} est donnée sans la {missing}",
+            "donnez les deux coordonnées ou aucune",
+        )
+    if math.isnan(row["latitude"]) or math.isnan(row["longitude"]):
+        row["latitude"] = row["longitude"] = math.nan
+
+
+def _has_place_column(present: frozenset[str]) -> bool:
+    """A commune or INSEE column, or both coordinates."""
+    coordinates = {f.name for f in _INPUT_FIELDS if f.type == "coordinate"}
+    return (
+        any(c in present for c in PLACE_COLUMNS if c not in coordinates) or coordinates <= present
+    )
 
 
 def validate_table(
@@ -660,7 +552,7 @@ def validate_table(
     issues: list[Issue] = []
     mapping, header_issues = match_headers([str(c) for c in df.columns])
     issues.extend(header_issues)
-    present = set(mapping.values())
+    present = frozenset(mapping.values())
     for column in REQUIRED_COLUMNS:
         if column not in present:
             issues.append(
@@ -668,17 +560,10 @@ def validate_table(
                     "error",
                     "colonne obligatoire absente",
                     column=column,
-                    hint="noms acceptés : " + ", ".join(HEADER_ALIASES[column]),
+                    hint="noms acceptés : " + ", ".join(FIELDS_BY_NAME[column].spellings),
                 )
             )
-    has_place_column = (
-        bool(present & {"commune", "code_insee"})
-        or {
-            "latitude",
-            "longitude",
-        }
-        <= present
-    )
+    has_place_column = _has_place_column(present)
     if not has_place_column:
         issues.append(
             Issue(
@@ -707,25 +592,24 @@ def validate_table(
     seen_names: dict[tuple[str, str], int] = {}
 
     for values, row_number in zip(cells, numbers, strict=True):
-        raw = {c: _cell_text(values[positions[c]]) if c in positions else "" for c in COLUMNS}
+        raw = {
+            c: cell_text(values[positions[c]]).strip() if c in positions else "" for c in COLUMNS
+        }
         if not any(raw.values()):
             continue  # a blank row: nothing to say about it
-        check = _RowChecker(row_number, issues)
-        row: dict[str, Any] = {c: check.text(c, raw[c]) for c in COLUMNS}
-
-        row["id"] = _check_id(check, row["id"])
-        if "nom" in present and not row["nom"] and "nom" not in check.refused:
-            check.add("error", "nom", "", "nom manquant", "donnez un nom court à l’initiative")
-        row["categorie"] = _check_category(check, row["categorie"], present="categorie" in present)
-        row["portee"] = _check_scope(check, row["portee"], row["zone"])
-        row["code_insee"] = _check_insee(check, row["code_insee"])
-        lat_raw, lon_raw = row["latitude"], row["longitude"]
-        row["latitude"], row["longitude"] = _check_coordinates(check, lat_raw, lon_raw)
-        row["site_web"] = _check_url(check, row["site_web"])
-        row["email"] = _check_email(check, row["email"])
-        row["telephone"] = _check_phone(check, row["telephone"])
-        row["date_publication"] = _check_date(check, row["date_publication"])
-        if has_place_column and not (raw["commune"] or raw["code_insee"] or lat_raw or lon_raw):
+        check = _RowChecker(row_number, issues, present)
+        check.texts = {f.name: check.text(f, raw[f.name]) for f in _INPUT_FIELDS}
+        row: dict[str, Any] = {}
+        for spec in _INPUT_FIELDS:
+            value = check.texts[spec.name]
+            # A required value is missing where the file has the column and gave nothing (a
+            # value refused as too long has its own error already).
+            if spec.required and not value and spec.name in present - check.refused:
+                hint = spec.hint or _TYPE_HINTS.get(spec.type, "")
+                check.add("error", spec.name, "", spec.missing, hint)
+            row[spec.name] = _CHECKS.get(spec.type, _keep)(check, spec, value)
+        _check_pair(check, row)
+        if has_place_column and not any(raw[c] for c in PLACE_COLUMNS):
             check.add(
                 "error",
                 "commune",
@@ -745,7 +629,7 @@ def validate_table(
                 )
             else:
                 seen_ids[row["id"]] = row_number
-        name_key = (normalize_key(row["nom"]), normalize_key(row["commune"]))
+        name_key = (fold_key(row["nom"]), fold_key(row["commune"]))
         if name_key[0]:
             if name_key in seen_names:
                 check.add(
@@ -764,7 +648,7 @@ def validate_table(
 
     table = pd.DataFrame(
         {
-            c: pd.Series(records[c], dtype="float64" if c in ("latitude", "longitude") else object)
+            c: pd.Series(records[c], dtype="float64" if c in NUMBER_COLUMNS else object)
             for c in COLUMNS
         },
         columns=list(COLUMNS),

@@ -35,11 +35,6 @@ VENDOR_FILES: tuple[str, ...] = (
     # folium's popup and map templates call jQuery.
     "jquery/dist/jquery.min.js",
     "jquery/LICENSE.txt",
-    # Not used yet: kept ready for clustering large datasets.
-    "leaflet.markercluster/dist/leaflet.markercluster.js",
-    "leaflet.markercluster/dist/MarkerCluster.css",
-    "leaflet.markercluster/dist/MarkerCluster.Default.css",
-    "leaflet.markercluster/MIT-LICENCE.txt",
 )
 
 # (folium resource name, path under static/vendor/); names match folium's so ours replace them.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import math
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -27,7 +26,6 @@ from carto.map.assets import DEFAULT_BASE_URL, local_js_css
 from carto.map.markers import (
     LOAD_SOURCE_JS,
     InitiativeMarkers,
-    marker_payload,
     marker_style,
     script_json,
 )
@@ -58,25 +56,6 @@ ARRONDISSEMENT_CLASS = "carto-arrondissement"
 INITIATIVES_LAYER = "Initiatives"
 ARRONDISSEMENTS_LAYER = "Arrondissements"
 COMMUNES_LAYER = "Communes"
-
-
-def _text(value: object) -> str:
-    """Cell value as stripped text; missing values (None, NaN) become ''."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return ""
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    return str(value).strip()
-
-
-def _coordinate(value: object, *, limit: float) -> float | None:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(number) or abs(number) > limit:
-        return None
-    return number
 
 
 def _category(slug: str) -> Category:
@@ -398,29 +377,6 @@ def initiatives_layer(
     return group, markers
 
 
-def map_feature_collection(table: pd.DataFrame) -> GeoJsonDict:
-    """The markers as drawn (display positions), as a GeoJSON FeatureCollection."""
-    payload = marker_payload(table)
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                "properties": {"id": ident, "nom": nom, "commune": commune},
-            }
-            for ident, lat, lon, nom, commune in zip(
-                payload["id"],
-                payload["lat"],
-                payload["lon"],
-                payload["name"],
-                (payload["communes"][i] for i in payload["commune"]),
-                strict=True,
-            )
-        ],
-    }
-
-
 def _payload_bounds(payload: Mapping[str, Any]) -> Bounds | None:
     if not payload["lat"]:
         return None
@@ -454,24 +410,6 @@ def build_map(
         base_url=base_url,
     )
     group.add_to(fmap)
-    return fmap
-
-
-def build_naive_map(table: pd.DataFrame, *, base_url: str = DEFAULT_BASE_URL) -> folium.Map:
-    """One folium Marker and Popup per row: the slow baseline of the benchmark."""
-    fmap = _new_map(base_url=base_url)
-    points = []
-    for record in table.to_dict("records"):
-        lat = _coordinate(record.get("latitude"), limit=90.0)
-        lon = _coordinate(record.get("longitude"), limit=180.0)
-        if lat is None or lon is None:
-            continue
-        text = html.escape(f"{_text(record.get('nom'))} — {_text(record.get('commune'))}")
-        folium.Marker([lat, lon], popup=folium.Popup(text)).add_to(fmap)
-        points.append((lat, lon))
-    if points:
-        lats, lons = zip(*points, strict=True)
-        fmap.add_child(_fit_bounds(((min(lats), min(lons)), (max(lats), max(lons)))))
     return fmap
 
 

@@ -36,6 +36,7 @@ from branca.element import MacroElement
 from folium.template import Template
 
 from carto.models import CATEGORIES
+from carto.text import cell_text
 
 if sys.platform != "win32":
     import fcntl
@@ -93,17 +94,14 @@ def marker_style(*, color: str, sector: bool, selected: bool = False) -> dict[st
     return style
 
 
-def is_sector(portee: object) -> bool:
-    text = (
-        "" if portee is None or (isinstance(portee, float) and math.isnan(portee)) else str(portee)
-    )
-    return text.strip() not in ("", "commune")
-
-
 def _text_column(table: pd.DataFrame, column: str) -> pd.Series:
+    """The column as stripped `cell_text`: vectorised when it holds only text (a stored table)."""
     if column not in table.columns:
         return pd.Series([""] * len(table), index=table.index, dtype="object")
-    return table[column].fillna("").astype(str).str.strip()
+    values = table[column]
+    if not isinstance(values.dtype, pd.StringDtype):
+        values = values.map(cell_text)
+    return values.fillna("").astype(str).str.strip()
 
 
 def display_positions(

@@ -1,17 +1,13 @@
 """Review an incoming table against the published one: added, removed and changed rows; merge.
 
-Rows are matched by `id` when both rows have one, else by their normalised (nom, commune) key.
-The canonical value helpers here are also what storage checksums and stores, so "unchanged" in a
-review means "same checksum" once published.
+Rows are matched by `id` when both rows have one, else by their folded (nom, commune) key
+(`carto.text.fold_key`). Cells are compared as `carto.text.cell_text` and `stored_float` give
+them, which is also what storage checksums and stores, so "unchanged" in a review means "same
+checksum" once published.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
-import numbers
-import re
-import unicodedata
 from collections import defaultdict, deque
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,85 +15,32 @@ from typing import Any
 
 import pandas as pd
 
-from carto.models import COLUMNS, GEOCODED_COLUMNS, Issue
+from carto import fields
+from carto.fields import NUMBER_COLUMNS, TABLE_COLUMNS
+from carto.models import Issue
+from carto.text import cell_number, cell_text, fold_key, is_missing
 
-# Every column an initiatives table may hold, in canonical order.
-TABLE_COLUMNS: tuple[str, ...] = COLUMNS + GEOCODED_COLUMNS
-# Stored as floats; every other column is text.
-FLOAT_COLUMNS: frozenset[str] = frozenset({"latitude", "longitude", "geocode_score"})
 # Where an initiative is: the columns a file may give, then all of them with what geocoding
 # derives from those (code, point, arrondissement, status). Merged as one block.
-PLACE_SOURCES: tuple[str, ...] = ("commune", "code_insee", "latitude", "longitude")
-PLACE_COLUMNS: frozenset[str] = frozenset(PLACE_SOURCES + GEOCODED_COLUMNS)
+PLACE_SOURCES: tuple[str, ...] = fields.PLACE_COLUMNS
+PLACE_COLUMNS: frozenset[str] = frozenset(PLACE_SOURCES + fields.DERIVED_COLUMNS)
 COORDINATES: tuple[str, ...] = ("latitude", "longitude")
 # Geocode statuses of a point taken from the commune (the others: "manual", a point given).
 _FROM_COMMUNE = frozenset({"exact", "fuzzy"})
 # Coordinates are compared at 6 decimals (~0.1 m): finer differences are float noise.
 FLOAT_DECIMALS = 6
 
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
-_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae"})
-
-
-def is_missing(value: object) -> bool:
-    """True for None, NaN, pandas NA/NaT and blank strings."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, str):
-        return value.strip() == ""
-    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
-        return math.isnan(float(value))
-    return False
-
-
-def canonical_text(value: object) -> str:
-    """Text form of a cell: "" when missing, integral floats without ".0", dates in ISO form."""
-    if is_missing(value):
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "oui" if value else "non"
-    # A spreadsheet read without dtype=str turns "62041" into 62041.0; undo that.
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, pd.Timestamp | dt.datetime):
-        if value.hour == value.minute == value.second == 0 and value.microsecond == 0:
-            return value.date().isoformat()
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
-
-
-def canonical_float(value: object) -> float | None:
-    """Float form of a numeric cell, None when missing; raises ValueError when not a number.
-
-    Accepts a French decimal comma ("50,29"). -0.0 becomes 0.0 so checksums do not depend on it.
-    """
-    if is_missing(value):
-        return None
-    if isinstance(value, bool):
-        raise ValueError(value)
-    text = value.strip().replace(",", ".") if isinstance(value, str) else value
-    number = float(text)  # type: ignore[arg-type]
-    if math.isnan(number):
-        return None
-    return number + 0.0
-
 
 def stored_float(value: object) -> float | None:
-    """`canonical_float` rounded to FLOAT_DECIMALS: what storage keeps and the review compares."""
-    number = canonical_float(value)
+    """A number cell as storage keeps it and the review compares it: rounded to FLOAT_DECIMALS,
+    None when missing; raises ValueError when it is not a number (see carto.text.cell_number)."""
+    number = cell_number(value)
     return None if number is None else round(number, FLOAT_DECIMALS) + 0.0
 
 
-def normalise_key(text: object) -> str:
-    """Casefold, strip accents and collapse punctuation: "Saint-Omer " -> "saint omer"."""
-    folded = canonical_text(text).casefold().translate(_LIGATURES)
-    decomposed = unicodedata.normalize("NFKD", folded)
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _NON_ALNUM.sub(" ", bare).strip()
+def _folded(value: object) -> str:
+    """Comparison key of a nom or commune cell: "Saint-Omer " and "saint omer" are equal."""
+    return fold_key(cell_text(value))
 
 
 @dataclass(frozen=True)
@@ -156,20 +99,20 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _row_id(row: Mapping[str, Any]) -> str:
-    return canonical_text(row.get("id")).strip()
+    return cell_text(row.get("id")).strip()
 
 
 def _name_key(row: Mapping[str, Any]) -> tuple[str, str]:
-    return normalise_key(row.get("nom")), normalise_key(row.get("commune"))
+    return _folded(row.get("nom")), _folded(row.get("commune"))
 
 
 def _comparable(column: str, value: object) -> object:
-    if column in FLOAT_COLUMNS:
+    if column in NUMBER_COLUMNS:
         try:
             return stored_float(value)
         except (TypeError, ValueError):
-            return canonical_text(value)
-    return canonical_text(value)
+            return cell_text(value)
+    return cell_text(value)
 
 
 def _clean(value: object) -> object:
@@ -227,7 +170,7 @@ def row_key(row: Mapping[str, Any]) -> str:
     """Display key of a row: its id, else « nom — commune »."""
     if rid := _row_id(row):
         return rid
-    nom, commune = canonical_text(row.get("nom")), canonical_text(row.get("commune"))
+    nom, commune = cell_text(row.get("nom")), cell_text(row.get("commune"))
     return f"{nom} — {commune}" if commune else nom
 
 
@@ -251,7 +194,7 @@ def diff_tables(published: pd.DataFrame, incoming: pd.DataFrame) -> TableDiff:
         if not fields:
             unchanged += 1
             continue
-        nom = canonical_text(new.get("nom")) or canonical_text(old.get("nom"))
+        nom = cell_text(new.get("nom")) or cell_text(old.get("nom"))
         changed.append(RowChange(key=row_key(new), nom=nom, fields=fields, line=i + 2))
     return TableDiff(
         added=[new_rows[i] for i in added],
@@ -263,11 +206,11 @@ def diff_tables(published: pd.DataFrame, incoming: pd.DataFrame) -> TableDiff:
 
 def _same_commune(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     """Same INSEE code when both rows have one, else the same commune name (normalised)."""
-    old_code = canonical_text(old.get("code_insee")).strip().upper()
-    new_code = canonical_text(new.get("code_insee")).strip().upper()
+    old_code = cell_text(old.get("code_insee")).strip().upper()
+    new_code = cell_text(new.get("code_insee")).strip().upper()
     if old_code and new_code:
         return old_code == new_code
-    return normalise_key(old.get("commune")) == normalise_key(new.get("commune"))
+    return _folded(old.get("commune")) == _folded(new.get("commune"))
 
 
 def _same_point(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
@@ -279,7 +222,7 @@ def _coordinates_given(row: Mapping[str, Any], supplied: Collection[str]) -> boo
     if not set(COORDINATES) & set(supplied):
         return False
     # Geocoded rows: a point taken from the file is "manual"; raw tables: any coordinate given.
-    status = canonical_text(row.get("geocode_status"))
+    status = cell_text(row.get("geocode_status"))
     if status:
         return status == "manual"
     return any(not is_missing(row.get(c)) for c in COORDINATES)
@@ -295,7 +238,7 @@ def _keeps_place(old: Mapping[str, Any], new: Mapping[str, Any], supplied: Colle
         return _same_point(old, new)  # the same point: keep how it was found (status, score)
     # No point in the file: a point given earlier ("manual") stays; one geocoding took from the
     # commune is taken again from the file's commune (its status may go from fuzzy to exact).
-    return canonical_text(old.get("geocode_status")) not in _FROM_COMMUNE
+    return cell_text(old.get("geocode_status")) not in _FROM_COMMUNE
 
 
 def merge_tables(
@@ -346,7 +289,7 @@ def keep_published_geocoding(published: pd.DataFrame, incoming: pd.DataFrame) ->
     kept = [c for c in ("geocode_status", "geocode_score") if c in published and c in names]
     for i, p in pairs.items():
         old, new = old_rows[p], new_rows[i]
-        given = canonical_text(new.get("geocode_status")) == "manual"
+        given = cell_text(new.get("geocode_status")) == "manual"
         if given and _same_commune(old, new) and _same_point(old, new):
             for column in kept:
                 result.iat[i, names.index(column)] = old[column]
@@ -370,7 +313,7 @@ def find_id_conflicts(
         old = by_id.get(_row_id(new))
         if old is None or _same_commune(old, new):
             continue
-        if normalise_key(old.get("nom")) == normalise_key(new.get("nom")):
+        if _folded(old.get("nom")) == _folded(new.get("nom")):
             continue
         rid = _row_id(new)
         issues.append(
@@ -390,19 +333,5 @@ def find_id_conflicts(
 
 
 def _place_label(row: Mapping[str, Any]) -> str:
-    nom, commune = canonical_text(row.get("nom")), canonical_text(row.get("commune"))
+    nom, commune = cell_text(row.get("nom")), cell_text(row.get("commune"))
     return f"{nom} ({commune})" if commune else nom
-
-
-def find_duplicates(table: pd.DataFrame) -> list[tuple[int, int]]:
-    """Likely duplicates: (first, other) row positions (0-based) with the same nom and commune.
-
-    Spreadsheet line = position + 2. Rows without a nom are ignored.
-    """
-    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for position, row in enumerate(_records(table)):
-        key = _name_key(row)
-        if key[0]:
-            groups[key].append(position)
-    pairs = [(rows[0], other) for rows in groups.values() for other in rows[1:]]
-    return sorted(pairs)

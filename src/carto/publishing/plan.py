@@ -8,7 +8,7 @@ from typing import Literal
 import pandas as pd
 
 from carto.config import Settings
-from carto.errors import CartoError
+from carto.errors import CartoError, InvalidImport
 from carto.gazetteer import Gazetteer
 from carto.intake.pipeline import ALL_COLUMNS, LoadedTable, load
 from carto.models import Issue
@@ -19,17 +19,8 @@ from carto.publishing.diffing import (
     keep_published_geocoding,
     merge_tables,
 )
+from carto.publishing.modes import IMPORT_MODES, PublishMode
 from carto.publishing.storage import Store, VersionInfo
-
-MODES = ("replace", "merge")
-MODE_LABELS = {
-    "replace": "Remplacer : la liste importée devient la liste publiée",
-    "merge": "Fusionner : mettre à jour et ajouter, garder les initiatives absentes du fichier",
-}
-
-
-class InvalidImport(CartoError):
-    """The file has errors: nothing may be published."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +32,7 @@ class ImportPlan:
     """
 
     loaded: LoadedTable
-    mode: str
+    mode: PublishMode
     base: VersionInfo | None
     result: pd.DataFrame
     diff: TableDiff
@@ -59,14 +50,15 @@ def plan_import(
     loaded: LoadedTable,
     store: Store,
     *,
-    mode: str = "replace",
+    mode: PublishMode | str = PublishMode.REPLACE,
     base_version: int | None | Literal["current"] = CURRENT,
 ) -> ImportPlan:
     """Diff the incoming table against a base version (the current one by default); merge if
     asked. A page pins the base it showed the editor, so that publishing after someone else
     did is refused instead of silently overwriting their version."""
-    if mode not in MODES:
-        raise CartoError(f"Mode « {mode} » inconnu : choisissez replace ou merge.")
+    if mode not in IMPORT_MODES:
+        raise CartoError(f"Mode « {mode} » inconnu : choisissez {' ou '.join(IMPORT_MODES)}.")
+    mode = PublishMode(mode)
     if base_version is None:
         base = None
     elif isinstance(base_version, str):
@@ -77,7 +69,7 @@ def plan_import(
             raise CartoError(f"La version {base_version} n'existe pas.")
     published = store.load(base.number) if base else pd.DataFrame(columns=list(ALL_COLUMNS))
     incoming = loaded.table[list(ALL_COLUMNS)]
-    if mode == "merge":
+    if mode is PublishMode.MERGE:
         result = merge_tables(published, incoming, supplied=loaded.file_columns)
     else:
         result = keep_published_geocoding(published, incoming)
@@ -123,7 +115,7 @@ def open_store(cfg: Settings, gazetteer: Gazetteer) -> Store:
     """Open the configured store and, when it is empty and writable, fill it from CARTO_DATA."""
     store = Store.open(cfg.database_url)
     if not store.read_only and store.current() is None and cfg.data_path.is_file():
-        loaded = load(cfg.data_path, gazetteer=gazetteer)
+        loaded = load(cfg.data_path, gazetteer=gazetteer, settings=cfg)
         # Rows with errors are left out: the operator sees them with `carto validate`.
         store.bootstrap_from(
             loaded.clean_rows()[list(ALL_COLUMNS)],

@@ -10,10 +10,10 @@ PostgreSQL: LOCK TABLE versions IN SHARE ROW EXCLUSIVE MODE, which readers never
 compare the editor's base version with the current one. The primary key on versions.number is a
 second guard: a number taken meanwhile is reported as a conflict too.
 
-Stored values are the canonical ones of `publishing.diffing` (text: "" when missing, kept as NULL;
-floats: latitude, longitude, geocode_score, rounded to 6 decimals as the review compares them, so
-"unchanged in review" means "same checksum"). `load` gives text columns "" for missing values and
-float columns NaN; columns other than models.COLUMNS + models.GEOCODED_COLUMNS are not stored.
+Stored values are the ones the review compares (text: `carto.text.cell_text`, "" when missing,
+kept as NULL; number columns: `publishing.diffing.stored_float`, rounded to 6 decimals), so
+"unchanged in review" means "same checksum". `load` gives text columns "" for missing values and
+number columns NaN; columns other than fields.TABLE_COLUMNS are not stored.
 
 A SQLite file this process cannot write (file, folder or file system read-only) is opened
 read-only: reading works, writing raises a StorageError saying so. SQLite needs a writable folder
@@ -70,17 +70,11 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateSchema
 
 from carto.errors import ConflictError, StorageError
+from carto.fields import NUMBER_COLUMNS, TABLE_COLUMNS
 from carto.models import Issue
-from carto.publishing.diffing import FLOAT_COLUMNS, TABLE_COLUMNS, canonical_text, stored_float
-
-Mode = Literal["initial", "replace", "merge", "rollback"]
-PUBLISH_MODES: tuple[str, ...] = ("initial", "replace", "merge")
-MODE_LABELS: dict[str, str] = {
-    "initial": "import initial",
-    "replace": "remplacement",
-    "merge": "fusion",
-    "rollback": "retour arrière",
-}
+from carto.publishing.diffing import stored_float
+from carto.publishing.modes import PUBLISH_MODES, PublishMode
+from carto.text import cell_text
 
 # How long a writer waits for another one before giving up (SQLite busy timeout).
 BUSY_TIMEOUT_S = 30
@@ -107,7 +101,8 @@ versions_table = Table(
     Column("rolled_back_from", Integer, nullable=True),
     CheckConstraint("number >= 1", name="versions_number_positive"),
     CheckConstraint(
-        "mode IN ('initial', 'replace', 'merge', 'rollback')", name="versions_mode_known"
+        f"mode IN ({', '.join(repr(str(mode)) for mode in PublishMode)})",
+        name="versions_mode_known",
     ),
 )
 
@@ -117,7 +112,7 @@ initiatives_table = Table(
     Column("version", Integer, ForeignKey("versions.number"), primary_key=True),
     Column("position", Integer, primary_key=True, autoincrement=False),
     *(
-        Column(name, Double if name in FLOAT_COLUMNS else Text, nullable=name != "nom")
+        Column(name, Double if name in NUMBER_COLUMNS else Text, nullable=name != "nom")
         for name in TABLE_COLUMNS
     ),
     # An initiative without a name cannot be shown: the database refuses it, whatever the caller.
@@ -133,18 +128,9 @@ class VersionInfo:
     note: str
     row_count: int
     checksum: str
-    mode: str
+    mode: PublishMode
     base_version: int | None
     rolled_back_from: int | None = None
-
-    def label(self) -> str:
-        """French one-liner for lists, e.g. « Version 3 — 25/11/2026 14:05 — Marie (fusion) »."""
-        when = self.created_at.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
-        mode = MODE_LABELS.get(self.mode, self.mode)
-        if self.rolled_back_from is not None:
-            mode += f" vers la version {self.rolled_back_from}"
-        lines = f"{self.row_count} ligne{'s' if self.row_count > 1 else ''}"
-        return f"Version {self.number} — {when} — {self.author} ({mode}, {lines})"
 
 
 Row = dict[str, str | float | None]
@@ -158,8 +144,8 @@ def _canonical_rows(table: pd.DataFrame) -> list[Row]:
         row: Row = dict.fromkeys(TABLE_COLUMNS, "")
         for column in TABLE_COLUMNS:
             value = record.get(column)
-            if column not in FLOAT_COLUMNS:
-                row[column] = canonical_text(value)
+            if column not in NUMBER_COLUMNS:
+                row[column] = cell_text(value)
                 continue
             try:
                 row[column] = stored_float(value)
@@ -169,7 +155,7 @@ def _canonical_rows(table: pd.DataFrame) -> list[Row]:
                     "nombre attendu ; rien n'a été enregistré",
                     row=position + 2,
                     column=column,
-                    value=canonical_text(value),
+                    value=cell_text(value),
                 )
                 raise StorageError(str(issue)) from None
         rows.append(row)
@@ -203,7 +189,7 @@ def _frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
     columns: dict[str, pd.Series] = {}
     for index, name in enumerate(TABLE_COLUMNS):
         values = [r[index] for r in rows]
-        if name in FLOAT_COLUMNS:
+        if name in NUMBER_COLUMNS:
             columns[name] = pd.Series(
                 [float("nan") if v is None else v for v in values], dtype="float64"
             )
@@ -225,7 +211,7 @@ def _version_info(row: RowMapping) -> VersionInfo:
         note=row["note"],
         row_count=row["row_count"],
         checksum=row["checksum"],
-        mode=row["mode"],
+        mode=PublishMode(row["mode"]),
         base_version=row["base_version"],
         rolled_back_from=row["rolled_back_from"],
     )
@@ -365,17 +351,18 @@ class Store:
         author: str,
         note: str = "",
         base_version: int | None,
-        mode: str = "replace",
+        mode: PublishMode | str = PublishMode.REPLACE,
     ) -> VersionInfo:
         """Store `table` as the new current version, in one transaction.
 
         `base_version` is the version the editor reviewed against (None when the store was
         empty); if another version was published since, raise ConflictError and write nothing.
-        `mode` is recorded ("replace", "merge", "initial"); for a merge, pass the result of
+        `mode` is one of PUBLISH_MODES, recorded; for a merge, pass the result of
         `carto.publishing.diffing.merge_tables`.
         """
         if mode not in PUBLISH_MODES:
             raise ValueError(f"mode de publication inconnu « {mode} » : {', '.join(PUBLISH_MODES)}")
+        mode = PublishMode(mode)
         rows = _canonical_rows(table)
         digest = _checksum_rows(rows)
         try:
@@ -417,7 +404,7 @@ class Store:
                     digest=source.checksum,
                     author=author,
                     note=note or f"Retour à la version {number}",
-                    mode="rollback",
+                    mode=PublishMode.ROLLBACK,
                     base_version=current.number,
                     rolled_back_from=number,
                 )
@@ -459,7 +446,7 @@ class Store:
                     digest=digest,
                     author=author,
                     note=note,
-                    mode="initial",
+                    mode=PublishMode.INITIAL,
                     base_version=None,
                 )
         except _NumberTaken:
@@ -597,7 +584,7 @@ class Store:
         digest: str,
         author: str,
         note: str,
-        mode: str,
+        mode: PublishMode,
         base_version: int | None,
     ) -> VersionInfo:
         current = self._current(conn)
@@ -633,7 +620,7 @@ class Store:
         digest: str,
         author: str,
         note: str,
-        mode: str,
+        mode: PublishMode,
         base_version: int | None,
         rolled_back_from: int | None,
     ) -> VersionInfo:
@@ -656,7 +643,7 @@ class Store:
             "row_count": info.row_count,
             "checksum": info.checksum,
             "base_version": info.base_version,
-            "mode": info.mode,
+            "mode": info.mode.value,  # the text, whatever a driver makes of enums
             "rolled_back_from": info.rolled_back_from,
         }
         try:

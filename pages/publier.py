@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from carto import ui
 from carto.display import md_escape
+from carto.ui import PAGE_TITLE, caches, import_page, signin, versions
+from carto.ui.errors import stop_on_error
 
-st.set_page_config(
-    page_title=f"{ui.PAGE_TITLE} — publier",
-    layout="wide",
-)
+st.set_page_config(page_title=f"{PAGE_TITLE} — publier", layout="wide")
 st.title("Publier une mise à jour")
 
-ui.navigation()
-with ui.stop_on_error("La publication n'est pas disponible"):
-    cfg = ui.settings()
-editor = ui.signed_in_editor()
+with stop_on_error("La publication n'est pas disponible"):
+    cfg = caches.settings()
+editor = signin.signed_in_editor()
 if editor is None:
     st.caption(
         "La consultation de la carte est publique ; l'import et la publication sont "
@@ -25,13 +22,13 @@ if editor is None:
     st.stop()
 
 st.sidebar.markdown(f"Connecté : **{md_escape(editor.name)}**")
-ui.sign_out_button()
-with ui.stop_on_error("La publication n'est pas disponible"):
-    store = ui.open_configured_store(cfg)
-    gaz = ui.gazetteer(cfg.departement)
+signin.sign_out_button()
+with stop_on_error("La publication n'est pas disponible"):
+    store = caches.store(cfg)
+    gaz = caches.gazetteer(cfg.departement)
 
 tab_import, tab_versions = st.tabs(["Importer un fichier", "Versions publiées"])
 with tab_import:
-    ui.import_flow(store, gaz, editor=editor)
+    import_page.import_flow(store, gaz, editor=editor)
 with tab_versions:
-    ui.versions_panel(store, editor=editor)
+    versions.versions_panel(store, editor=editor)

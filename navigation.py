@@ -1,0 +1,17 @@
+"""The pages and their French titles; Streamlit lists them at the top of the sidebar.
+
+It sits at the root of the project, next to static/: Streamlit serves /app/static/ from the
+folder of this script (Leaflet, the outlines). No page icons: Streamlit fetches the Material
+ones from fonts.gstatic.com, which a closed network blocks, and emoji need a font kiosks lack.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+st.navigation(
+    [
+        st.Page("pages/carte.py", title="Carte des initiatives", default=True),
+        st.Page("pages/publier.py", title="Publier (éditeurs)", url_path="publier"),
+    ]
+).run()

@@ -1,0 +1,43 @@
+"""The public map: filters, map, table, detail of the selected initiative, downloads."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from carto.ui import PAGE_TITLE, caches, map_view, selection
+from carto.ui.errors import stop_on_error
+
+st.set_page_config(page_title=f"{PAGE_TITLE} — carte", layout="wide")
+
+with stop_on_error("La carte ne peut pas s'afficher"):
+    cfg = caches.settings()
+    gaz = caches.gazetteer(cfg.departement)
+    table, data_key, version = caches.published_data(cfg)
+
+st.title("Initiatives solidaires")
+st.caption(
+    "Les initiatives de solidarité mises en avant par les services de l'État dans le département. "
+    "Filtrez par thème, arrondissement ou commune ; cliquez sur un point pour le détail."
+)
+
+# Anything a visitor's browser can send is checked; what still fails is shown in French and
+# logged with its traceback (client.showErrorDetails = "none" hides Streamlit's own).
+with stop_on_error("La carte ne peut pas s'afficher"):
+    spec = map_view.sidebar_filters(table, gaz)
+    shown = caches.filtered(table, spec, data_key=data_key)
+    placed = shown[shown["latitude"].notna() & shown["longitude"].notna()]
+    st.markdown(f"**{len(shown)} affichées sur {len(table)}**")
+    if version is None:
+        map_view.no_version_notice(cfg)
+    selected = selection.current(set(shown["id"].astype(str)))
+
+    col_map, col_detail = st.columns([3, 2], gap="medium")
+    with col_map:
+        map_view.initiative_map(placed, cfg=cfg, data_key=data_key, spec=spec, selected=selected)
+    map_view.initiatives_table(shown)
+    with col_detail:
+        map_view.detail_panel(shown, selected)
+
+    map_view.download_buttons(shown, data_key=data_key, spec=spec)
+    map_view.data_footer(table, version)
+    map_view.sync_query_params(spec, selected)

@@ -1,0 +1,329 @@
+"""The public map page's widgets: filters, map, table, detail panel, downloads, footer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from contextlib import suppress
+from functools import partial
+
+import folium
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from carto.config import Settings
+from carto.display import detail_lines, detail_markdown, md_escape
+from carto.exports import EXPORT_FORMATS, MEDIA_TYPES, export_filename, export_table
+from carto.filters import MAX_QUERY_TEXT, FilterSpec, facet_counts
+from carto.gazetteer import Gazetteer
+from carto.map import basemap
+from carto.map.assets import outlines_url
+from carto.map.markers import marker_payload, script_json
+from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS
+from carto.publishing.storage import VersionInfo
+from carto.ui import caches, selection
+from carto.ui.errors import log_lasting_problem, logger
+from carto.ui.routes import marker_url
+from carto.ui.selection import Selection
+
+TABLE_LIMIT = 1_000
+FILTER_KEYS = ("f_categories", "f_arrondissements", "f_communes", "f_text")
+
+
+def category_label(slug: str) -> str:
+    category = CATEGORY_BY_SLUG.get(slug)
+    return category.label if category else slug
+
+
+# --- filters ---------------------------------------------------------------------------------
+
+
+def _reset_if_invalid(key: str, valid: Callable[[object], bool], default: object) -> bool:
+    """Reset session value `key` to `default` unless `valid`; True when it was reset.
+
+    Widget values come from the browser: a crafted message can put an int where text is
+    expected, or a value Streamlit cannot even decode (then reading it raises).
+    """
+    try:
+        value = st.session_state.get(key, default)
+        if valid(value):
+            return False
+        logger.warning("Valeur refusée pour %s : %s %.80r", key, type(value).__name__, value)
+    except Exception:
+        logger.exception("Valeur illisible pour %s", key)
+    # Drop the received widget state too: kept, it would be re-encoded with its wrong type.
+    with suppress(KeyError):
+        del st.session_state[key]
+    st.session_state[key] = default
+    return True
+
+
+def _choices(value: object, options: Collection[str]) -> list[str]:
+    """The known options in a multiselect value; [] for anything but a list."""
+    if not isinstance(value, list):
+        return []
+    return [v for v in value if isinstance(v, str) and v in options]
+
+
+def sidebar_filters(table: pd.DataFrame, gaz: Gazetteer) -> FilterSpec:
+    """Sidebar widgets, initialised from the URL so that shared links reproduce the view.
+
+    Every value read back is type-checked: an invalid one (crafted by a visitor) resets its
+    filter, with a French message, instead of a traceback.
+    """
+    arr_names = {a.code: a.nom for a in gaz.arrondissements}
+    present_communes = (
+        table[["code_insee", "commune"]].dropna().drop_duplicates().sort_values("commune")
+    )
+    commune_names = dict(
+        zip(present_communes["code_insee"], present_communes["commune"], strict=True)
+    )
+    if "filters_initialised" not in st.session_state:
+        spec = FilterSpec.from_query(
+            {k: st.query_params.get_all(k) for k in st.query_params},
+            known_arrondissements=arr_names,
+            known_communes=commune_names,
+        )
+        st.session_state["f_categories"] = list(spec.categories)
+        st.session_state["f_arrondissements"] = list(spec.arrondissements)
+        st.session_state["f_communes"] = list(spec.communes)
+        st.session_state["f_text"] = spec.text
+        st.session_state["filters_initialised"] = True
+
+    slugs = [c.slug for c in CATEGORIES]
+    checks: list[tuple[str, str, Callable[[object], bool], object]] = [
+        ("f_text", "Rechercher", lambda v: isinstance(v, str) and len(v) <= MAX_QUERY_TEXT, ""),
+        ("f_categories", "Catégories", lambda v: v == _choices(v, slugs), []),
+        ("f_arrondissements", "Arrondissements", lambda v: v == _choices(v, arr_names), []),
+        ("f_communes", "Communes", lambda v: v == _choices(v, commune_names), []),
+    ]
+    reset = [
+        label for key, label, valid, default in checks if _reset_if_invalid(key, valid, default)
+    ]
+    if reset:
+        st.error(
+            "Valeur reçue invalide pour le filtre "
+            + ", ".join(f"« {label} »" for label in reset)
+            + " : ce filtre a été réinitialisé."
+        )
+
+    cat_counts = facet_counts(table, "categorie")
+    arr_counts = facet_counts(table, "arrondissement_code")
+    with st.sidebar:
+        st.header("Filtres")
+        text = st.text_input(
+            "Rechercher",
+            key="f_text",
+            max_chars=MAX_QUERY_TEXT,
+            placeholder="nom, commune, description…",
+        )
+        categories = st.multiselect(
+            "Catégories",
+            options=slugs,
+            format_func=lambda s: f"{category_label(s)} ({cat_counts.get(s, 0)})",
+            key="f_categories",
+            placeholder="Toutes",
+        )
+        arrondissements = st.multiselect(
+            "Arrondissements",
+            options=list(arr_names),
+            format_func=lambda c: f"{arr_names.get(c, c)} ({arr_counts.get(c, 0)})",
+            key="f_arrondissements",
+            placeholder="Tous",
+        )
+        communes = st.multiselect(
+            "Communes",
+            options=list(commune_names),
+            format_func=lambda c: commune_names.get(c, c),
+            key="f_communes",
+            placeholder="Toutes",
+        )
+        st.button("Réinitialiser les filtres", on_click=_reset_filters)
+    return FilterSpec(
+        categories=tuple(_choices(categories, slugs)),
+        arrondissements=tuple(_choices(arrondissements, arr_names)),
+        communes=tuple(_choices(communes, commune_names)),
+        text=text if isinstance(text, str) else "",
+    )
+
+
+def _reset_filters() -> None:
+    for key in FILTER_KEYS:
+        st.session_state[key] = "" if key == "f_text" else []
+    selection.select(Selection())
+
+
+def sync_query_params(spec: FilterSpec, selected: Selection) -> None:
+    """Keep the address bar equal to the view, so that copying it shares the view."""
+    wanted = spec.to_query() | selected.to_query()
+    current = {k: st.query_params.get_all(k) for k in st.query_params}
+    normalised = {k: v if isinstance(v, list) else [v] for k, v in wanted.items()}
+    if current != normalised:
+        st.query_params.from_dict(wanted)
+
+
+# --- map -------------------------------------------------------------------------------------
+
+
+def _base_map(cfg: Settings) -> folium.Map:
+    """The map without initiatives; outlines come from static files (`make assets`).
+
+    Built fresh on each run (a few ms), because st_folium alters the map it is given; its
+    stable element ids keep the browser from reloading it."""
+    gaz = caches.gazetteer(cfg.departement)
+    return basemap.build_base_map(
+        arrondissements=outlines_url(gaz.departement, "arrondissements.geojson"),
+        communes=outlines_url(gaz.departement, "communes.geojson") if cfg.tiles == "none" else None,
+        tiles=cfg.tiles,
+        bounds=gaz.bounds,
+    )
+
+
+def markers_url(
+    table: pd.DataFrame, *, cfg: Settings, data_key: str, spec: FilterSpec
+) -> str | None:
+    """URL of the marker data of one view (data version + filters), or None if it cannot be
+    written; equivalent filters (order, case, accents, repeated words) share one file.
+
+    An unwritable folder is the operator's problem, not the visitor's: the page then carries
+    the data inline (slower at 50,000 rows, but the map stays whole) and the cause is logged.
+    """
+    files = caches.marker_files(cfg)
+    try:
+        path = files.path_for((data_key, spec.view_key), lambda: script_json(marker_payload(table)))
+    except OSError as exc:
+        log_lasting_problem(
+            f"markers:{cfg.markers_dir}:{exc.errno}",
+            "Les données de la carte ne peuvent pas être écrites dans %s : elles sont "
+            "intégrées à la page en attendant (vérifiez le dossier et ses droits).",
+            cfg.markers_dir,
+        )
+        return None
+    return marker_url(path)
+
+
+def initiative_map(
+    table: pd.DataFrame, *, cfg: Settings, data_key: str, spec: FilterSpec, selected: Selection
+) -> None:
+    """Draw the map; a click on an initiative selects it (selection.on_map_click).
+
+    The initiatives travel as st_folium's `feature_group_to_add` pointing at a data file, so
+    filtering or selecting updates the markers in place: the map is not reloaded and keeps the
+    visitor's zoom, and the data of a view is built and sent once, not on every run.
+    """
+    base = _base_map(cfg)
+    url = markers_url(table, cfg=cfg, data_key=data_key, spec=spec)
+    if url is None:
+        group, _ = basemap.initiatives_layer(table, selected_id=selected.id)
+    else:
+        group, _ = basemap.initiatives_layer(url=url, selected_id=selected.id)
+    st_folium(
+        base,
+        key=selection.MAP_KEY,
+        height=560,
+        use_container_width=True,
+        feature_group_to_add=group,
+        returned_objects=["last_active_drawing"],
+        on_change=selection.on_map_click,
+    )
+
+
+# --- table, detail, downloads ----------------------------------------------------------------
+
+
+def initiatives_table(table: pd.DataFrame) -> None:
+    """The filtered initiatives as a table; picking a row selects it (selection.on_table_pick).
+
+    Beyond TABLE_LIMIT rows only the first ones are sent: nobody reads 50,000 rows in a page,
+    and the downloads below give the whole selection.
+    """
+    if len(table) > TABLE_LIMIT:
+        st.caption(
+            f"Tableau limité aux {TABLE_LIMIT} premières initiatives sur {len(table)} : "
+            "affinez les filtres ou téléchargez la sélection ci-dessous."
+        )
+        table = table.iloc[:TABLE_LIMIT]
+    labels = {c.slug: c.label for c in CATEGORIES}
+    shown = pd.DataFrame(
+        {
+            "Nom": table["nom"].astype(str),
+            "Catégorie": table["categorie"].map(labels).fillna(table["categorie"]),
+            "Commune": table["commune"].fillna("").astype(str),
+            "Arrondissement": table["arrondissement"].fillna("").astype(str),
+            "Portée": table["portee"].map(SCOPE_LABELS).fillna(table["portee"]),
+        }
+    )
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        on_select=partial(selection.on_table_pick, table["id"].astype(str).tolist()),
+        selection_mode="single-row",
+        key=selection.TABLE_KEY,
+    )
+
+
+def detail_panel(table: pd.DataFrame, selected: Selection) -> None:
+    """Everything about the selected initiative; text shown literally, links only if safe."""
+    match = table[table["id"].astype(str) == selected.id] if selected.id else table.iloc[:0]
+    if not len(match):
+        st.info("Cliquez sur un point de la carte ou une ligne du tableau pour voir le détail.")
+        return
+    row = {str(column): value for column, value in match.iloc[0].items()}
+    st.subheader(md_escape(row.get("nom", "")), anchor=False)
+    description = str(row.get("description") or "")
+    if description:
+        st.text(description)
+    for line in detail_lines(row):
+        st.markdown(detail_markdown(line))
+
+
+def download_buttons(table: pd.DataFrame, *, data_key: str, spec: FilterSpec) -> None:
+    """The filtered view as CSV, GeoJSON or Excel; files are built only when clicked.
+
+    Each file is built once per data version (`data_key`) and view (FilterSpec.view_key, so
+    equivalent filters share one file), kept in a cache bounded in bytes.
+    """
+    labels = {"csv": "CSV", "geojson": "GeoJSON", "xlsx": "Excel (.xlsx)"}
+    view = (data_key, *spec.view_key)
+    cache = caches.export_cache()
+    st.markdown(f"**Télécharger les {len(table)} initiatives affichées**")
+    cols = st.columns(len(EXPORT_FORMATS))
+    for col, fmt in zip(cols, EXPORT_FORMATS, strict=True):
+        col.download_button(
+            labels[fmt],
+            data=partial(cache.get, (*view, fmt), partial(export_table, table, fmt=fmt)),
+            file_name=export_filename(fmt),
+            mime=MEDIA_TYPES[fmt],
+            on_click="ignore",
+            key=f"download_{fmt}",
+        )
+
+
+def data_footer(table: pd.DataFrame, version: VersionInfo | None) -> None:
+    """Where the data comes from, and what the map cannot show."""
+    unplaced = int((table["latitude"].isna() | table["longitude"].isna()).sum())
+    parts: list[str] = []
+    if version is not None:
+        parts.append(
+            f"Données : version {version.number} publiée le "
+            f"{version.created_at.strftime('%d/%m/%Y à %H:%M')} (UTC)."
+        )
+    if unplaced:
+        parts.append(f"{unplaced} initiative(s) sans position ne figurent que dans le tableau.")
+    parts.append(
+        "Communes et contours : INSEE, La Poste, IGN, service-public.fr — Licence Ouverte 2.0."
+    )
+    st.caption(" ".join(parts))
+
+
+def no_version_notice(cfg: Settings) -> None:
+    """Say why the map is empty when nothing has been published yet."""
+    if cfg.data_path.is_file():
+        st.info("Aucune initiative n'est encore publiée.")
+        return
+    st.warning(
+        "Aucune initiative n'est encore publiée, et le fichier de départ "
+        f"« {md_escape(str(cfg.data_path))} » est introuvable : l'exploitant peut l'indiquer avec "
+        "CARTO_DATA, ou un éditeur peut publier un premier fichier (page Publier)."
+    )

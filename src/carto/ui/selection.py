@@ -1,0 +1,101 @@
+"""The initiative the visitor selected: one id, kept in one place (this session's state).
+
+A click on the map or a pick in the table selects an initiative (their callbacks run before the
+page, so the map highlights it in the same run); the address (?id=) is read on a session's
+first run and written back at the end of every run; a filter that hides the initiative clears it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+import streamlit as st
+
+from carto.filters import PARAM_SELECTED
+from carto.map.basemap import clicked_id
+from carto.ui.errors import logger
+
+SESSION_KEY = "selection"
+# Keys of the widgets that select: st_folium's map and the initiatives table.
+MAP_KEY = "map"
+TABLE_KEY = "table"
+MAX_ID_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One initiative's id, or none."""
+
+    id: str | None = None
+
+    @classmethod
+    def from_url(cls, params: Mapping[str, str | Sequence[str]]) -> Selection:
+        value = params.get(PARAM_SELECTED)
+        if not isinstance(value, str):
+            value = value[0] if value else None
+        return cls(_clean(value))
+
+    @classmethod
+    def from_click(cls, result: object) -> Selection | None:
+        """The initiative clicked on the map (st_folium's returned dict), or None."""
+        ident = clicked_id(result) if isinstance(result, Mapping) else None
+        return cls(_clean(ident)) if ident else None
+
+    @classmethod
+    def from_table(cls, rows: object, ids: Sequence[str]) -> Selection | None:
+        """The initiative of the table row picked (`rows` as st.dataframe reports them)."""
+        if not isinstance(rows, list | tuple) or not rows:
+            return None
+        row = rows[0]
+        if isinstance(row, bool) or not isinstance(row, int) or not 0 <= row < len(ids):
+            return None
+        return cls(ids[row])
+
+    def within(self, ids: Collection[str]) -> Selection:
+        """Itself if `ids` holds it, else no selection (a filter hid it, or a stale link)."""
+        return self if self.id in ids else Selection()
+
+    def to_query(self) -> dict[str, str]:
+        return {PARAM_SELECTED: self.id} if self.id else {}
+
+
+def _clean(value: object) -> str | None:
+    text = value.strip()[:MAX_ID_CHARS] if isinstance(value, str) else ""
+    return text or None
+
+
+def current(ids: Collection[str]) -> Selection:
+    """This run's selection among the initiatives shown; from the address on a first run."""
+    value = st.session_state.get(SESSION_KEY)
+    if value is None:
+        query = {k: st.query_params.get_all(k) for k in st.query_params}
+        value = Selection.from_url(query)
+    if not isinstance(value, Selection):
+        value = Selection()
+    value = value.within(ids)
+    st.session_state[SESSION_KEY] = value
+    return value
+
+
+def select(selection: Selection) -> None:
+    st.session_state[SESSION_KEY] = selection
+
+
+def on_map_click() -> None:
+    """st_folium's on_change: it has just stored what the map returned under MAP_KEY."""
+    picked = Selection.from_click(st.session_state.get(MAP_KEY))
+    if picked is not None:
+        select(picked)
+
+
+def on_table_pick(ids: Sequence[str]) -> None:
+    """The table's on_select; `ids` are those of the rows shown when the visitor picked."""
+    try:
+        rows = st.session_state[TABLE_KEY]["selection"]["rows"]
+    except Exception:  # a selection crafted by a visitor: ignored, the page then explains it
+        logger.warning("Sélection du tableau illisible", exc_info=True)
+        return
+    picked = Selection.from_table(rows, ids)
+    if picked is not None:
+        select(picked)

@@ -1,0 +1,74 @@
+"""Shared AppTest helpers: open a page, sign in, upload, read the count of shown initiatives.
+
+The environment of a page run (private database, state directory) is the `db` fixture of
+tests/conftest.py; every test that opens a page uses it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from carto.auth import hash_password
+from carto.config import PROJECT_ROOT
+
+MAP_PAGE = PROJECT_ROOT / "pages" / "carte.py"
+PUBLISH_PAGE = PROJECT_ROOT / "pages" / "publier.py"
+NAVIGATION = PROJECT_ROOT / "navigation.py"
+TIMEOUT = 60
+EDITOR = "marie"
+EDITOR_NAME = "Marie Dupont"
+PASSWORD = "Solidarité-62!"
+MIME_TYPES = {
+    ".csv": "text/csv",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def map_page(**query: str | list[str]) -> AppTest:
+    """The public map as a visitor opening a link with these query parameters sees it."""
+    at = AppTest.from_file(str(MAP_PAGE), default_timeout=TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def shown_count(at: AppTest) -> tuple[int, int]:
+    """(initiatives shown, initiatives published), as the map page writes them."""
+    text = next(m.value for m in at.markdown if "affichées sur" in m.value)
+    shown, total = text.strip("*").split(" affichées sur ")
+    return int(shown), int(total)
+
+
+def editors_secrets(password: str = PASSWORD) -> dict[str, dict[str, str]]:
+    """The [editors] section of secrets.toml with one account, EDITOR."""
+    return {EDITOR: {"name": EDITOR_NAME, "password_hash": hash_password(password, n=2**14)}}
+
+
+def publish_page(secrets: dict[str, object] | None = None) -> AppTest:
+    """The Publier page before sign-in; `secrets` as secrets.toml would give them."""
+    at = AppTest.from_file(str(PUBLISH_PAGE), default_timeout=TIMEOUT)
+    for key, value in (secrets or {}).items():
+        at.secrets[key] = value
+    return at.run()
+
+
+def sign_in(at: AppTest, username: str, password: str) -> AppTest:
+    at.text_input[0].input(username)
+    at.text_input[1].input(password)
+    return at.button[0].click().run()
+
+
+def signed_in_publish_page(password: str = PASSWORD) -> AppTest:
+    """The Publier page of EDITOR, signed in with the built-in accounts."""
+    at = sign_in(publish_page({"editors": editors_secrets(password)}), EDITOR, password)
+    assert not at.exception
+    return at
+
+
+def upload(at: AppTest, name: str, data: bytes, mime: str | None = None) -> AppTest:
+    """Drop a file in the Publier page's uploader and rerun."""
+    mime = mime or MIME_TYPES.get(Path(name).suffix, "application/octet-stream")
+    at.get("file_uploader")[0].set_value((name, data, mime))  # type: ignore[attr-defined]
+    return at.run()
