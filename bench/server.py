@@ -8,6 +8,7 @@ import io
 import json
 import os
 import pstats
+import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -96,9 +97,13 @@ def app_env(data: BenchDataset) -> Iterator[None]:
         del os.environ[key]
     os.environ["CARTO_DATABASE_URL"] = data.database_url
     os.environ["CARTO_TILES"] = "none"
+    # Marker files and caches go to a throwaway state folder, never into the checkout.
+    state = tempfile.TemporaryDirectory(prefix="carto-bench-state-")
+    os.environ["CARTO_STATE_DIR"] = state.name
     try:
         yield
     finally:
+        state.cleanup()
         for key in [k for k in os.environ if k.startswith("CARTO_")]:
             del os.environ[key]
         os.environ.update(saved)

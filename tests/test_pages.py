@@ -9,6 +9,7 @@ import logging
 import os
 import tomllib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -168,7 +169,9 @@ def markers_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
 
 def get(path: str) -> tuple[int, bytes, dict[str, str]]:
     request = Request({"type": "http", "method": "GET", "path_params": {"path": path}})
-    response = asyncio.run(serve_marker_file(request))
+    # In a thread of its own: the browser tests' Playwright may hold this thread's event loop.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        response = pool.submit(asyncio.run, serve_marker_file(request)).result()
     return response.status_code, bytes(response.body), dict(response.headers)
 
 

@@ -9,13 +9,15 @@ Fixtures:
   CARTO_REQUIRE_BROWSER=1.
 - `network` + `page` (per test): a fresh context whose non-local requests are aborted and
   counted, with dialogs, console errors and failed local requests recorded; a screenshot and
-  the log go to test-artifacts/ when the test fails.
+  the log go to $CARTO_TEST_ARTIFACTS (default: a folder in the system temp dir) when the test
+  fails; never into the checkout.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,7 +33,9 @@ from carto.map.assets import check_assets
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+ARTIFACTS = Path(
+    os.environ.get("CARTO_TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "carto-test-artifacts"
+)
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 # streamlit-folium's component iframe (Streamlit titles it after the component's name).
 MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
@@ -205,7 +209,7 @@ def page(browser: Any, network: NetworkLog, request: pytest.FixtureRequest) -> I
     finally:
         call_report = getattr(request.node, "rep_call", None)
         if call_report is not None and call_report.failed:
-            ARTIFACTS.mkdir(exist_ok=True)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
             stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in request.node.name)
             try:
                 page.screenshot(path=str(ARTIFACTS / f"{stem}.png"), full_page=True)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from carto.auth import Editor
 from carto.errors import CartoError
+from carto.publishing.modes import MODE_LABELS
 from carto.publishing.storage import Store
 
 
@@ -22,7 +23,7 @@ def versions_panel(store: Store, *, editor: Editor) -> None:
                 "Version": [v.number for v in versions],
                 "Publiée le (UTC)": [v.created_at.strftime("%Y-%m-%d %H:%M") for v in versions],
                 "Auteur": [v.author for v in versions],
-                "Mode": [v.mode for v in versions],
+                "Mode": [MODE_LABELS.get(v.mode, str(v.mode)) for v in versions],
                 "Initiatives": [v.row_count for v in versions],
                 "Note": [v.note for v in versions],
                 "Empreinte": [v.checksum[:12] for v in versions],
