@@ -39,7 +39,8 @@ $(DEVSTAMP): $(STAMP)
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
-$(ASSETS): node_modules/.package-lock.json $(STAMP) $(wildcard src/carto/data/*/*.geojson)
+$(ASSETS): node_modules/.package-lock.json $(STAMP) src/carto/map/assets.py \
+		$(wildcard src/carto/data/*/*.geojson src/carto/data/*/communes.csv)
 	$(PY) -m carto.cli assets install
 	touch $@
 

@@ -23,13 +23,19 @@ st.caption(
 # Anything a visitor's browser can send is checked; what still fails is shown in French and
 # logged with its traceback (client.showErrorDetails = "none" hides Streamlit's own).
 with stop_on_error("La carte ne peut pas s'afficher"):
-    spec = map_view.sidebar_filters(table, gaz)
+    index = caches.table_search_index(table, data_key=data_key)
+    spec = map_view.sidebar_filters(table, gaz, index=index)
     shown = caches.filtered(table, spec, data_key=data_key)
     placed = shown[shown["latitude"].notna() & shown["longitude"].notna()]
     st.markdown(f"**{len(shown)} affichées sur {len(table)}**")
     if version is None:
         map_view.no_version_notice(cfg)
+    elif shown.empty:
+        map_view.empty_result_notice()
     selected = selection.current(set(shown["id"].astype(str)))
+    notice = selection.unavailable_notice(set(table["id"].astype(str)))
+    if notice:
+        st.warning(notice)
 
     col_map, col_detail = st.columns([3, 2], gap="medium")
     with col_map:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -15,11 +16,15 @@ import carto
 from carto.config import PROJECT_ROOT
 from carto.errors import ConfigError
 from carto.map.assets import (
+    GAZETTEER_DATA,
+    LABELS_FILE,
     STATIC_URL,
     VENDOR_DIR,
     VENDOR_FILES,
     check_assets,
     install_assets,
+    install_outlines,
+    label_data,
     local_js_css,
 )
 from carto.map.basemap import OSM_TILES, build_map
@@ -41,15 +46,21 @@ def static_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-OUTLINE_FILES = ["geo/62/arrondissements.geojson", "geo/62/communes.geojson"]
+OUTLINE_FILES = [
+    "geo/62/arrondissements.geojson",
+    "geo/62/communes.geojson",
+    "geo/62/departement.geojson",
+]
+LABEL_FILES = ["geo/62/labels.json"]
 
 
 @needs_node_modules
 def test_install_copies_every_vendor_file_and_the_outlines(tmp_path):
-    assert sorted(check_assets(tmp_path)) == sorted([*VENDOR_FILES, *OUTLINE_FILES])
+    expected = sorted([*VENDOR_FILES, *OUTLINE_FILES, *LABEL_FILES])
+    assert sorted(check_assets(tmp_path)) == expected
     written = install_assets(node_modules=NODE_MODULES, static_dir=tmp_path)
     assert written == [tmp_path / VENDOR_DIR / name for name in VENDOR_FILES] + [
-        tmp_path / name for name in OUTLINE_FILES
+        tmp_path / name for name in [*OUTLINE_FILES, *LABEL_FILES]
     ]
     data = Path(carto.__file__).parent / "data" / "62"
     for name in OUTLINE_FILES:
@@ -177,3 +188,31 @@ def test_leaflet_css_images_are_installed(static_dir):
     assert images, "leaflet.css references its icons"
     for image in images:
         assert (css_path.parent / image).is_file(), image
+
+
+def test_place_names_file_lists_larger_towns_first_and_every_arrondissement(tmp_path):
+    written = install_outlines(static_dir=tmp_path)
+    path = tmp_path / "geo" / "62" / LABELS_FILE
+    assert path in written
+    labels = json.loads(path.read_text(encoding="utf-8"))
+    assert labels == label_data(GAZETTEER_DATA / "62")
+    communes = labels["communes"]
+    assert len(communes) == 887
+    assert [c[0] for c in communes[:3]] == ["Calais", "Arras", "Boulogne-sur-Mer"]
+    populations = [c[3] for c in communes]
+    assert populations == sorted(populations, reverse=True)
+    names = {a[0]: (a[1], a[2]) for a in labels["arrondissements"]}
+    assert sorted(names) == sorted(
+        ["Arras", "Béthune", "Boulogne-sur-Mer", "Calais", "Lens", "Montreuil", "Saint-Omer"]
+    )
+    for lat, lon in names.values():  # inside the Pas-de-Calais
+        assert 50.0 < lat < 51.1 and 1.5 < lon < 3.2
+    # Only the vendor files (not installed here) are missing: geo/ is complete and current.
+    assert sorted(check_assets(tmp_path)) == sorted(VENDOR_FILES)
+
+
+def test_stale_place_names_file_is_reported(tmp_path):
+    install_outlines(static_dir=tmp_path)
+    path = tmp_path / "geo" / "62" / LABELS_FILE
+    path.write_text('{"communes": [], "arrondissements": []}', encoding="utf-8")
+    assert f"geo/62/{LABELS_FILE}" in check_assets(tmp_path)

@@ -116,7 +116,7 @@ def test_import_versions_rollback_export(env, tmp_path, capsys) -> None:
 
     assert main(["export", "--format", "csv", "-o", str(tmp_path / "v2.csv")]) == 0
     v2 = (tmp_path / "v2.csv").read_text(encoding="utf-8-sig")
-    exported = {r["nom"]: r["commune"] for r in csv.DictReader(io.StringIO(v2), delimiter=",")}
+    exported = {r["nom"]: r["commune"] for r in csv.DictReader(io.StringIO(v2), delimiter=";")}
     assert exported.get("Épicerie solidaire « Le Panier »") == "Guînes", sorted(exported)
     assert exported.get("Aire de repos des routiers") == "Saint-Laurent-Blangy"
 
@@ -138,7 +138,7 @@ def test_import_versions_rollback_export(env, tmp_path, capsys) -> None:
 def test_export_filters_by_category(env, tmp_path) -> None:
     out = tmp_path / "iso.csv"
     assert main(["export", "--format", "csv", "--categorie", "isoles", "-o", str(out)]) == 0
-    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig")), delimiter=";"))
     assert rows and {r["categorie"] for r in rows} == {"isoles"}
 
 

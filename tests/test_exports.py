@@ -12,6 +12,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from carto import fields
 from carto.exports import (
     EXPORT_COLUMNS,
     count_without_coordinates,
@@ -67,9 +68,9 @@ TABLE = pd.DataFrame(
 )
 
 
-def read_csv_export(data: bytes) -> list[dict[str, str]]:
+def read_csv_export(data: bytes, separator: str = ";") -> list[dict[str, str]]:
     text = data.decode("utf-8-sig")
-    return list(csv.DictReader(io.StringIO(text, newline="")))
+    return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=separator))
 
 
 def read_xlsx_export(data: bytes) -> list[tuple[object, ...]]:
@@ -109,8 +110,8 @@ def test_neutralise_and_restore_are_inverse(value: str, written: str) -> None:
         (2, "telephone", "'\tcmd"),
         (0, "telephone", "'+33 3 21 00 00 00"),
         (0, "nom", "Gel hydro-alcoolique de Tereos"),
-        (1, "longitude", "-1.5"),
-        (0, "geocode_score", "1.0"),
+        (1, "longitude", "-1,5"),
+        (0, "geocode_score", "1,0"),
         (1, "geocode_score", ""),
         (2, "latitude", ""),
         (0, "description", "Production réorientée.\nDons aux soignants « du secteur »."),
@@ -122,15 +123,45 @@ def test_csv_cells(row: int, column: str, expected: str) -> None:
     assert records[row][column] == expected
 
 
-def test_csv_header_separator_and_bom() -> None:
-    with_bom = export_table(TABLE, fmt="csv")
-    without = export_table(TABLE, fmt="csv", bom=False)
-    assert with_bom.startswith(b"\xef\xbb\xbfid,nom,categorie,")
-    assert without.startswith(b"id,nom,categorie,")
+@pytest.mark.parametrize("separator", [";", ","])
+def test_csv_header_separator_and_bom(separator: str) -> None:
+    with_bom = export_table(TABLE, fmt="csv", separator=separator)
+    without = export_table(TABLE, fmt="csv", bom=False, separator=separator)
+    assert with_bom.startswith(f"\ufeffid{separator}nom{separator}categorie{separator}".encode())
+    assert without.startswith(f"id{separator}nom{separator}categorie{separator}".encode())
     assert with_bom[3:] == without
-    header = next(csv.reader(io.StringIO(without.decode())))
+    header = next(csv.reader(io.StringIO(without.decode()), delimiter=separator))
     assert tuple(header) == EXPORT_COLUMNS
     assert "arrondissement_code" not in header
+
+
+def test_csv_default_is_semicolon_with_a_bom() -> None:
+    assert export_table(TABLE, fmt="csv") == export_table(TABLE, fmt="csv", bom=True, separator=";")
+
+
+@pytest.mark.parametrize(
+    ("separator", "latitude", "longitude", "score"),
+    [(";", "50,5626", "2,4826", "1,0"), (",", "50.5626", "2.4826", "1.0")],
+)
+def test_csv_decimal_separator_follows_the_column_separator(
+    separator: str, latitude: str, longitude: str, score: str
+) -> None:
+    first = read_csv_export(export_table(TABLE, fmt="csv", separator=separator), separator)[0]
+    assert (first["latitude"], first["longitude"], first["geocode_score"]) == (
+        latitude,
+        longitude,
+        score,
+    )
+    # Every digit kept, no digit grouping: 1e-07 and 123456.789 read back exactly.
+    table = pd.DataFrame([{"nom": "Aire", "latitude": 1e-07, "longitude": 123456.789}])
+    (record,) = read_csv_export(export_table(table, fmt="csv", separator=separator), separator)
+    assert float(record["latitude"].replace(",", ".")) == 1e-07
+    assert float(record["longitude"].replace(",", ".")) == 123456.789
+
+
+def test_csv_refuses_an_unknown_separator() -> None:
+    with pytest.raises(ValueError, match="séparateur CSV inconnu"):
+        export_table(TABLE, fmt="csv", separator="\t")
 
 
 def test_csv_round_trip_with_restore_text_gives_the_same_data() -> None:
@@ -142,12 +173,12 @@ def test_csv_round_trip_with_restore_text_gives_the_same_data() -> None:
             if math.isnan(original[column]):
                 assert record[column] == ""
             else:
-                assert float(record[column]) == original[column]
+                assert float(record[column].replace(",", ".")) == original[column]
 
 
 def test_csv_of_an_empty_table_is_just_the_header() -> None:
     data = export_table(pd.DataFrame(columns=["nom"]), fmt="csv", bom=False)
-    assert data.decode() == ",".join(EXPORT_COLUMNS) + "\r\n"
+    assert data.decode() == ";".join(EXPORT_COLUMNS) + "\r\n"
 
 
 @pytest.mark.parametrize(
@@ -177,7 +208,9 @@ def test_xlsx_cells(line: int, column: str, value: object, data_type: str) -> No
 
 def test_xlsx_header_row_and_round_trip() -> None:
     rows = read_xlsx_export(export_table(TABLE, fmt="xlsx"))
-    assert rows[0] == EXPORT_COLUMNS
+    assert rows[0] == tuple(fields.label(c) for c in EXPORT_COLUMNS)
+    assert rows[0][:3] == ("Identifiant", "Nom", "Catégorie")
+    assert "Code INSEE" in rows[0] and "code_insee" not in rows[0]
     assert len(rows) == 4
     for values, (_, original) in zip(rows[1:], TABLE.iterrows(), strict=True):
         record = dict(zip(EXPORT_COLUMNS, values, strict=True))
@@ -185,6 +218,30 @@ def test_xlsx_header_row_and_round_trip() -> None:
         # XLSX keeps line breaks as LF (documented): compare with CR LF folded.
         restored = restore_text(record["description"] or "")  # type: ignore[arg-type]
         assert restored == original["description"].replace("\r\n", "\n")
+
+
+def test_xlsx_shows_category_and_scope_labels_and_keeps_unknown_values() -> None:
+    table = pd.DataFrame(
+        [
+            {"nom": "A", "categorie": "isoles", "portee": "departement"},
+            {"nom": "B", "categorie": "soignants", "portee": "secteur"},
+            {"nom": "C", "categorie": "autre chose", "portee": ""},
+        ]
+    )
+    rows = read_xlsx_export(export_table(table, fmt="xlsx"))
+    category, scope = EXPORT_COLUMNS.index("categorie"), EXPORT_COLUMNS.index("portee")
+    assert [(r[category], r[scope]) for r in rows[1:]] == [
+        ("Personnes isolées", "Département"),
+        ("Personnels soignants", "Secteur"),
+        ("autre chose", None),
+    ]
+    # The CSV keeps the stored values (slugs), for programs.
+    records = read_csv_export(export_table(table, fmt="csv"))
+    assert [(r["categorie"], r["portee"]) for r in records] == [
+        ("isoles", "departement"),
+        ("soignants", "secteur"),
+        ("autre chose", ""),
+    ]
 
 
 def test_xlsx_drops_control_characters_xml_cannot_hold() -> None:
@@ -240,6 +297,8 @@ def test_a_number_column_holding_text_keeps_it_as_text() -> None:
         [{"nom": "Aire", "latitude": "50,3", "longitude": 2.8, "geocode_score": "n/a"}]
     )
     (record,) = read_csv_export(export_table(table, fmt="csv"))
+    assert (record["latitude"], record["geocode_score"]) == ("50,3", "n/a")
+    (record,) = read_csv_export(export_table(table, fmt="csv", separator=","), ",")
     assert (record["latitude"], record["geocode_score"]) == ("50.3", "n/a")
     rows = read_xlsx_export(export_table(table, fmt="xlsx"))
     assert rows[1][EXPORT_COLUMNS.index("latitude")] == 50.3

@@ -10,6 +10,7 @@ import cProfile
 import csv
 import io
 import pstats
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,9 +22,10 @@ from apptest import shown_count as shown_and_total
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from carto import exports
+from carto import exports, fields
 from carto.cli import main
 from carto.exports import EXPORT_COLUMNS, FORMULA_TRIGGERS, ExportCache, export_table
+from carto.models import CATEGORIES, SCOPE_LABELS
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "initiatives.csv"
@@ -119,7 +121,7 @@ def test_cli_xlsx_export_is_safe_and_laid_out(store_env: Path, capsys) -> None:
     assert workbook.sheetnames == ["Initiatives"]
     sheet = workbook["Initiatives"]
     rows = list(sheet.iter_rows())
-    assert tuple(c.value for c in rows[0]) == EXPORT_COLUMNS
+    assert tuple(c.value for c in rows[0]) == tuple(fields.label(c) for c in EXPORT_COLUMNS)
     assert all(c.font.b for c in rows[0])  # bold header
     assert sheet.freeze_panes == "A2"  # the header stays visible
     widths = {
@@ -155,6 +157,81 @@ def test_cli_xlsx_export_is_safe_and_laid_out(store_env: Path, capsys) -> None:
     assert multi_line == wrapped
     assert len(multi_line) == 2
     assert all(sheet[c].alignment.vertical == "top" for c in wrapped)
+
+
+def _review_counts(out: str) -> tuple[int, int, int, int]:
+    found = re.search(
+        r"(\d+) ajoutée\(s\), (\d+) modifiée\(s\), (\d+) retirée\(s\), (\d+) inchangée\(s\)", out
+    )
+    assert found, out
+    added, changed, removed, unchanged = (int(n) for n in found.groups())
+    return added, changed, removed, unchanged
+
+
+def test_cli_csv_export_is_for_french_spreadsheets(store_env: Path, capsys) -> None:
+    out = store_env / "out.csv"
+    assert main(["export", "-o", str(out)]) == 0
+    data = out.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")  # the UTF-8 BOM: Excel reads the accents
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
+    assert tuple(rows[0]) == EXPORT_COLUMNS
+    assert len(rows) == 1 + len(list(csv.DictReader(DATA.open(encoding="utf-8"))))
+    assert all(len(row) == len(EXPORT_COLUMNS) for row in rows)
+    records = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    # Decimal comma (what French Excel reads as a number), every digit kept.
+    latitudes = [r["latitude"] for r in records if r["latitude"]]
+    assert latitudes and all("," in v and "." not in v for v in latitudes)
+    assert all(-90 <= float(v.replace(",", ".")) <= 90 for v in latitudes)
+
+    comma = store_env / "comma.csv"
+    assert main(["export", "--separateur", ",", "--no-bom", "-o", str(comma)]) == 0
+    data = comma.read_bytes()
+    assert not data.startswith(b"\xef\xbb\xbf")
+    commas = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+    assert tuple(commas[0]) == EXPORT_COLUMNS
+    assert [r["nom"] for r in commas] == [r["nom"] for r in records]
+    assert [r["latitude"] for r in commas if r["latitude"]] == [
+        v.replace(",", ".") for v in latitudes
+    ]
+
+
+def test_cli_refuses_another_separator(store_env: Path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["export", "--separateur", "|", "-o", str(store_env / "x.csv")])
+    assert "--separateur" in capsys.readouterr().err
+
+
+def test_cli_xlsx_export_shows_french_labels(store_env: Path) -> None:
+    xlsx = store_env / "out.xlsx"
+    assert main(["export", "--format", "xlsx", "-o", str(xlsx)]) == 0
+    sheet = openpyxl.load_workbook(xlsx)["Initiatives"]
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    header = rows[0]
+    assert header[:4] == ["Identifiant", "Nom", "Catégorie", "Description"]
+    assert {"Code INSEE", "Portée", "Latitude", "Score de géocodage"} <= set(header)
+    assert not set(header) & {"categorie", "code_insee", "portee", "geocode_score"}
+    categories = {r[header.index("Catégorie")] for r in rows[1:]}
+    assert "Personnes isolées" in categories
+    assert categories <= {c.label for c in CATEGORIES}
+    scopes = {r[header.index("Portée")] for r in rows[1:]}
+    assert {"Commune", "Secteur", "Département"} <= scopes
+    assert scopes <= set(SCOPE_LABELS.values())
+
+
+@pytest.mark.parametrize(
+    ("fmt", "options"),
+    [("csv", []), ("csv", ["--separateur", ","]), ("csv", ["--no-bom"]), ("xlsx", [])],
+)
+def test_cli_reimporting_our_export_changes_nothing(
+    store_env: Path, capsys, fmt: str, options: list[str]
+) -> None:
+    out = store_env / f"export.{fmt}"
+    assert main(["export", "--format", fmt, *options, "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["import", str(out), "--mode", "replace", "--dry-run"]) == 0
+    added, changed, removed, unchanged = _review_counts(capsys.readouterr().out)
+    assert (added, changed, removed) == (0, 0, 0)
+    assert unchanged == len(list(csv.DictReader(DATA.open(encoding="utf-8"))))
 
 
 def test_export_cache_builds_once_and_is_bounded_in_bytes() -> None:

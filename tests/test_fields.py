@@ -85,7 +85,7 @@ def test_validated_table_and_exports_follow_the_table_order() -> None:
     assert result.ok
     assert tuple(result.table.columns) == fields.COLUMNS
     header = export_table(result.table, fmt="csv", bom=False).decode().splitlines()[0]
-    assert tuple(header.split(",")) == EXPORT_COLUMNS
+    assert tuple(header.split(";")) == EXPORT_COLUMNS
     assert tuple(c for c in fields.TABLE_COLUMNS if c != "arrondissement_code") == EXPORT_COLUMNS
 
 

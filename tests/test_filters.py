@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from carto.filters import FilterSpec, apply_filters, facet_counts, search_index
+from carto.filters import FilterSpec, apply_filters, facet_counts, facets, search_index
 from carto.text import fold
 
 ROWS = [
@@ -132,3 +132,29 @@ def test_index_and_query_fold_alike(cells: tuple[str, str]) -> None:
     # Every word of the row, typed as it is written, finds the row.
     for word in " ".join(cells).split():
         assert len(apply_filters(row, FilterSpec(text=word))) == 1, word
+
+
+def test_facet_counts_follow_every_other_filter(table: pd.DataFrame) -> None:
+    spec = FilterSpec(categories=("isoles",), arrondissements=("626",))
+    # Categories are counted within the chosen arrondissement, whatever categories are chosen.
+    assert facet_counts(table, "categorie", spec) == {"protection": 1, "isoles": 1}
+    # Arrondissements are counted within the chosen category.
+    assert facet_counts(table, "arrondissement_code", spec) == {"621": 1, "626": 1, "627": 1}
+    # Another column is counted within every filter.
+    assert facet_counts(table, "commune", spec) == {"Guînes": 1}
+
+
+def test_facet_counts_follow_the_search(table: pd.DataFrame) -> None:
+    spec = FilterSpec(categories=("protection",), text="gel")
+    assert facet_counts(table, "categorie", spec) == {"protection": 1, "routiers": 1}
+    index = search_index(table)
+    assert facet_counts(table, "arrondissement_code", spec, index=index) == {"622": 1}
+    assert facet_counts(table, "categorie", FilterSpec(text="introuvable")) == {}
+
+
+def test_facets_gives_each_column_its_facet_counts(table: pd.DataFrame) -> None:
+    spec = FilterSpec(categories=("isoles",), arrondissements=("626",), text="a")
+    columns = ("categorie", "arrondissement_code", "absente")
+    assert facets(table, spec, columns) == {
+        column: facet_counts(table, column, spec) for column in columns
+    }

@@ -24,6 +24,7 @@ from streamlit.testing.v1 import AppTest
 from carto.cli import main
 from carto.display import SAFE_SCHEMES, detail_lines, detail_markdown, md_escape
 from carto.exports import FORMULA_TRIGGERS, export_table
+from carto.fields import field_for_header
 from carto.intake import pipeline as dataset
 from carto.map import basemap as mapping
 from carto.publishing.storage import Store
@@ -276,13 +277,14 @@ def test_detail_panel_links_are_safe_and_text_is_escaped(hostile_table) -> None:
 
 
 def _csv_cells(data: bytes) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
 
 
 def _xlsx_cells(data: bytes) -> list[dict[str, str]]:
     sheet = load_workbook(io.BytesIO(data), read_only=True).worksheets[0]
     rows = [["" if v is None else v for v in r] for r in sheet.iter_rows(values_only=True)]
-    return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+    names = [field.name for field in map(field_for_header, rows[0]) if field]  # French labels
+    return [dict(zip(names, r, strict=True)) for r in rows[1:]]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])

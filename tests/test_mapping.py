@@ -12,12 +12,19 @@ import pandas as pd
 import pytest
 from folium.map import FitBounds
 
+from carto.config import Settings
 from carto.errors import ConfigError
 from carto.map.basemap import (
     ARRONDISSEMENTS_LAYER,
     COMMUNES_LAYER,
+    LABEL_LEVELS,
+    OFFLINE_EVENT,
+    OFFLINE_NOTICE,
     Legend,
+    MetricScale,
+    OfflineFallback,
     Outlines,
+    PlaceLabels,
     build_base_map,
     build_map,
     clicked_id,
@@ -241,10 +248,10 @@ def test_names_cannot_close_the_script_element(nom):
 
 
 @pytest.mark.parametrize(
-    ("tiles", "tile_count", "has_communes"),
-    [("osm", 1, False), ("none", 0, True)],
+    ("tiles", "tile_count", "communes_wait_for"),
+    [("osm", 1, OFFLINE_EVENT), ("none", 0, None)],
 )
-def test_tiles_choice(tiles, tile_count, has_communes):
+def test_tiles_choice(tiles, tile_count, communes_wait_for):
     fmap = build_map(
         table(initiative("a")), arrondissements=ARRONDISSEMENTS, communes=COMMUNES, tiles=tiles
     )
@@ -255,9 +262,9 @@ def test_tiles_choice(tiles, tile_count, has_communes):
         assert "OpenStreetMap" in layer.options["attribution"]
         assert "© les contributeurs" in layer.options["attribution"]
     layers = geojson_layers(fmap)
-    assert (COMMUNES_LAYER in layers) is has_communes
-    if has_communes:
-        assert len(layers[COMMUNES_LAYER].data["features"]) == len(COMMUNES["features"])
+    # With online tiles, the commune outlines wait for a tile failure (offline fallback).
+    assert layers[COMMUNES_LAYER].wait_for == communes_wait_for
+    assert len(layers[COMMUNES_LAYER].data["features"]) == len(COMMUNES["features"])
     assert len(layers[ARRONDISSEMENTS_LAYER].data["features"]) == 2
 
 
@@ -410,3 +417,78 @@ def test_same_inputs_render_the_same_base_map():
         return build_base_map(arrondissements=ARRONDISSEMENTS, tiles="none").get_root().render()
 
     assert render() == render()  # what keeps streamlit-folium from reloading the map
+
+
+# --- offline basemap (issue 10 §1) ------------------------------------------------------------
+
+LABELS = {
+    "communes": [
+        ["Calais", *CALAIS, 67_571],
+        ["Arras", *ARRAS, 42_875],
+        ["<b>Wimille</b>", 50.76, 1.63, 800],
+    ],
+    "arrondissements": [["Boulogne-sur-Mer", 50.72, 1.73]],
+}
+
+
+def children_of(fmap: folium.Map, kind: type) -> list[Any]:
+    return [c for c in fmap._children.values() if isinstance(c, kind)]
+
+
+def test_default_settings_need_no_tiles():
+    assert Settings.from_env({}).tiles == "none"
+    assert Settings.from_env({"CARTO_TILES": "osm"}).tiles == "osm"
+    fmap = build_map(table(initiative("a")), arrondissements=ARRONDISSEMENTS, labels=LABELS)
+    assert children_of(fmap, folium.TileLayer) == []
+    assert "tile.openstreetmap.org" not in fmap.get_root().render()
+
+
+def test_offline_basemap_writes_place_names_as_text_below_the_markers():
+    fmap = build_map(table(initiative("a")), arrondissements=ARRONDISSEMENTS, labels=LABELS)
+    (labels,) = children_of(fmap, PlaceLabels)
+    assert labels.wait_for is None
+    options = json.loads(labels.options_json)
+    # Below markerPane (600), and never a click target.
+    assert options["zIndex"] < 600
+    assert json.loads(labels.source_json)["communes"][0][0] == "Calais"
+    script = labels._template.module.script(labels, {})
+    assert 'pointerEvents = "none"' in script
+    assert "textContent = name" in script
+    assert "innerHTML" not in script
+    # The name that looks like HTML stays in the JSON data, escaped for a <script> block.
+    assert "<b>" not in labels.source_json
+    # Larger towns from the first levels, every commune at zoom 11 and beyond.
+    thresholds = [population for _, population in LABEL_LEVELS]
+    assert thresholds == sorted(thresholds, reverse=True)
+    assert LABEL_LEVELS[-1][0] <= 11
+
+
+def test_scale_bar_is_metric_only():
+    fmap = build_map(table(initiative("a")), arrondissements=None)
+    assert fmap.control_scale is False
+    (scale,) = children_of(fmap, MetricScale)
+    script = scale._template.module.script(scale, {})
+    assert "imperial: false" in script
+    assert "L.control.scale()" not in fmap.get_root().render()
+
+
+def test_online_tiles_fall_back_to_the_offline_basemap_with_a_french_notice():
+    fmap = build_map(
+        table(initiative("a")),
+        arrondissements=ARRONDISSEMENTS,
+        communes=COMMUNES,
+        labels=LABELS,
+        tiles="osm",
+    )
+    (tiles,) = children_of(fmap, folium.TileLayer)
+    (fallback,) = children_of(fmap, OfflineFallback)
+    assert fallback.tiles is tiles
+    options = json.loads(fallback.options_json)
+    assert options["message"] == OFFLINE_NOTICE
+    assert OFFLINE_NOTICE == "Fond de carte en ligne indisponible : fond hors ligne affiché"
+    assert options["event"] == OFFLINE_EVENT
+    script = fallback._template.module.script(fallback, {})
+    assert "tileerror" in script and "textContent = o.message" in script
+    (labels,) = children_of(fmap, PlaceLabels)
+    assert labels.wait_for == OFFLINE_EVENT
+    assert geojson_layers(fmap)[COMMUNES_LAYER].wait_for == OFFLINE_EVENT

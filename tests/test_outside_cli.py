@@ -96,7 +96,7 @@ def test_import_publishes_an_outside_point_only_when_confirmed(
     assert main(["import", str(path), "--hors-departement", "3"]) == 0
     assert "publiée" in capsys.readouterr().out
     out = env / "export.csv"
-    assert main(["export", "-o", str(out)]) == 0
+    assert main(["export", "--separateur", ",", "-o", str(out)]) == 0
     rows = {row["nom"]: row for row in _read_csv(out)}
     kept = rows["Épicerie solidaire"]
     assert (kept["commune"], kept["latitude"], kept["longitude"]) == (

@@ -116,7 +116,7 @@ def cmd_geocode(args: argparse.Namespace) -> int:
     out = Path(args.output)
     table = loaded.table[list(ALL_COLUMNS)]
     # Written like an export (formula-like cells neutralised), read back losslessly by import.
-    out.write_bytes(export_table(table, fmt="csv", bom=False, columns=ALL_COLUMNS))
+    out.write_bytes(export_table(table, fmt="csv", bom=False, separator=",", columns=ALL_COLUMNS))
     counts = table["geocode_status"].value_counts().to_dict()
     summary = ", ".join(f"{k} : {v}" for k, v in sorted(counts.items()))
     print(f"{len(table)} lignes écrites dans {out} ({summary}).")
@@ -235,7 +235,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         text=args.recherche or "",
     )
     shown = apply_filters(table, spec)
-    data = export_table(shown, fmt=args.format, bom=not args.no_bom)
+    data = export_table(shown, fmt=args.format, bom=not args.no_bom, separator=args.separateur)
     if args.output == "-":
         sys.stdout.buffer.write(data)
         return EXIT_OK
@@ -382,6 +382,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--categorie", action="append", help="catégorie (répétable)")
     export.add_argument("--arrondissement", action="append", help="code d'arrondissement")
     export.add_argument("--recherche", help="texte recherché")
+    export.add_argument(
+        "--separateur",
+        choices=[";", ","],
+        default=";",
+        help="séparateur du CSV : « ; » avec virgule décimale (Excel en français, par défaut) "
+        "ou « , » avec point décimal",
+    )
     export.add_argument("--no-bom", action="store_true", help="CSV sans BOM UTF-8")
     export.set_defaults(func=cmd_export)
 

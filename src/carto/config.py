@@ -46,7 +46,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        tiles = env.get("CARTO_TILES", "osm").strip().lower() or "osm"
+        tiles = env.get("CARTO_TILES", "none").strip().lower() or "none"
         if tiles not in TILES_CHOICES:
             raise ConfigError(
                 f"CARTO_TILES vaut « {tiles} » : valeurs possibles {', '.join(TILES_CHOICES)}."

@@ -14,6 +14,17 @@ convention: CR LF and lone CR come back as LF) and drops the characters XML cann
 (U+0000-U+0008, U+000B, U+000C, U+000E-U+001F, lone surrogates, U+FFFE, U+FFFF). GeoJSON is not
 for spreadsheets: no apostrophes. `carto geocode -o` writes its CSV with the same rule.
 
+CSV: `;` by default (what French Excel splits into columns), or `,`; both with a UTF-8 BOM unless
+asked otherwise, the header is the column names (`nom`, `code_insee`…) and values are stored
+values (category slugs). Numbers keep every digit and no digit grouping; in the `;` form their
+decimal separator is the comma (`50,2910`, what French Excel reads as a number, and what import
+reads back), in the `,` form the point (`50.291`).
+
+XLSX is for people: the header row holds the French labels of the columns (carto.fields.label:
+« Code INSEE »), a category its label (« Personnes isolées ») and a portée its label
+(« Département »). Import accepts labels as header names and as category and portée values, so
+re-importing our own XLSX export changes nothing.
+
 GeoJSON: rows without both coordinates cannot be Points; they are skipped and their number is
 written in the top-level member "skipped_without_coordinates" (also `count_without_coordinates`).
 
@@ -39,7 +50,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from carto.fields import EXPORT_COLUMNS, NUMBER_COLUMNS
+from carto.fields import EXPORT_COLUMNS, NUMBER_COLUMNS, label
+from carto.models import CATEGORY_BY_SLUG, SCOPE_LABELS
 from carto.text import cell_number, cell_text
 
 ExportFormat = Literal["csv", "geojson", "xlsx"]
@@ -50,6 +62,9 @@ MEDIA_TYPES: dict[str, str] = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 EXTENSIONS: dict[str, str] = {"csv": "csv", "geojson": "geojson", "xlsx": "xlsx"}
+# CSV column separators; the first is the default (French Excel).
+CSV_SEPARATORS: tuple[str, ...] = (";", ",")
+DEFAULT_SEPARATOR = CSV_SEPARATORS[0]
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _NEUTRALISED = re.compile(r"'*[=+\-@\t\r]")
@@ -84,15 +99,34 @@ def _rows(table: pd.DataFrame, columns: Sequence[str] = EXPORT_COLUMNS) -> list[
     return [[record.get(column) for column in columns] for record in records]
 
 
-def _csv(table: pd.DataFrame, *, bom: bool, columns: Sequence[str] = EXPORT_COLUMNS) -> bytes:
+def _csv_number(number: float, separator: str) -> str:
+    """Every digit (repr), with a decimal comma in the `;` form: 50.291 -> "50,291"."""
+    text = repr(number)
+    return text.replace(".", ",") if separator == ";" else text
+
+
+def _csv(
+    table: pd.DataFrame,
+    *,
+    bom: bool,
+    separator: str = DEFAULT_SEPARATOR,
+    columns: Sequence[str] = EXPORT_COLUMNS,
+) -> bytes:
+    if separator not in CSV_SEPARATORS:
+        raise ValueError(f"séparateur CSV inconnu « {separator} » : {' '.join(CSV_SEPARATORS)}")
     buffer = io.StringIO(newline="")
     # QUOTE_MINIMAL quotes cells holding the separator, quotes or line breaks, as Excel expects.
-    writer = csv.writer(buffer, delimiter=",", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer = csv.writer(
+        buffer, delimiter=separator, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n"
+    )
     writer.writerow(columns)
     for row in _rows(table, columns):
         cells = [_cell(column, value) for column, value in zip(columns, row, strict=True)]
         writer.writerow(
-            ["" if c is None else repr(c) if isinstance(c, float) else c for c in cells]
+            [
+                "" if c is None else _csv_number(c, separator) if isinstance(c, float) else c
+                for c in cells
+            ]
         )
     return ((_BOM if bom else "") + buffer.getvalue()).encode("utf-8")
 
@@ -115,14 +149,25 @@ def _xlsx_text(value: str) -> str:
     return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
 
 
+def _readable(column: str, text: str) -> str:
+    """A category slug or a portée code as its French label; other values (unknown ones too)
+    unchanged. Import parses both labels back to the stored values."""
+    if column == "categorie" and text in CATEGORY_BY_SLUG:
+        return CATEGORY_BY_SLUG[text].label
+    if column == "portee" and text in SCOPE_LABELS:
+        return SCOPE_LABELS[text]
+    return text
+
+
 def _xlsx_value(column: str, value: object) -> str | float | None:
-    """The cell of `_cell`, made fit for XML; None for an empty cell (not written)."""
+    """The cell of `_cell` for people (labels, see `_readable`), made fit for XML; None for an
+    empty cell (not written)."""
     if column in NUMBER_COLUMNS:
         try:
             return cell_number(value)
         except ValueError:
             pass  # not a number (inf included): written as (neutralised) text, like the CSV
-    return _xlsx_text(cell_text(value)) or None
+    return _xlsx_text(_readable(column, cell_text(value))) or None
 
 
 def _column_letter(number: int) -> str:
@@ -226,7 +271,7 @@ def _sheet_xml(table: pd.DataFrame, columns: Sequence[str]) -> Iterator[str]:
         for i, c in enumerate(columns, start=1)
     )
     header = "".join(
-        _xml_cell(f"{letter}1", _xlsx_text(column), style=_STYLE_HEADER)
+        _xml_cell(f"{letter}1", _xlsx_text(label(column)), style=_STYLE_HEADER)
         for letter, column in zip(letters, columns, strict=True)
     )
     yield (
@@ -323,16 +368,17 @@ def export_table(
     *,
     fmt: str,
     bom: bool = True,
+    separator: str = DEFAULT_SEPARATOR,
     columns: Sequence[str] = EXPORT_COLUMNS,
 ) -> bytes:
     """The table as a file's bytes in `fmt` ("csv", "geojson" or "xlsx").
 
     Columns are `columns` (missing ones exported empty, others left out; GeoJSON always has
-    EXPORT_COLUMNS). `bom` only concerns CSV: Excel needs it to read UTF-8 accents; GeoJSON never
-    has one (RFC 8259).
+    EXPORT_COLUMNS). `bom` and `separator` (";" with decimal commas, or ",") only concern CSV:
+    Excel needs the BOM to read UTF-8 accents; GeoJSON never has one (RFC 8259).
     """
     if fmt == "csv":
-        return _csv(table, bom=bom, columns=columns)
+        return _csv(table, bom=bom, separator=separator, columns=columns)
     if fmt == "xlsx":
         return _xlsx(table, columns)
     if fmt == "geojson":

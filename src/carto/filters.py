@@ -155,23 +155,45 @@ def search_index(table: pd.DataFrame) -> pd.Series:
     return pd.Series(joined, index=table.index, dtype=pd.ArrowDtype(pa.string()))
 
 
+# The table column each list filter of FilterSpec constrains.
+FILTER_COLUMNS = {
+    "categories": "categorie",
+    "arrondissements": "arrondissement_code",
+    "communes": "code_insee",
+}
+
+
+def _masks(
+    table: pd.DataFrame, spec: FilterSpec, *, index: pd.Series | None
+) -> dict[str, pd.Series]:
+    """One boolean mask per active filter of `spec`, by the column it constrains ("" for text)."""
+    masks: dict[str, pd.Series] = {}
+    for field, column in FILTER_COLUMNS.items():
+        values = getattr(spec, field)
+        if values:
+            masks[column] = table[column].isin(values)
+    terms = search_terms(spec.text)
+    if terms:
+        haystack = search_index(table) if index is None else index
+        text = pd.Series(True, index=table.index)
+        for term in terms:
+            text &= haystack.str.contains(term, regex=False).astype(bool)
+        masks[""] = text
+    return masks
+
+
+def _combined(table: pd.DataFrame, masks: Iterable[pd.Series]) -> pd.Series:
+    mask = pd.Series(True, index=table.index)
+    for part in masks:
+        mask &= part
+    return mask
+
+
 def filter_mask(
     table: pd.DataFrame, spec: FilterSpec, *, index: pd.Series | None = None
 ) -> pd.Series:
     """Boolean mask of the rows matching `spec`. All terms of the free text must appear."""
-    mask = pd.Series(True, index=table.index)
-    if spec.categories:
-        mask &= table["categorie"].isin(spec.categories)
-    if spec.arrondissements:
-        mask &= table["arrondissement_code"].isin(spec.arrondissements)
-    if spec.communes:
-        mask &= table["code_insee"].isin(spec.communes)
-    terms = search_terms(spec.text)
-    if terms:
-        haystack = search_index(table) if index is None else index
-        for term in terms:
-            mask &= haystack.str.contains(term, regex=False)
-    return mask
+    return _combined(table, _masks(table, spec, index=index).values())
 
 
 def apply_filters(
@@ -183,9 +205,38 @@ def apply_filters(
     return table[filter_mask(table, spec, index=index)]
 
 
-def facet_counts(table: pd.DataFrame, column: str) -> dict[str, int]:
-    """How many rows carry each value of `column` (for labels such as "Arras (4)")."""
-    if column not in table.columns or table.empty:
-        return {}
-    counts = table[column].fillna("").astype(str).value_counts()
-    return {str(k): int(v) for k, v in counts.items() if k}
+def facet_counts(
+    table: pd.DataFrame,
+    column: str,
+    spec: FilterSpec | None = None,
+    *,
+    index: pd.Series | None = None,
+) -> dict[str, int]:
+    """How many rows carry each value of `column` (for labels such as "Arras (4)").
+
+    Faceted: only the rows matching every filter of `spec` but the one on `column` itself are
+    counted, so each count is what choosing that value would add to the current view (the
+    categories are counted within the chosen arrondissements and search, and the reverse).
+    """
+    return facets(table, spec or FilterSpec(), (column,), index=index)[column]
+
+
+def facets(
+    table: pd.DataFrame,
+    spec: FilterSpec,
+    columns: Iterable[str],
+    *,
+    index: pd.Series | None = None,
+) -> dict[str, dict[str, int]]:
+    """facet_counts of several columns, each filter (the search above all) evaluated once."""
+    masks = _masks(table, spec, index=index) if not table.empty else {}
+    counted: dict[str, dict[str, int]] = {}
+    for column in columns:
+        if column not in table.columns or table.empty:
+            counted[column] = {}
+            continue
+        others = [mask for on, mask in masks.items() if on != column]
+        rows = table[_combined(table, others)] if others else table
+        counts = rows[column].fillna("").astype(str).value_counts()
+        counted[column] = {str(k): int(v) for k, v in counts.items() if k}
+    return counted

@@ -58,11 +58,10 @@ def test_tiles_from_the_internet_are_blocked_and_the_map_still_draws(
     page.goto(app.base_url)
     frame = page.frame_locator(MAP_IFRAME)
     expect(frame.locator(f"path.{MARKER_CLASS}")).to_have_count(placed)
-    expect(frame.locator(".leaflet-control-attribution")).to_contain_text(
-        "les contributeurs d’OpenStreetMap"
-    )
-    expect(frame.locator("img.leaflet-tile").first).to_be_attached()
     wait_until(page, lambda: any("tile.openstreetmap.org" in url for url in network.blocked))
+    # The blocked tiles are replaced by the offline basemap (tests/e2e/test_basemap_browser.py).
+    expect(frame.locator(".carto-offline-notice")).to_contain_text("fond hors ligne affiché")
+    expect(frame.locator("path.carto-commune").first).to_be_attached()
 
     print(f"requêtes non locales bloquées : {len(network.blocked)}")
     assert all("tile.openstreetmap.org" in url for url in network.blocked), network.report()

@@ -178,8 +178,10 @@ def test_download_the_filtered_view(page, streamlit_app) -> None:
         page.get_by_role("button", name="CSV", exact=True).click()
     download = info.value
     assert download.suggested_filename.endswith(".csv")
-    text = Path(download.path()).read_bytes().decode("utf-8-sig")
-    exported = list(csv.DictReader(io.StringIO(text)))
+    data = Path(download.path()).read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads the accents
+    text = data.decode("utf-8-sig")
+    exported = list(csv.DictReader(io.StringIO(text), delimiter=";"))  # French Excel's separator
     assert len(exported) == rows and {r["categorie"] for r in exported} == {"isoles"}
 
 

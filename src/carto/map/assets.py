@@ -6,8 +6,11 @@ files that `make assets` copies into ``static/vendor/`` (served at ``/app/static
 
 from __future__ import annotations
 
+import csv
+import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from carto.config import PROJECT_ROOT
 from carto.errors import ConfigError
@@ -16,7 +19,13 @@ VENDOR_DIR = "vendor"
 GEO_DIR = "geo"
 GAZETTEER_DATA = PROJECT_ROOT / "src" / "carto" / "data"
 # Outline files of each département, served to the browser instead of being inlined in the map.
-OUTLINE_FILES: tuple[str, ...] = ("arrondissements.geojson", "communes.geojson")
+OUTLINE_FILES: tuple[str, ...] = (
+    "arrondissements.geojson",
+    "communes.geojson",
+    "departement.geojson",
+)
+# Place names of the offline basemap, built from communes.csv and arrondissements.geojson.
+LABELS_FILE = "labels.json"
 STATIC_URL = "/app/static"
 DEFAULT_BASE_URL = f"{STATIC_URL}/{VENDOR_DIR}"
 
@@ -77,15 +86,86 @@ def _outline_sources(data_dir: Path) -> list[Path]:
     )
 
 
+def _ring_centroid(ring: list[list[float]]) -> tuple[float, float, float]:
+    """(signed area, lon, lat) of the centroid of one closed ring of [lon, lat] points."""
+    area = cx = cy = 0.0
+    for (x0, y0), (x1, y1) in zip(ring, ring[1:], strict=False):
+        cross = x0 * y1 - x1 * y0
+        area += cross
+        cx += (x0 + x1) * cross
+        cy += (y0 + y1) * cross
+    if area == 0:
+        xs = [p[0] for p in ring] or [0.0]
+        ys = [p[1] for p in ring] or [0.0]
+        return 0.0, sum(xs) / len(xs), sum(ys) / len(ys)
+    return area / 2, cx / (3 * area), cy / (3 * area)
+
+
+def _label_point(geometry: dict[str, Any]) -> tuple[float, float]:
+    """(lat, lon) where to write an area's name: centroid of its largest outer ring."""
+    polygons = geometry["coordinates"]
+    if geometry["type"] == "Polygon":
+        polygons = [polygons]
+    best = max((_ring_centroid(polygon[0]) for polygon in polygons), key=lambda c: abs(c[0]))
+    return round(best[2], 5), round(best[1], 5)
+
+
+def label_data(departement_dir: Path) -> dict[str, Any]:
+    """Place names of one département for the offline basemap.
+
+    `communes`: [name, lat, lon, population] sorted by decreasing population (the browser shows
+    the larger towns first); `arrondissements`: [name, lat, lon] at each area's centroid.
+    """
+    communes: list[list[Any]] = []
+    csv_path = departement_dir / "communes.csv"
+    if csv_path.is_file():
+        with csv_path.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                try:
+                    lat, lon = float(row["latitude"]), float(row["longitude"])
+                except (KeyError, TypeError, ValueError):
+                    continue
+                population = int(row.get("population") or 0)
+                communes.append([row["nom"], lat, lon, population])
+    communes.sort(key=lambda c: (-c[3], c[0]))
+    arrondissements: list[list[Any]] = []
+    geo_path = departement_dir / "arrondissements.geojson"
+    if geo_path.is_file():
+        for feature in json.loads(geo_path.read_text(encoding="utf-8")).get("features", []):
+            name = (feature.get("properties") or {}).get("nom")
+            if name and feature.get("geometry"):
+                arrondissements.append([str(name), *_label_point(feature["geometry"])])
+    return {"communes": communes, "arrondissements": arrondissements}
+
+
+def _label_bytes(departement_dir: Path) -> bytes:
+    data = label_data(departement_dir)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _label_sources(data_dir: Path) -> list[Path]:
+    return sorted(
+        departement
+        for departement in data_dir.iterdir()
+        if (departement / "communes.csv").is_file()
+    )
+
+
 def install_outlines(
     *, data_dir: Path = GAZETTEER_DATA, static_dir: Path = PROJECT_ROOT / "static"
 ) -> list[Path]:
-    """Copy each département's outline GeoJSON files to static_dir/geo/<département>/."""
+    """Copy each département's outline GeoJSON files to static_dir/geo/<département>/, and
+    write its place names there (LABELS_FILE, see label_data)."""
     written = []
     for source in _outline_sources(data_dir):
         target = static_dir / GEO_DIR / source.parent.name / source.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
+        written.append(target)
+    for departement in _label_sources(data_dir):
+        target = static_dir / GEO_DIR / departement.name / LABELS_FILE
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(_label_bytes(departement))
         written.append(target)
     return written
 
@@ -104,6 +184,10 @@ def check_assets(
         target = static_dir / GEO_DIR / source.parent.name / source.name
         if not target.is_file() or target.stat().st_size != source.stat().st_size:
             missing.append(f"{GEO_DIR}/{source.parent.name}/{source.name}")
+    for departement in _label_sources(data_dir):
+        target = static_dir / GEO_DIR / departement.name / LABELS_FILE
+        if not target.is_file() or target.read_bytes() != _label_bytes(departement):
+            missing.append(f"{GEO_DIR}/{departement.name}/{LABELS_FILE}")
     return missing
 
 

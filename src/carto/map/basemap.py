@@ -23,13 +23,12 @@ from folium.utilities import get_bounds
 from carto.config import TILES_CHOICES
 from carto.errors import ConfigError
 from carto.map.assets import DEFAULT_BASE_URL, local_js_css
+from carto.map.markers import MARKER_CLASS as MARKER_CLASS  # re-exported for tests and bench
 from carto.map.markers import (
-    LOAD_SOURCE_JS,
     InitiativeMarkers,
     marker_style,
     script_json,
 )
-from carto.map.markers import MARKER_CLASS as MARKER_CLASS  # re-exported for tests and bench
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, Category
 
 Bounds = tuple[tuple[float, float], tuple[float, float]]
@@ -43,6 +42,23 @@ OSM_ATTRIBUTION = (
 FRANCE_BOUNDS: Bounds = ((41.3, -5.2), (51.1, 9.6))
 MAX_FIT_ZOOM = 13
 
+# The offline basemap (CARTO_TILES=none, and the fallback when online tiles fail): communes on a
+# pale ground, arrondissement and département outlines, place names (PlaceLabels).
+OFFLINE_NOTICE = "Fond de carte en ligne indisponible : fond hors ligne affiché"
+OFFLINE_EVENT = "carto:offline"
+# Commune names shown from each zoom level: (below this zoom, minimum population). Larger towns
+# are placed first and a name that would overlap one already written is left out.
+LABEL_LEVELS: tuple[tuple[float, int], ...] = (
+    (8.5, 40_000),
+    (9.5, 12_000),
+    (10, 5_000),
+    (11, 1_500),
+)
+# Arrondissement names are written below this zoom only (further in, commune names suffice).
+ARRONDISSEMENT_LABEL_MAX_ZOOM = 11
+# Towns at least this large are written before the arrondissement names.
+MAJOR_TOWN = 20_000
+
 UNKNOWN_COLOR = "#7f7f7f"
 LAND_COLOR = "#faf8f3"
 BACKGROUND_COLOR = "#dce6ec"
@@ -51,11 +67,17 @@ COMMUNE_OUTLINE_COLOR = "#b8b8b8"
 
 # Leaflet class names: they let browser tests tell markers from outlines.
 ARRONDISSEMENT_CLASS = "carto-arrondissement"
+DEPARTEMENT_CLASS = "carto-departement"
+COMMUNE_CLASS = "carto-commune"
+LABEL_CLASS = "carto-label"
+NOTICE_CLASS = "carto-offline-notice"
 
 # Layer names (GeoJson.layer_name / FeatureGroup name), also used by tests to find the layers.
 INITIATIVES_LAYER = "Initiatives"
 ARRONDISSEMENTS_LAYER = "Arrondissements"
 COMMUNES_LAYER = "Communes"
+DEPARTEMENT_LAYER = "Département"
+LABELS_LAYER = "Noms de lieux"
 
 
 def _category(slug: str) -> Category:
@@ -90,7 +112,33 @@ COMMUNE_STYLE: dict[str, Any] = {
     "fill": True,
     "fillColor": LAND_COLOR,
     "fillOpacity": 1.0,
+    "className": COMMUNE_CLASS,
 }
+DEPARTEMENT_STYLE: dict[str, Any] = {
+    "color": "#263238",
+    "weight": 3.5,
+    "opacity": 0.9,
+    "fill": False,
+    "className": DEPARTEMENT_CLASS,
+}
+
+# Fetches `source` (URL) or uses it (inline data), then calls draw(data); with o.waitFor set,
+# only once the map fires that event (the offline fallback of online tiles).
+_LOAD_JS = """
+    function start() {
+        if (typeof source === "string") {
+            fetch(source)
+                .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+                .then(draw)
+                .catch(function (e) { console.error(o.unavailable + " : " + source, e); });
+        } else {
+            draw(source);
+        }
+    }
+    if (o.waitFor) { map.once(o.waitFor, start); } else { start(); }
+})({{ this._parent.get_name() }}, {{ this.source_json }}, {{ this.options_json }});
+{% endmacro %}
+"""
 
 
 def _has_features(source: Mapping[str, Any] | str | None) -> bool:
@@ -109,12 +157,12 @@ class Outlines(MacroElement):
         """
 {% macro script(this, kwargs) %}
 (function (map, source, o) {
-    if (!map.getPane(o.pane)) {
-        var pane = map.createPane(o.pane);
-        pane.style.zIndex = o.zIndex;
-        if (!o.tooltip) { pane.style.pointerEvents = "none"; }
-    }
     function draw(data) {
+        if (!map.getPane(o.pane)) {
+            var pane = map.createPane(o.pane);
+            pane.style.zIndex = o.zIndex;
+            if (!o.tooltip) { pane.style.pointerEvents = "none"; }
+        }
         var layer = L.geoJSON(data, {
             pane: o.pane,
             interactive: !!o.tooltip,
@@ -130,7 +178,7 @@ class Outlines(MacroElement):
         layer.addTo(map);
     }
 """
-        + LOAD_SOURCE_JS
+        + _LOAD_JS
     )
 
     def __init__(
@@ -142,9 +190,11 @@ class Outlines(MacroElement):
         pane: str,
         z_index: int,
         tooltip: str | None = None,
+        wait_for: str | None = None,
     ) -> None:
         super().__init__()
         self._name = "Outlines"
+        self.wait_for = wait_for
         self.layer_name = name
         self.url = source if isinstance(source, str) else None
         self.data = None if isinstance(source, str) else _outline_collection(source)
@@ -156,6 +206,208 @@ class Outlines(MacroElement):
                 "zIndex": z_index,
                 "tooltip": tooltip,
                 "unavailable": "Contours indisponibles",
+                "waitFor": wait_for,
+            }
+        )
+
+
+class PlaceLabels(MacroElement):
+    """Commune and arrondissement names of the offline basemap, as plain text.
+
+    `source` is label data (carto.map.assets.label_data) or the URL of its static file. Names
+    go in a pane below the markers that ignores the pointer, so they never catch a click; each
+    is set with textContent. Which communes are named depends on the zoom (LABEL_LEVELS), larger
+    towns first, and a name that would overlap one already written is skipped.
+    """
+
+    _template = Template(
+        """
+{% macro header(this, kwargs) %}
+<style>
+    .carto-label { position: absolute; transform: translate(-50%, -50%); white-space: nowrap;
+        font: 11px/1.2 sans-serif; color: #333; pointer-events: none;
+        text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff, 0 0 4px #fff; }
+    .carto-label-town { font-size: 12px; color: #222; }
+    .carto-label-city { font-size: 14px; font-weight: bold; color: #111; }
+    .carto-label-arrondissement { font-size: 13px; font-style: italic; letter-spacing: 0.12em;
+        text-transform: uppercase; color: #5d4037; }
+</style>
+{% endmacro %}
+{% macro script(this, kwargs) %}
+(function (map, source, o) {
+    function draw(data) {
+        var pane = map.getPane(o.pane) || map.createPane(o.pane);
+        pane.style.zIndex = o.zIndex;
+        pane.style.pointerEvents = "none";
+        var box = null;
+        function minPopulation(zoom) {
+            for (var i = 0; i < o.levels.length; i++) {
+                if (zoom < o.levels[i][0]) { return o.levels[i][1]; }
+            }
+            return 0;
+        }
+        function redraw() {
+            if (box) { L.DomUtil.remove(box); }
+            box = L.DomUtil.create("div", "carto-labels", pane);
+            var zoom = map.getZoom(), floor = minPopulation(zoom), size = map.getSize();
+            // The controls (zoom, legend, scale...) cover the map: no name goes under them.
+            var frame = map.getContainer().getBoundingClientRect(), taken = [];
+            map.getContainer().querySelectorAll(".leaflet-control").forEach(function (c) {
+                var b = c.getBoundingClientRect();
+                if (b.width && b.height) {
+                    taken.push([b.left - frame.left, b.top - frame.top,
+                                b.right - frame.left, b.bottom - frame.top]);
+                }
+            });
+            function place(name, lat, lon, kind) {
+                var at = map.latLngToContainerPoint([lat, lon]);
+                // Commune names sit just below their point, where a marker would hide them.
+                var below = kind === "arrondissement" ? 0 : o.offsetY;
+                at.y += below;
+                if (at.x < -100 || at.y < -20 || at.x > size.x + 100 || at.y > size.y + 20) {
+                    return;
+                }
+                var el = L.DomUtil.create("div", o.className + " " + o.className + "-" + kind, box);
+                el.textContent = name;
+                var w = el.offsetWidth / 2 + 3, h = el.offsetHeight / 2 + 1;
+                // A name near the frame's edge is moved inward rather than cut off.
+                var dx = Math.max(0, w - at.x) - Math.max(0, at.x + w - size.x);
+                var dy = Math.max(0, h - at.y) - Math.max(0, at.y + h - size.y);
+                var r = [at.x + dx - w, at.y + dy - h, at.x + dx + w, at.y + dy + h];
+                for (var i = 0; i < taken.length; i++) {
+                    var t = taken[i];
+                    if (r[0] < t[2] && t[0] < r[2] && r[1] < t[3] && t[1] < r[3]) {
+                        L.DomUtil.remove(el);
+                        return;
+                    }
+                }
+                taken.push(r);
+                var p = map.latLngToLayerPoint([lat, lon]);
+                p.y += below;
+                el.style.left = p.x + dx + "px";
+                el.style.top = p.y + dy + "px";
+            }
+            function kindOf(population) {
+                return population >= o.major ? "city" : population >= o.town ? "town" : "village";
+            }
+            var communes = data.communes || [], i = 0;
+            for (; i < communes.length && communes[i][3] >= Math.max(o.major, floor); i++) {
+                place(communes[i][0], communes[i][1], communes[i][2], kindOf(communes[i][3]));
+            }
+            if (zoom < o.arrondissementMaxZoom) {
+                (data.arrondissements || []).forEach(function (a) {
+                    place(a[0], a[1], a[2], "arrondissement");
+                });
+            }
+            for (; i < communes.length && communes[i][3] >= floor; i++) {
+                place(communes[i][0], communes[i][1], communes[i][2], kindOf(communes[i][3]));
+            }
+        }
+        map.on("zoomstart", function () { if (box) { box.style.display = "none"; } });
+        map.on("zoomend moveend resize", redraw);
+        redraw();
+    }
+"""
+        + _LOAD_JS
+    )
+
+    def __init__(
+        self,
+        source: Mapping[str, Any] | str,
+        *,
+        pane: str = "cartoLabels",
+        z_index: int = 450,
+        wait_for: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._name = "PlaceLabels"
+        self.layer_name = LABELS_LAYER
+        self.url = source if isinstance(source, str) else None
+        self.data = None if isinstance(source, str) else dict(source)
+        self.wait_for = wait_for
+        self.source_json = script_json(self.url if self.url is not None else self.data)
+        self.options_json = script_json(
+            {
+                "pane": pane,
+                "zIndex": z_index,
+                "levels": [list(level) for level in LABEL_LEVELS],
+                "major": MAJOR_TOWN,
+                "town": 5_000,
+                "arrondissementMaxZoom": ARRONDISSEMENT_LABEL_MAX_ZOOM,
+                "className": LABEL_CLASS,
+                "offsetY": 14,
+                "unavailable": "Noms de lieux indisponibles",
+                "waitFor": wait_for,
+            }
+        )
+
+
+class MetricScale(MacroElement):
+    """Leaflet scale bar in kilometres and metres only (folium's control_scale adds miles)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        L.control.scale({metric: true, imperial: false}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MetricScale"
+
+
+class OfflineFallback(MacroElement):
+    """When the online tiles fail to load, swap them for the offline basemap.
+
+    On the tile layer's first `tileerror`, the tile layer is removed (no more requests), the map
+    fires OFFLINE_EVENT (the deferred Outlines and PlaceLabels then draw) and a small control
+    says so in French (set with textContent).
+    """
+
+    _template = Template(
+        """
+{% macro header(this, kwargs) %}
+<style>
+    .carto-offline-notice { background: rgba(255, 255, 255, 0.92); padding: 4px 8px;
+        border-radius: 4px; box-shadow: 0 1px 4px rgba(0, 0, 0, 0.3);
+        font: 12px/1.4 sans-serif; color: #222; max-width: 260px; }
+</style>
+{% endmacro %}
+{% macro script(this, kwargs) %}
+(function (map, tiles, o) {
+    var done = false;
+    tiles.on("tileerror", function () {
+        if (done) { return; }
+        done = true;
+        map.removeLayer(tiles);
+        map.getContainer().style.background = o.background;
+        var notice = L.control({position: "bottomleft"});
+        notice.onAdd = function () {
+            var div = L.DomUtil.create("div", o.className);
+            div.setAttribute("role", "status");
+            div.textContent = o.message;
+            return div;
+        };
+        notice.addTo(map);
+        map.fire(o.event);
+    });
+})({{ this._parent.get_name() }}, {{ this.tiles.get_name() }}, {{ this.options_json }});
+{% endmacro %}
+"""
+    )
+
+    def __init__(self, tiles: folium.TileLayer) -> None:
+        super().__init__()
+        self._name = "OfflineFallback"
+        self.tiles = tiles
+        self.options_json = script_json(
+            {
+                "message": OFFLINE_NOTICE,
+                "event": OFFLINE_EVENT,
+                "background": BACKGROUND_COLOR,
+                "className": NOTICE_CLASS,
             }
         )
 
@@ -251,8 +503,9 @@ def _new_map(*, base_url: str) -> folium.Map:
     """A tile-less folium Map whose scripts and stylesheets are all served by the app."""
     # Half-level zoom steps let fitBounds fill the frame better than whole levels.
     fmap = folium.Map(
-        location=[46.6, 2.4], zoom_start=6, tiles=None, control_scale=True, zoom_snap=0.5
+        location=[46.6, 2.4], zoom_start=6, tiles=None, control_scale=False, zoom_snap=0.5
     )
+    fmap.add_child(MetricScale())
     js, css = local_js_css(base_url)
     # Instance attributes shadow folium's CDN lists (read by folium and streamlit-folium).
     fmap.default_js = js
@@ -282,14 +535,20 @@ def build_base_map(
     *,
     arrondissements: Mapping[str, Any] | str | None,
     communes: Mapping[str, Any] | str | None = None,
-    tiles: str = "osm",
+    tiles: str = "none",
     bounds: Bounds | None = None,
     categories: Iterable[Category] = CATEGORIES,
     base_url: str = DEFAULT_BASE_URL,
+    departement: Mapping[str, Any] | str | None = None,
+    labels: Mapping[str, Any] | str | None = None,
 ) -> folium.Map:
-    """Everything but the initiatives: tiles or outlines basemap, legend, initial view.
+    """Everything but the initiatives: basemap, legend, initial view.
 
-    Outlines are GeoJSON FeatureCollections, or URLs of static GeoJSON files.
+    tiles="none" (the default) draws the offline basemap: commune outlines on a pale ground,
+    arrondissement and département outlines, place names (`labels`, see
+    carto.map.assets.label_data). tiles="osm" uses OpenStreetMap tiles and falls back to the
+    offline basemap if they fail to load. Outlines and labels are inline data or URLs of static
+    files.
 
     The page builds it once per département and sends the initiatives as a separate layer, so
     that a filter change or a selection does not reload the map nor lose the visitor's view.
@@ -299,22 +558,28 @@ def build_base_map(
             f"Fond de carte « {tiles} » inconnu : valeurs possibles {', '.join(TILES_CHOICES)}."
         )
     fmap = _new_map(base_url=base_url)
+    wait_for: str | None = None
     if tiles == "osm":
-        folium.TileLayer(
+        layer = folium.TileLayer(
             tiles=OSM_TILES, attr=OSM_ATTRIBUTION, name="OpenStreetMap", max_zoom=19
-        ).add_to(fmap)
+        )
+        layer.add_to(fmap)
+        fmap.add_child(OfflineFallback(layer))
+        wait_for = OFFLINE_EVENT
     else:
         fmap.add_child(MapBackground(BACKGROUND_COLOR))
-        if communes is not None and _has_features(communes):
-            fmap.add_child(
-                Outlines(
-                    communes,
-                    name=COMMUNES_LAYER,
-                    style=COMMUNE_STYLE,
-                    pane="cartoCommunes",
-                    z_index=350,
-                )
+    if communes is not None and _has_features(communes):
+        fmap.add_child(
+            Outlines(
+                communes,
+                name=COMMUNES_LAYER,
+                style=COMMUNE_STYLE,
+                pane="cartoCommunes",
+                z_index=350,
+                tooltip="Commune",
+                wait_for=wait_for,
             )
+        )
     if arrondissements is not None and _has_features(arrondissements):
         fmap.add_child(
             Outlines(
@@ -326,6 +591,18 @@ def build_base_map(
                 tooltip="Arrondissement",
             )
         )
+    if departement is not None and _has_features(departement):
+        fmap.add_child(
+            Outlines(
+                departement,
+                name=DEPARTEMENT_LAYER,
+                style=DEPARTEMENT_STYLE,
+                pane="cartoDepartement",
+                z_index=395,
+            )
+        )
+    if labels is not None and (isinstance(labels, str) or labels):
+        fmap.add_child(PlaceLabels(labels, wait_for=wait_for))
     fmap.add_child(Legend(list(categories)))
     inline = arrondissements if not isinstance(arrondissements, str) else None
     target = bounds or _collection_bounds(inline) or FRANCE_BOUNDS
@@ -391,10 +668,12 @@ def build_map(
     *,
     arrondissements: Mapping[str, Any] | None,
     communes: Mapping[str, Any] | None = None,
-    tiles: str = "osm",
+    tiles: str = "none",
     bounds: Bounds | None = None,
     selected_id: str | None = None,
     base_url: str = DEFAULT_BASE_URL,
+    departement: Mapping[str, Any] | None = None,
+    labels: Mapping[str, Any] | None = None,
 ) -> folium.Map:
     """A self-contained map of the table's initiatives (exports, benchmarks, tests)."""
     group, markers = initiatives_layer(table, selected_id=selected_id)
@@ -408,6 +687,8 @@ def build_map(
         bounds=bounds or (_payload_bounds(markers.payload) if markers.payload else None),
         categories=[*known, *(_category(slug) for slug in others)],
         base_url=base_url,
+        departement=departement,
+        labels=labels,
     )
     group.add_to(fmap)
     return fmap

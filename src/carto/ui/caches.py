@@ -62,6 +62,11 @@ def _search_index(data_key: str, _table: pd.DataFrame) -> pd.Series:
     return search_index(_table)
 
 
+def table_search_index(table: pd.DataFrame, *, data_key: str) -> pd.Series:
+    """The search index of one data version (filters.search_index), built once."""
+    return _search_index(data_key, table)
+
+
 def filtered(table: pd.DataFrame, spec: FilterSpec, *, data_key: str) -> pd.DataFrame:
     """The rows of one view; the search index is built once per data version."""
     return apply_filters(table, spec, index=_search_index(data_key, table))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+import re
+from collections.abc import Callable, Collection, Mapping
 from contextlib import suppress
 from functools import partial
 
@@ -14,10 +15,10 @@ from streamlit_folium import st_folium
 from carto.config import Settings
 from carto.display import detail_lines, detail_markdown, md_escape
 from carto.exports import EXPORT_FORMATS, MEDIA_TYPES, export_filename, export_table
-from carto.filters import MAX_QUERY_TEXT, FilterSpec, facet_counts
+from carto.filters import MAX_QUERY_TEXT, FilterSpec, facets
 from carto.gazetteer import Gazetteer
 from carto.map import basemap
-from carto.map.assets import outlines_url
+from carto.map.assets import LABELS_FILE, outlines_url
 from carto.map.markers import marker_payload, script_json
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS
 from carto.publishing.storage import VersionInfo
@@ -65,11 +66,38 @@ def _choices(value: object, options: Collection[str]) -> list[str]:
     return [v for v in value if isinstance(v, str) and v in options]
 
 
-def sidebar_filters(table: pd.DataFrame, gaz: Gazetteer) -> FilterSpec:
+_COUNTED_LABEL = re.compile(r"(.*) \(\d+\)")
+
+
+def _relabel(key: str, values_by_name: Mapping[str, str]) -> None:
+    """Turn options the browser sends by an outdated label, « Arras (4) », back into values.
+
+    The counts in the labels follow the other filters, so a chosen option's label changes; the
+    browser keeps and sends the label it was shown, which Streamlit no longer recognises. The
+    value is written back even when unchanged, so that the browser shows the current labels.
+    """
+    try:
+        value = st.session_state.get(key)
+    except Exception:  # undecodable: _reset_if_invalid explains it
+        return
+    if not isinstance(value, list):
+        return
+    fixed: list[object] = []
+    for item in value:
+        match = _COUNTED_LABEL.fullmatch(item) if isinstance(item, str) else None
+        fixed.append(values_by_name.get(match.group(1), item) if match else item)
+    st.session_state[key] = fixed
+
+
+def sidebar_filters(
+    table: pd.DataFrame, gaz: Gazetteer, *, index: pd.Series | None = None
+) -> FilterSpec:
     """Sidebar widgets, initialised from the URL so that shared links reproduce the view.
 
     Every value read back is type-checked: an invalid one (crafted by a visitor) resets its
-    filter, with a French message, instead of a traceback.
+    filter, with a French message, instead of a traceback. The count beside each category and
+    arrondissement follows the other filters (filters.facets); `index` is the table's
+    search index, when the caller keeps one.
     """
     arr_names = {a.code: a.nom for a in gaz.arrondissements}
     present_communes = (
@@ -91,6 +119,8 @@ def sidebar_filters(table: pd.DataFrame, gaz: Gazetteer) -> FilterSpec:
         st.session_state["filters_initialised"] = True
 
     slugs = [c.slug for c in CATEGORIES]
+    _relabel("f_categories", {category_label(s): s for s in slugs})
+    _relabel("f_arrondissements", {name: code for code, name in arr_names.items()})
     checks: list[tuple[str, str, Callable[[object], bool], object]] = [
         ("f_text", "Rechercher", lambda v: isinstance(v, str) and len(v) <= MAX_QUERY_TEXT, ""),
         ("f_categories", "Catégories", lambda v: v == _choices(v, slugs), []),
@@ -107,8 +137,18 @@ def sidebar_filters(table: pd.DataFrame, gaz: Gazetteer) -> FilterSpec:
             + " : ce filtre a été réinitialisé."
         )
 
-    cat_counts = facet_counts(table, "categorie")
-    arr_counts = facet_counts(table, "arrondissement_code")
+    # The values the widgets below will return, known before they are drawn: the counts in
+    # their labels depend on them.
+    # A rerun may carry only some widget states (a client that sends just the one it changed):
+    # the others fall back to their empty value instead of failing.
+    chosen = FilterSpec(
+        categories=tuple(st.session_state.get("f_categories", [])),
+        arrondissements=tuple(st.session_state.get("f_arrondissements", [])),
+        communes=tuple(st.session_state.get("f_communes", [])),
+        text=st.session_state.get("f_text", ""),
+    )
+    counts = facets(table, chosen, ("categorie", "arrondissement_code"), index=index)
+    cat_counts, arr_counts = counts["categorie"], counts["arrondissement_code"]
     with st.sidebar:
         st.header("Filtres")
         text = st.text_input(
@@ -147,6 +187,12 @@ def sidebar_filters(table: pd.DataFrame, gaz: Gazetteer) -> FilterSpec:
     )
 
 
+def empty_result_notice() -> None:
+    """What a view with no initiative says, with a way back to all of them."""
+    st.warning("Aucune initiative ne correspond à ces filtres.")
+    st.button("Réinitialiser les filtres", on_click=_reset_filters, key="reset_empty_result")
+
+
 def _reset_filters() -> None:
     for key in FILTER_KEYS:
         st.session_state[key] = "" if key == "f_text" else []
@@ -171,9 +217,12 @@ def _base_map(cfg: Settings) -> folium.Map:
     Built fresh on each run (a few ms), because st_folium alters the map it is given; its
     stable element ids keep the browser from reloading it."""
     gaz = caches.gazetteer(cfg.departement)
+    # With online tiles, the commune outlines and names are fetched only if the tiles fail.
     return basemap.build_base_map(
         arrondissements=outlines_url(gaz.departement, "arrondissements.geojson"),
-        communes=outlines_url(gaz.departement, "communes.geojson") if cfg.tiles == "none" else None,
+        communes=outlines_url(gaz.departement, "communes.geojson"),
+        departement=outlines_url(gaz.departement, "departement.geojson"),
+        labels=outlines_url(gaz.departement, LABELS_FILE),
         tiles=cfg.tiles,
         bounds=gaz.bounds,
     )

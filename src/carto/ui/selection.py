@@ -3,6 +3,7 @@
 A click on the map or a pick in the table selects an initiative (their callbacks run before the
 page, so the map highlights it in the same run); the address (?id=) is read on a session's
 first run and written back at the end of every run; a filter that hides the initiative clears it.
+An id of the address that is not shown is explained once, in French (unavailable_notice).
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from carto.display import md_escape
 from carto.filters import PARAM_SELECTED
 from carto.map.basemap import clicked_id
 from carto.ui.errors import logger
 
 SESSION_KEY = "selection"
+# The id the address asked for when it is not among the initiatives shown (read once).
+UNAVAILABLE_KEY = "selection_unavailable"
 # Keys of the widgets that select: st_folium's map and the initiatives table.
 MAP_KEY = "map"
 TABLE_KEY = "table"
@@ -71,11 +75,28 @@ def current(ids: Collection[str]) -> Selection:
     if value is None:
         query = {k: st.query_params.get_all(k) for k in st.query_params}
         value = Selection.from_url(query)
+        if value.id is not None and value.id not in ids:
+            st.session_state[UNAVAILABLE_KEY] = value.id
     if not isinstance(value, Selection):
         value = Selection()
     value = value.within(ids)
     st.session_state[SESSION_KEY] = value
     return value
+
+
+def unavailable_notice(published: Collection[str]) -> str | None:
+    """Why the initiative of the address is not shown, on the run that read it; else None.
+
+    `published` holds the ids of every published initiative: one of them is hidden by the
+    filters, any other id is unknown (mistyped, or withdrawn since the link was shared).
+    """
+    ident = st.session_state.pop(UNAVAILABLE_KEY, None)
+    if not isinstance(ident, str):
+        return None
+    quoted = md_escape(ident)
+    if ident in published:
+        return f"L'initiative demandée (id {quoted}) est masquée par les filtres en cours."
+    return f"L'initiative demandée (id {quoted}) n'existe pas ou n'est plus publiée."
 
 
 def select(selection: Selection) -> None:

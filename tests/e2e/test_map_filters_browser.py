@@ -1,0 +1,74 @@
+"""Search and filters in a real browser: counts that follow the other filters while choices are
+kept, an empty result with its reset button, the notice for an unknown ?id=."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from carto.config import PROJECT_ROOT
+from carto.intake import pipeline as dataset
+
+pytestmark = pytest.mark.browser
+
+DATA = PROJECT_ROOT / "data" / "initiatives.csv"
+
+
+def caption(page, shown: int, total: int):
+    return page.get_by_text(re.compile(rf"^{shown} affichées sur {total}$"))
+
+
+def multiselect(page, index: int):
+    return page.locator('[data-testid="stMultiSelect"]').nth(index)
+
+
+def pick(page, index: int, option: str) -> None:
+    multiselect(page, index).locator("input").click()
+    page.get_by_role("option", name=re.compile(re.escape(option))).click()
+    page.keyboard.press("Escape")
+
+
+def test_counts_follow_the_filters_and_choices_are_kept(page, network, streamlit_app) -> None:
+    table = dataset.load(DATA).table
+    total = len(table)
+    calais = table[table["arrondissement_code"] == "626"]
+    page.goto(streamlit_app.base_url)
+    expect(caption(page, total, total)).to_be_visible()
+
+    pick(page, 0, "Mesures de protection")
+    pick(page, 1, "Calais")
+    both = calais[calais["categorie"] == "protection"]
+    expect(caption(page, len(both), total)).to_be_visible()
+    # The chosen category's label now counts Calais only, and it is still chosen.
+    chosen = multiselect(page, 0)
+    expect(chosen).to_contain_text(f"Mesures de protection ({len(both)})")
+    isoles = int((calais["categorie"] == "isoles").sum())
+    pick(page, 0, f"Personnes isolées ({isoles})")
+    shown = calais[calais["categorie"].isin(["protection", "isoles"])]
+    expect(caption(page, len(shown), total)).to_be_visible()
+    expect(page.get_by_text("Valeur reçue invalide")).to_have_count(0)
+    page.wait_for_url(re.compile(r"categorie=protection.*categorie=isoles.*arrondissement=626"))
+    assert network.blocked == [] and network.page_errors == []
+
+
+def test_an_empty_result_offers_to_reset_the_filters(page, network, streamlit_app) -> None:
+    total = len(dataset.load(DATA).table)
+    page.goto(f"{streamlit_app.base_url}?categorie=routiers&arrondissement=626")
+    expect(caption(page, 0, total)).to_be_visible()
+    expect(page.get_by_text("Aucune initiative ne correspond")).to_be_visible()
+    page.get_by_role("main").get_by_role("button", name="Réinitialiser les filtres").click()
+    expect(caption(page, total, total)).to_be_visible()
+    expect(page.get_by_text("Aucune initiative ne correspond")).to_have_count(0)
+    assert network.blocked == [] and network.page_errors == []
+
+
+def test_an_unknown_id_gets_a_french_notice(page, network, streamlit_app) -> None:
+    page.goto(f"{streamlit_app.base_url}?id=pdc-1999-01-01-99")
+    expect(
+        page.get_by_text(
+            "L'initiative demandée (id pdc-1999-01-01-99) n'existe pas ou n'est plus publiée."
+        )
+    ).to_be_visible()
+    assert network.blocked == [] and network.page_errors == []
