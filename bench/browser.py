@@ -26,7 +26,10 @@ MARKER_CLASS = "carto-initiative"
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+# Streamlit's title for the component's frame, then the map's French one.
+MAP_IFRAME = (
+    'iframe[title="streamlit_folium.st_folium"], iframe[title="Carte des initiatives solidaires"]'
+)
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 CATEGORY_LABEL = "Personnels soignants"  # label of server.NARROW
 # Markers drawn: our SVG paths if any, else the leaf layers of the feature groups st_folium put

@@ -14,7 +14,7 @@ with stop_on_error("La carte ne peut pas s'afficher"):
     gaz = caches.gazetteer(cfg.departement)
     table, data_key, version = caches.published_data(cfg)
 
-st.title("Initiatives solidaires")
+st.title("Initiatives solidaires", anchor=False)
 st.caption(
     "Les initiatives de solidarité mises en avant par les services de l'État dans le département. "
     "Filtrez par thème, arrondissement ou commune ; cliquez sur un point pour le détail."
@@ -24,7 +24,7 @@ st.caption(
 # logged with its traceback (client.showErrorDetails = "none" hides Streamlit's own).
 with stop_on_error("La carte ne peut pas s'afficher"):
     index = caches.table_search_index(table, data_key=data_key)
-    spec = map_view.sidebar_filters(table, gaz, index=index)
+    spec = map_view.sidebar_filters(table, gaz, index=index, data_key=data_key)
     shown = caches.filtered(table, spec, data_key=data_key)
     placed = shown[shown["latitude"].notna() & shown["longitude"].notna()]
     st.markdown(f"**{len(shown)} affichées sur {len(table)}**")
@@ -40,7 +40,7 @@ with stop_on_error("La carte ne peut pas s'afficher"):
     col_map, col_detail = st.columns([3, 2], gap="medium")
     with col_map:
         map_view.initiative_map(placed, cfg=cfg, data_key=data_key, spec=spec, selected=selected)
-    map_view.initiatives_table(shown)
+    map_view.initiatives_table(shown, view=(data_key, *spec.view_key))
     with col_detail:
         map_view.detail_panel(shown, selected)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from carto.display import md_escape
-from carto.ui import PAGE_TITLE, caches, import_page, signin, versions
+from carto.ui import PAGE_TITLE, caches, embed, import_page, signin, versions
 from carto.ui.errors import stop_on_error
 
 st.set_page_config(page_title=f"{PAGE_TITLE} — publier", layout="wide")
@@ -26,6 +26,7 @@ signin.sign_out_button()
 with stop_on_error("La publication n'est pas disponible"):
     store = caches.store(cfg)
     gaz = caches.gazetteer(cfg.departement)
+embed.site_panel(cfg)
 
 tab_import, tab_versions = st.tabs(["Importer un fichier", "Versions publiées"])
 with tab_import:

@@ -99,7 +99,8 @@ def test_detail_lines_of_hostile_row_render_no_link() -> None:
     lines = {line.label: line for line in detail_lines(row)}
     assert lines["Site web"].href is None
     assert lines["Courriel"].href is None
-    assert lines["Portée"].text == "Secteur : Calaisis"
+    assert lines["Zone"].text == "Calaisis"
+    assert "Portée" not in lines
     md = detail_markdown(lines["Site web"])
     assert "](" not in md  # shown as text, not as a link
 

@@ -441,8 +441,9 @@ def test_shipped_files_stay_small() -> None:
     sizes = {p.name: p.stat().st_size for p in (DATA_DIR / "62").iterdir()}
     assert set(sizes) == {
         "communes.csv", "communes.geojson", "arrondissements.geojson", "departement.geojson",
-        "homonymes.csv",
+        "homonymes.csv", "epci.csv", "epci.geojson", "departement.csv",
     }  # fmt: skip
+    assert sizes["epci.geojson"] < 150_000
     assert sizes["communes.geojson"] < 800_000
     assert sum(sizes.values()) < 1_500_000
     assert (DATA_DIR / "SOURCES.md").is_file()
@@ -510,6 +511,10 @@ def test_build_small_departement(tmp_path: Path) -> None:
     assert all(gaz.contains(c.point.latitude, c.point.longitude) for c in gaz.communes)
     assert not gaz.contains(50.2910, 2.7775)  # Arras is not in Territoire de Belfort
     assert gaz.find("Arras") == ()
+    # The Territoire de Belfort's EPCI, with their members there only.
+    assert report.epci == len(gaz.epcis) >= 1
+    assert {c for e in gaz.epcis for c in e.communes} == {c.code_insee for c in gaz.communes}
+    assert gaz.departement_nom == "Territoire de Belfort"
 
 
 def _history_file() -> Path:
@@ -534,6 +539,9 @@ def test_build_reproduces_the_shipped_files(
         "arrondissements.geojson",
         "departement.geojson",
         "homonymes.csv",
+        "epci.csv",
+        "epci.geojson",
+        "departement.csv",
     ):
         assert (tmp_path / name).read_bytes() == (DATA_DIR / "62" / name).read_bytes(), name
 

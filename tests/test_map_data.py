@@ -350,16 +350,21 @@ def test_undecodable_widget_values_show_no_details(app: AppTest, case: str) -> N
     assert not other.exception and shown_count(other) == (total, total)
 
 
-def test_bad_table_selection_json_is_explained_and_logged(
-    app: AppTest, caplog: pytest.LogCaptureFixture
-) -> None:
-    app.session_state["table"] = "{pas du JSON"
-    with caplog.at_level(logging.ERROR, logger="carto"):
-        app.run()
+@pytest.mark.parametrize("crafted", ["{pas du JSON", "inconnu", "", "x" * 100_000])
+def test_a_crafted_value_of_the_initiatives_list_is_ignored(app: AppTest, crafted: str) -> None:
+    """The list under the table only ever opens a listed initiative: any other value a
+    browser sends is dropped, and the page stays whole with no initiative opened."""
+    picker = app.selectbox(key="table")
+    states = WidgetStates()
+    states.CopyFrom(app._tree.get_widget_states())
+    state = states.widgets.add()
+    state.id = picker.proto.id
+    state.string_value = crafted
+    app._run(states)
     assert not app.exception, [e.message for e in app.exception]
-    assert any("erreur inattendue" in e.value for e in app.error), [e.value for e in app.error]
-    logged = [r for r in caplog.records if r.name == "carto" and r.exc_info]
-    assert logged, "the traceback must be in the server log"
+    assert app.selectbox(key="table").value is None
+    assert [s.value for s in app.subheader] == []
+    assert shown_count(app)[0] > 0
 
 
 def test_search_box_caps_the_text_and_the_shared_link(app: AppTest) -> None:

@@ -26,7 +26,7 @@ from carto.publishing.storage import Store
 from carto.ui import caches
 from carto.ui.errors import UNEXPECTED, on_script_error
 from carto.ui.routes import IMMUTABLE, MARKERS_URL, serve_marker_file
-from carto.ui.selection import Selection
+from carto.ui.selection import TABLE_KEY, Selection
 
 GUINES = "pdc-2020-04-06-14"  # the Guînes town hall line, category « isoles »
 
@@ -56,11 +56,11 @@ def test_navigation_opens_the_map_then_the_publier_page(db: str) -> None:
         (lambda: Selection.from_click({"last_active_drawing": {"properties": {"id": "a"}}}), "a"),
         (lambda: Selection.from_click({"last_active_drawing": None}), "nothing"),
         (lambda: Selection.from_click("{pas un dict"), "nothing"),
-        (lambda: Selection.from_table([1], ["a", "b"]), "b"),
-        (lambda: Selection.from_table([2], ["a", "b"]), "nothing"),
-        (lambda: Selection.from_table([True], ["a", "b"]), "nothing"),
-        (lambda: Selection.from_table("0", ["a", "b"]), "nothing"),
-        (lambda: Selection.from_table([], ["a", "b"]), "nothing"),
+        (lambda: Selection.from_pick("b", ["a", "b"]), "b"),
+        (lambda: Selection.from_pick("c", ["a", "b"]), "nothing"),
+        (lambda: Selection.from_pick(True, ["a", "b"]), "nothing"),
+        (lambda: Selection.from_pick(0, ["a", "b"]), "nothing"),
+        (lambda: Selection.from_pick(None, ["a", "b"]), "nothing"),
     ],
 )
 def test_selection_sources(made, expected) -> None:
@@ -105,10 +105,11 @@ def test_a_map_click_selects_and_goes_into_the_link(db: str) -> None:
 
 def test_a_table_pick_selects_and_a_filter_that_hides_it_clears_it(db: str) -> None:
     at = map_page()
-    table = next(df for df in at.dataframe if "Nom" in df.value.columns)
-    row = next(i for i, name in enumerate(table.value["Nom"]) if "Guînes" in name)
-    picked = {"selection": {"rows": [row], "columns": [], "cells": []}}
-    run_with_widget_value(at, table.proto.id, picked, kind="string_value")
+    table = next(t for t in at.table if "Nom" in t.value.columns)
+    assert any("Guînes" in name for name in table.value["Nom"])
+    picker = at.selectbox(key=TABLE_KEY)
+    assert any("Guînes" in option for option in picker.options)
+    picker.set_value(GUINES).run()
     assert not at.exception
     assert any("Guînes" in s for s in detail_heading(at)), detail_heading(at)
     assert at.query_params["id"] in (GUINES, [GUINES])

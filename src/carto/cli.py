@@ -197,7 +197,14 @@ def cmd_import(args: argparse.Namespace) -> int:
             return EXIT_OK
         info = publish_plan(plan, store, author=args.author, note=args.note or "")
     print(f"Version {info.number} publiée : {info.row_count} initiatives ({info.checksum[:12]}).")
+    _print_notices(info.notices)
     return EXIT_OK
+
+
+def _print_notices(notices: Sequence[str]) -> None:
+    """What followed a publish or rollback (the public site's rebuild), on stderr."""
+    for notice in notices:
+        print(notice, file=sys.stderr)
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
@@ -219,6 +226,26 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     _, store = _open_store(args)
     info = store.rollback(args.version, author=args.author, note=args.note or "")
     print(f"Version {info.number} publiée : contenu de la version {args.version}.")
+    _print_notices(info.notices)
+    return EXIT_OK
+
+
+def cmd_site_build(args: argparse.Namespace) -> int:
+    from carto.site.build import build_published_site
+
+    cfg = _settings()
+    out = Path(args.out) if args.out else cfg.site_dir
+    if out is None:
+        raise UsageError(
+            "Indiquez le dossier du site : carto site build DOSSIER (ou CARTO_SITE_DIR)."
+        )
+    _, store = _open_store(args)
+    with store:
+        report = build_published_site(out, store, departement=cfg.departement)
+    print(
+        f"Site public écrit dans {report.out_dir} : version {report.version}, "
+        f"{report.initiatives} initiatives ({report.placed} sur la carte)."
+    )
     return EXIT_OK
 
 
@@ -395,6 +422,17 @@ def build_parser() -> argparse.ArgumentParser:
     hp = sub.add_parser("hash-password", help="empreinte scrypt pour .streamlit/secrets.toml")
     hp.add_argument("--stdin", action="store_true", help="lire le mot de passe sur l'entrée")
     hp.set_defaults(func=cmd_hash_password)
+
+    site = sub.add_parser("site", help="site public statique (HTML, JS, données) de la carte")
+    ssub = site.add_subparsers(dest="action", required=True, parser_class=_FrenchParser)
+    site_build = ssub.add_parser(
+        "build", help="écrire le site public de la version en ligne dans un dossier"
+    )
+    site_build.add_argument(
+        "out", nargs="?", metavar="DOSSIER",
+        help="dossier du site, remplacé en entier (défaut : CARTO_SITE_DIR)",
+    )  # fmt: skip
+    site_build.set_defaults(func=cmd_site_build)
 
     assets = sub.add_parser("assets", help="fichiers JS/CSS de la carte servis localement")
     asub = assets.add_subparsers(dest="action", required=True, parser_class=_FrenchParser)

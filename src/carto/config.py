@@ -32,6 +32,10 @@ class Settings:
     # "" when offline (the default), else one of ONLINE_GEOCODERS.
     online_geocoder: str = ""
     markers_max_bytes: int = DEFAULT_MARKERS_MAX_MB * 2**20
+    # The static public site (carto.site): rebuilt there after every publish and rollback when
+    # set; its public address, for the <iframe> snippet given to editors.
+    site_dir: Path | None = None
+    site_url: str = ""
 
     @property
     def markers_dir(self) -> Path:
@@ -82,6 +86,10 @@ class Settings:
             raise ConfigError(
                 f"CARTO_MARKERS_MAX_MB vaut « {markers_mb} » : un nombre entier de Mo, au moins 1."
             )
+        site_raw = (env.get("CARTO_SITE_DIR") or "").strip()
+        site_dir = Path(site_raw).expanduser() if site_raw else None
+        if site_dir is not None and not site_dir.is_absolute():
+            site_dir = Path.cwd() / site_dir
         return cls(
             data_path=data_path,
             departement=departement,
@@ -90,4 +98,6 @@ class Settings:
             state_dir=state_dir,
             online_geocoder=online,
             markers_max_bytes=markers_max * 2**20,
+            site_dir=site_dir,
+            site_url=(env.get("CARTO_SITE_URL") or "").strip(),
         )

@@ -68,16 +68,20 @@ def detail_lines(row: dict[str, object]) -> list[DetailLine]:
         DetailLine(
             "Catégorie", category.label if category else text_or_empty(row.get("categorie"))
         ),
-        DetailLine("Commune", text_or_empty(row.get("commune"))),
-        DetailLine("Arrondissement", text_or_empty(row.get("arrondissement"))),
     ]
-    if scope != "commune":
-        zone = text_or_empty(row.get("zone"))
-        lines.append(
-            DetailLine(
-                "Portée", f"{SCOPE_LABELS.get(scope, scope)}" + (f" : {zone}" if zone else "")
-            )
-        )
+    area = text_or_empty(row.get("zone_label"))
+    zone = text_or_empty(row.get("zone"))
+    if text_or_empty(row.get("zone_key")) and area:
+        # An area initiative: its commune only places the marker.
+        lines.append(DetailLine("Zone", area))
+    else:
+        lines.append(DetailLine("Commune", text_or_empty(row.get("commune"))))
+        lines.append(DetailLine("Arrondissement", text_or_empty(row.get("arrondissement"))))
+        if zone:
+            # A zone the gazetteer did not recognise, shown as written.
+            lines.append(DetailLine("Zone", zone))
+        elif scope != "commune":
+            lines.append(DetailLine("Portée", SCOPE_LABELS.get(scope, scope)))
     for label, key in (("Adresse", "adresse"),):
         if text_or_empty(row.get(key)):
             lines.append(DetailLine(label, text_or_empty(row.get(key))))

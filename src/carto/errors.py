@@ -49,3 +49,13 @@ class InvalidImport(CartoError):
 
 class UsageError(CartoError):
     """The command line itself is wrong (`carto` exits with 2)."""
+
+
+class ZoneError(CartoError):
+    """A `zone` cell names no known area: `part` is the piece not recognised, `suggestions`
+    close names (département, arrondissements, intercommunalités, communes)."""
+
+    def __init__(self, message: str, *, part: str, suggestions: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.part = part
+        self.suggestions = suggestions

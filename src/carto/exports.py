@@ -25,8 +25,10 @@ XLSX is for people: the header row holds the French labels of the columns (carto
 (« Département »). Import accepts labels as header names and as category and portée values, so
 re-importing our own XLSX export changes nothing.
 
-GeoJSON: rows without both coordinates cannot be Points; they are skipped and their number is
-written in the top-level member "skipped_without_coordinates" (also `count_without_coordinates`).
+GeoJSON: an area initiative (a `zone_key`, see carto.zones) gets the (Multi)Polygon of its zone;
+the others a Point. Rows without both coordinates cannot be Points; they are skipped (area ones
+too: they are the rows geocoding could not place) and their number is written in the top-level
+member "skipped_without_coordinates" (also `count_without_coordinates`).
 
 XLSX is written directly as SpreadsheetML (a zip of XML parts), one row after the other: time
 and memory are linear in rows and the file is built in about the time of the CSV. It has one
@@ -46,13 +48,17 @@ import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
 from carto.fields import EXPORT_COLUMNS, NUMBER_COLUMNS, label
 from carto.models import CATEGORY_BY_SLUG, SCOPE_LABELS
 from carto.text import cell_number, cell_text
+from carto.zones import zone_geometry
+
+if TYPE_CHECKING:
+    from carto.gazetteer import Gazetteer
 
 ExportFormat = Literal["csv", "geojson", "xlsx"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("csv", "geojson", "xlsx")
@@ -330,10 +336,22 @@ def count_without_coordinates(table: pd.DataFrame) -> int:
     return sum(1 for row in _rows(table) if _point(row) is None)
 
 
-def _geojson(table: pd.DataFrame) -> bytes:
+def _zone_keys(table: pd.DataFrame) -> list[str]:
+    if "zone_key" not in table.columns:
+        return [""] * len(table)
+    return [cell_text(v) for v in table["zone_key"].tolist()]
+
+
+def _geojson(table: pd.DataFrame, gazetteer: Gazetteer | None) -> bytes:
     features: list[dict[str, Any]] = []
     skipped = 0
-    for row in _rows(table):
+    zone_keys = _zone_keys(table)
+    if gazetteer is None and any(zone_keys):
+        from carto.config import Settings
+        from carto.gazetteer import load_gazetteer
+
+        gazetteer = load_gazetteer(Settings.from_env().departement)
+    for row, zone_key in zip(_rows(table), zone_keys, strict=True):
         point = _point(row)
         if point is None:
             skipped += 1
@@ -348,10 +366,11 @@ def _geojson(table: pd.DataFrame) -> bytes:
                     pass
             properties[column] = cell_text(value) or None
         latitude, longitude = point
+        area = zone_geometry(zone_key, gazetteer) if zone_key and gazetteer else None
         features.append(
             {
                 "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [longitude, latitude]},
+                "geometry": area or {"type": "Point", "coordinates": [longitude, latitude]},
                 "properties": properties,
             }
         )
@@ -370,19 +389,21 @@ def export_table(
     bom: bool = True,
     separator: str = DEFAULT_SEPARATOR,
     columns: Sequence[str] = EXPORT_COLUMNS,
+    gazetteer: Gazetteer | None = None,
 ) -> bytes:
     """The table as a file's bytes in `fmt` ("csv", "geojson" or "xlsx").
 
     Columns are `columns` (missing ones exported empty, others left out; GeoJSON always has
     EXPORT_COLUMNS). `bom` and `separator` (";" with decimal commas, or ",") only concern CSV:
-    Excel needs the BOM to read UTF-8 accents; GeoJSON never has one (RFC 8259).
+    Excel needs the BOM to read UTF-8 accents; GeoJSON never has one (RFC 8259). `gazetteer`
+    gives GeoJSON the outlines of the zones (default: the one of CARTO_DEPARTEMENT).
     """
     if fmt == "csv":
         return _csv(table, bom=bom, separator=separator, columns=columns)
     if fmt == "xlsx":
         return _xlsx(table, columns)
     if fmt == "geojson":
-        return _geojson(table)
+        return _geojson(table, gazetteer)
     raise ValueError(f"format d'export inconnu « {fmt} » : {', '.join(EXPORT_FORMATS)}")
 
 

@@ -155,9 +155,10 @@ FIELDS: tuple[Field, ...] = (
         "zone",
         "Zone",
         "text",
-        "le secteur en clair",
+        "le territoire couvert : département, arrondissement, intercommunalité ou communes "
+        "séparées par « ; » (voir « Zones » plus bas)",
         ("secteur", "area", "sector", "territoire", "territory"),
-        example="Calaisis",
+        example="arrondissement de Calais",
         note="recommandé si `portee` = secteur ou arrondissement",
     ),
     Field(
@@ -248,6 +249,45 @@ FIELDS: tuple[Field, ...] = (
         "arrondissement de la commune",
         derived=True,
         example="Béthune",
+    ),
+    # The area named by `zone`, resolved by carto.zones ("" when the row names none or when
+    # it is not recognised: the row is then a point at its commune). Not exported: the
+    # `zone` text is, and these are recomputed on import.
+    Field(
+        "zone_key",
+        "Clé de la zone",
+        "text",
+        "identifiant stable de la zone reconnue",
+        derived=True,
+        exported=False,
+        example="epci:200033579+epci:246200364",
+    ),
+    Field(
+        "zone_label",
+        "Zone reconnue",
+        "text",
+        "nom de la zone reconnue",
+        derived=True,
+        exported=False,
+        example="CU d'Arras ; CA de Lens - Liévin",
+    ),
+    Field(
+        "zone_communes",
+        "Communes de la zone",
+        "text",
+        "codes INSEE des communes couvertes, séparés par des espaces",
+        derived=True,
+        exported=False,
+        example="62001 62003",
+    ),
+    Field(
+        "zone_arrondissements",
+        "Arrondissements de la zone",
+        "text",
+        "codes des arrondissements couverts, séparés par des espaces",
+        derived=True,
+        exported=False,
+        example="621 627",
     ),
     Field(
         "geocode_status",

@@ -12,7 +12,15 @@ import pyarrow as pa
 from carto.models import CATEGORIES
 from carto.text import fold
 
-SEARCHED_COLUMNS = ("nom", "description", "commune", "zone", "adresse", "arrondissement")
+SEARCHED_COLUMNS = (
+    "nom",
+    "description",
+    "commune",
+    "zone",
+    "zone_label",
+    "adresse",
+    "arrondissement",
+)
 MAX_QUERY_TEXT = 200
 
 # URL query parameter names, kept short because people paste these links in e-mails.
@@ -163,6 +171,53 @@ FILTER_COLUMNS = {
 }
 
 
+# Columns whose values an area initiative holds besides its own (its commune's): the
+# arrondissements and communes of its zone (carto.zones), space-separated.
+ZONE_MEMBERS = {
+    "arrondissement_code": "zone_arrondissements",
+    "code_insee": "zone_communes",
+}
+
+
+def memberships(table: pd.DataFrame, column: str) -> pd.Series:
+    """The values of `column` each row counts in, as tuples: its own value, and for an area
+    initiative every arrondissement (`arrondissement_code`) or commune (`code_insee`) its zone
+    covers. Other columns: the own value alone. Missing values are left out."""
+    own = table[column].fillna("").astype(str) if column in table.columns else None
+    if own is None:
+        return pd.Series([()] * len(table), index=table.index, dtype=object)
+    extra = ZONE_MEMBERS.get(column)
+    zones = (
+        table[extra].fillna("").astype(str)
+        if extra and extra in table.columns
+        else pd.Series("", index=table.index)
+    )
+    return pd.Series(
+        [
+            tuple(dict.fromkeys(v for v in (mine, *zone.split()) if v))
+            for mine, zone in zip(own.tolist(), zones.tolist(), strict=True)
+        ],
+        index=table.index,
+        dtype=object,
+    )
+
+
+def _member_mask(table: pd.DataFrame, column: str, values: Iterable[str]) -> pd.Series:
+    """Rows that count in any of `values` of `column` (see memberships)."""
+    chosen = set(values)
+    mask = table[column].isin(chosen)
+    extra = ZONE_MEMBERS.get(column)
+    if not extra or extra not in table.columns:
+        return mask
+    zones = table[extra].fillna("").astype(str)
+    areas = zones != ""
+    if areas.any():
+        # Only the few area initiatives go through Python; points stay vectorised.
+        covered = zones[areas].map(lambda text: not chosen.isdisjoint(text.split()))
+        mask = mask | covered.reindex(table.index, fill_value=False).astype(bool)
+    return mask
+
+
 def _masks(
     table: pd.DataFrame, spec: FilterSpec, *, index: pd.Series | None
 ) -> dict[str, pd.Series]:
@@ -171,7 +226,7 @@ def _masks(
     for field, column in FILTER_COLUMNS.items():
         values = getattr(spec, field)
         if values:
-            masks[column] = table[column].isin(values)
+            masks[column] = _member_mask(table, column, values)
     terms = search_terms(spec.text)
     if terms:
         haystack = search_index(table) if index is None else index
@@ -238,5 +293,17 @@ def facets(
         others = [mask for on, mask in masks.items() if on != column]
         rows = table[_combined(table, others)] if others else table
         counts = rows[column].fillna("").astype(str).value_counts()
-        counted[column] = {str(k): int(v) for k, v in counts.items() if k}
+        found = {str(k): int(v) for k, v in counts.items() if k}
+        extra = ZONE_MEMBERS.get(column)
+        if extra and extra in rows.columns:
+            # An area initiative counts once in each arrondissement or commune it covers; only
+            # the area rows go through Python.
+            areas = rows[rows[extra].fillna("").astype(str) != ""]
+            for own, covered in zip(
+                areas[column].fillna("").astype(str), memberships(areas, column), strict=True
+            ):
+                for value in covered:
+                    if value != own:
+                        found[value] = found.get(value, 0) + 1
+        counted[column] = found
     return counted

@@ -148,6 +148,21 @@ class Arrondissement:
 
 
 @dataclass(frozen=True)
+class Epci:
+    """An intercommunalité (EPCI à fiscalité propre) as the gazetteer of one département has it.
+
+    `communes` are its member communes in the département; `communes_ailleurs` its members in
+    other départements, which the gazetteer has no outline for (CC Flandre Lys, CC du Ternois).
+    """
+
+    siren: str
+    nom: str
+    type: str  # CA, CC, CU, METRO
+    communes: tuple[str, ...]
+    communes_ailleurs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Candidate:
     """A gazetteer commune proposed for a text, with a similarity score in [0, 1]."""
 

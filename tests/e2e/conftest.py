@@ -37,8 +37,11 @@ ARTIFACTS = Path(
     os.environ.get("CARTO_TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "carto-test-artifacts"
 )
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
-# streamlit-folium's component iframe (Streamlit titles it after the component's name).
-MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+# streamlit-folium's component iframe: Streamlit titles it after the component's name, then the
+# map page gives it its French title (carto.map.basemap.MAP_TITLE).
+MAP_IFRAME = (
+    'iframe[title="streamlit_folium.st_folium"], iframe[title="Carte des initiatives solidaires"]'
+)
 DEFAULT_TIMEOUT_MS = 30_000
 DEFAULT_ENV = {"CARTO_TILES": "none"}
 

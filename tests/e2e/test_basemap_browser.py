@@ -56,7 +56,7 @@ def test_default_basemap_names_places_offline_with_a_metric_scale(
     page.goto(app.base_url)
 
     frame = page.frame_locator(MAP_IFRAME)
-    expect(frame.locator(f"path.{MARKER_CLASS}").first).to_be_attached()
+    expect(frame.locator(f".{MARKER_CLASS}, .carto-cluster").first).to_be_attached()
     expect(frame.locator("path.carto-commune").first).to_be_attached()
     expect(frame.locator("path.carto-departement").first).to_be_attached()
     for name in towns:
@@ -84,7 +84,7 @@ def test_online_tiles_blocked_fall_back_to_the_offline_basemap(page, network, st
     page.goto(app.base_url)
 
     frame = page.frame_locator(MAP_IFRAME)
-    expect(frame.locator(f"path.{MARKER_CLASS}").first).to_be_attached()
+    expect(frame.locator(f".{MARKER_CLASS}, .carto-cluster").first).to_be_attached()
     wait_until(page, lambda: any("tile.openstreetmap.org" in url for url in network.blocked))
     expect(frame.locator(f".{NOTICE_CLASS}")).to_have_text(OFFLINE_NOTICE)
     expect(frame.get_by_text("Fond de carte en ligne indisponible")).to_be_visible()

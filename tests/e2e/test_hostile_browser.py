@@ -17,9 +17,9 @@ from playwright.sync_api import expect
 
 from carto.config import PROJECT_ROOT
 from carto.intake import pipeline as dataset
-from carto.map.basemap import MARKER_CLASS
 
 from .conftest import MAP_IFRAME, NetworkLog, StreamlitServer
+from .initiatives import reveal_by_pointer, wait_drawn
 
 pytestmark = pytest.mark.browser
 
@@ -81,7 +81,7 @@ def open_page(page: Any, url: str, total: int) -> Any:
     page.goto(url)
     expect(page.get_by_text(f"{total} affichées sur {total}")).to_be_visible()
     frame = page.frame_locator(MAP_IFRAME)
-    expect(frame.locator(f"path.{MARKER_CLASS}")).to_have_count(total)
+    wait_drawn(frame, total)
     return frame
 
 
@@ -121,11 +121,10 @@ def assert_panel_shows(page: Any, row: dict[str, Any]) -> None:
 
 def test_tooltips_show_hostile_names_as_text(page, network, app, rows) -> None:
     frame = open_page(page, app.base_url, len(rows))
-    markers = frame.locator(f"path.{MARKER_CLASS}")
     tooltip = frame.locator(".leaflet-tooltip")
     seen = []
-    for index in range(markers.count()):
-        markers.nth(index).hover(force=True)
+    for ident in rows:
+        reveal_by_pointer(frame, ident).hover()
         expect(tooltip).to_have_count(1)
         seen.append(tooltip.inner_text())
         assert tooltip.locator("img, svg, script, a, iframe").count() == 0
@@ -149,18 +148,12 @@ def test_shared_link_detail_panel_shows_text_literally(page, network, app, rows,
 def test_clicking_a_marker_opens_its_panel_as_text(page, network, app, rows) -> None:
     target = rows["hostile-04"]  # "[clic](javascript:alert(1))" everywhere
     frame = open_page(page, app.base_url, len(rows))
-    markers = frame.locator(f"path.{MARKER_CLASS}")
     tooltip = frame.locator(".leaflet-tooltip")
-    for index in range(markers.count()):
-        markers.nth(index).hover(force=True)
-        expect(tooltip).to_have_count(1)
-        if tooltip.inner_text().startswith(target["nom"]):
-            markers.nth(index).click(force=True)
-            break
-        page.mouse.move(1, 1)
-        expect(tooltip).to_have_count(0)
-    else:
-        pytest.fail(f"aucun marqueur pour « {target['nom']} »")
+    marker = reveal_by_pointer(frame, "hostile-04")
+    marker.hover()
+    expect(tooltip).to_have_count(1)
+    assert tooltip.inner_text().startswith(target["nom"])
+    marker.click()
     expect(page).to_have_url(re.compile(r"[?&]id=hostile-04(&|$)"))
     assert_panel_shows(page, target)
     assert_nothing_ran(page, network)
@@ -168,8 +161,8 @@ def test_clicking_a_marker_opens_its_panel_as_text(page, network, app, rows) -> 
 
 def test_table_shows_hostile_names_as_text(page, network, app, rows) -> None:
     open_page(page, app.base_url, len(rows))
-    # Streamlit's data grid draws on a canvas and keeps an accessible copy of the cells.
-    grid = page.locator('[data-testid="stDataFrame"] table')
+    # The table is plain HTML (st.table): names are its cells' text.
+    grid = page.locator('[data-testid="stTable"] table')
     for row in rows.values():
         expect(grid).to_contain_text(row["nom"])
     assert_nothing_ran(page, network)

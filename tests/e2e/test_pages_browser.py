@@ -20,6 +20,7 @@ from carto.ui.errors import UNEXPECTED
 from carto.ui.routes import IMMUTABLE, MARKERS_URL
 
 from .conftest import DEFAULT_ENV, MAP_IFRAME
+from .initiatives import wait_drawn
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +44,7 @@ def test_map_data_comes_from_the_state_dir(page, network, streamlit_app) -> None
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.goto(streamlit_app.base_url)
-    expect(page.frame_locator(MAP_IFRAME).locator(f"path.{MARKER_CLASS}")).to_have_count(placed)
+    wait_drawn(page.frame_locator(MAP_IFRAME), placed)
 
     data_urls = [url for url in requested if MARKERS_URL + "/" in url]
     assert data_urls, requested
@@ -83,19 +84,19 @@ def test_a_table_row_selects_its_initiative(page, network, streamlit_app) -> Non
         .itertuples(index=False)
     )
     page.goto(streamlit_app.base_url)
-    markers = page.frame_locator(MAP_IFRAME).locator(f"path.{MARKER_CLASS}")
+    markers = page.frame_locator(MAP_IFRAME).locator(f".{MARKER_CLASS}, .carto-cluster")
     expect(markers.first).to_be_visible()
-    grid = page.get_by_test_id("stDataFrame").first
-    grid.scroll_into_view_if_needed()
-    box = grid.bounding_box()
-    assert box is not None
-    # The grid is drawn on a canvas: tick the selection box of its third row (35 px rows,
-    # under a 35 px header).
-    page.mouse.click(box["x"] + 15, box["y"] + 35 * 3 + 17)
+    # The table is plain HTML; the list under it opens an initiative (by pointer or keyboard).
+    third = page.get_by_test_id("stTable").locator("tbody tr").nth(2).locator("td").first
+    name = third.inner_text()
+    picker = page.get_by_role("combobox", name="Voir le détail de l'initiative")
+    picker.click()
+    page.keyboard.type(name)
+    page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"[?&]id="))
     picked = page.url.split("id=", 1)[1].split("&", 1)[0]
+    assert names[picked] == name
     expect(page.get_by_role("heading", name=names[picked], exact=True)).to_be_visible()
-    expect(markers.last).to_have_attribute("stroke-width", "4")  # highlighted on the map
     assert network.blocked == [] and network.page_errors == [], network.report()
 
 

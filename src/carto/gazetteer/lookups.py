@@ -23,7 +23,7 @@ from carto.gazetteer.names import (
     word_prefix_coverage,
 )
 from carto.gazetteer.shapes import Shape, point_distance_km, shape_of
-from carto.models import Arrondissement, Candidate, Commune, GeoPoint
+from carto.models import Arrondissement, Candidate, Commune, Epci, GeoPoint
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 COMMUNES_FILE = "communes.csv"
@@ -31,6 +31,11 @@ COMMUNES_OUTLINES_FILE = "communes.geojson"
 ARRONDISSEMENTS_FILE = "arrondissements.geojson"
 DEPARTEMENT_FILE = "departement.geojson"
 ELSEWHERE_FILE = "homonymes.csv"
+EPCI_FILE = "epci.csv"
+EPCI_OUTLINES_FILE = "epci.geojson"
+DEPARTEMENT_NAME_FILE = "departement.csv"
+
+EPCI_CSV_COLUMNS: tuple[str, ...] = ("siren", "nom", "type", "communes", "communes_ailleurs")
 
 COMMUNES_CSV_COLUMNS: tuple[str, ...] = (
     "code_insee",
@@ -76,9 +81,14 @@ class Gazetteer:
         anciens_noms: dict[str, tuple[str, ...]] | None = None,
         anciens_codes: dict[str, tuple[str, ...]] | None = None,
         elsewhere: dict[str, tuple[str, ...]] | None = None,
+        epcis: Iterable[Epci] = (),
+        departement_nom: str = "",
         data_dir: Path | None = None,
     ) -> None:
         self.departement = departement
+        self.departement_nom = departement_nom or departement
+        self.epcis: tuple[Epci, ...] = tuple(sorted(epcis, key=lambda e: e.siren))
+        self._epci_by_siren = {e.siren: e for e in self.epcis}
         self.communes: tuple[Commune, ...] = tuple(sorted(communes, key=lambda c: c.code_insee))
         self.arrondissements: tuple[Arrondissement, ...] = tuple(
             sorted(arrondissements, key=lambda a: a.code)
@@ -129,6 +139,10 @@ class Gazetteer:
         """Commune with this INSEE code; a former (delegated) commune's code gives its commune."""
         key = str(code).strip().upper()
         return self._by_code.get(key) or self._by_old_code.get(key)
+
+    def epci(self, siren: str) -> Epci | None:
+        """The intercommunalité with this SIREN, if it has communes in the département."""
+        return self._epci_by_siren.get(str(siren).strip())
 
     def by_postcode(self, code: str) -> tuple[Commune, ...]:
         """Communes served by this postal code, most populated first."""
@@ -259,6 +273,11 @@ class Gazetteer:
         """GeoJSON FeatureCollection of the simplified communes (properties code_insee, nom)."""
         return self._read_geojson(COMMUNES_OUTLINES_FILE)
 
+    def epci_outlines(self) -> dict[str, Any]:
+        """GeoJSON FeatureCollection of the intercommunalités (properties siren, nom): union of
+        their member communes of the département."""
+        return self._read_geojson(EPCI_OUTLINES_FILE)
+
     def departement_outline(self) -> dict[str, Any]:
         """GeoJSON FeatureCollection holding the département outline."""
         return self._read_geojson(DEPARTEMENT_FILE)
@@ -379,8 +398,35 @@ class Gazetteer:
             anciens_noms=anciens_noms,
             anciens_codes=anciens_codes,
             elsewhere=_read_elsewhere(directory / ELSEWHERE_FILE),
+            epcis=_read_epcis(directory / EPCI_FILE),
+            departement_nom=_read_departement_name(directory / DEPARTEMENT_NAME_FILE),
             data_dir=directory,
         )
+
+
+def _read_epcis(path: Path) -> list[Epci]:
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [
+            Epci(
+                siren=row["siren"],
+                nom=row["nom"],
+                type=row["type"],
+                communes=tuple(row["communes"].split()),
+                communes_ailleurs=tuple((row.get("communes_ailleurs") or "").split()),
+            )
+            for row in csv.DictReader(handle)
+        ]
+
+
+def _read_departement_name(path: Path) -> str:
+    if not path.is_file():
+        return ""
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            return str(row.get("nom") or "")
+    return ""
 
 
 def _read_elsewhere(path: Path) -> dict[str, tuple[str, ...]]:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from carto.errors import ZoneError
 from carto.geocoding.offline import place_text
 from carto.geocoding.types import OUTSIDE_DEPARTEMENT, Geocoder, GeocodeResult
 from carto.models import GEOCODED_COLUMNS, Issue
 from carto.text import parse_number
+from carto.zones import Zone, resolve_zone, zone_issue
+
+if TYPE_CHECKING:
+    from carto.gazetteer import Gazetteer
 
 SUGGESTION_MIN_SCORE = 0.5
 OUTSIDE_HINT = (
@@ -27,6 +32,7 @@ def geocode_table(
     first_row: int = 2,
     row_numbers: Sequence[int] | None = None,
     accept_outside: Collection[int] = frozenset(),
+    gazetteer: Gazetteer | None = None,
 ) -> tuple[pd.DataFrame, list[Issue]]:
     """Geocode every row of an initiatives table; issues use spreadsheet line numbers.
 
@@ -37,6 +43,10 @@ def geocode_table(
     Resolved rows get the official commune name, its INSEE code, a point (the explicit one, or
     the commune's) and its arrondissement. Failed rows keep their text, get NaN coordinates,
     status "failed" and an error Issue; guesses (status "fuzzy") get a warning Issue.
+
+    A `zone` naming an area (carto.zones) fills zone_key, zone_label, zone_communes and
+    zone_arrondissements from `gazetteer` (by default the offline geocoder's); a zone not
+    recognised gets a warning Issue and the row stays a point at its commune.
     """
     rows = len(df)
     if row_numbers is not None and len(row_numbers) != rows:
@@ -46,7 +56,9 @@ def geocode_table(
     def column(name: str) -> list[Any]:
         return df[name].tolist() if name in df.columns else [None] * rows
 
-    communes, codes = column("commune"), column("code_insee")
+    communes, codes, zones = column("commune"), column("code_insee"), column("zone")
+    gazetteer = gazetteer or _gazetteer_of(geocoder)
+    zone_memo: dict[str, Zone | ZoneError] = {}
     lats, lons, addresses = column("latitude"), column("longitude"), column("adresse")
     uses_address = bool(getattr(geocoder, "uses_address", False))
 
@@ -76,6 +88,21 @@ def geocode_table(
         out["longitude"].append(point.longitude if point else math.nan)
         out["arrondissement_code"].append(commune.arrondissement_code if commune else "")
         out["arrondissement"].append(commune.arrondissement if commune else "")
+        zone = _zone(place_text(zones[i]) or "", gazetteer, zone_memo)
+        if isinstance(zone, ZoneError):
+            issues.append(
+                zone_issue(
+                    zone,
+                    row=lines[i],
+                    value=place_text(zones[i]) or "",
+                    commune=commune.nom if commune else "",
+                )
+            )
+            zone = None
+        out["zone_key"].append(zone.key if zone else "")
+        out["zone_label"].append(zone.label if zone else "")
+        out["zone_communes"].append(" ".join(zone.communes) if zone else "")
+        out["zone_arrondissements"].append(" ".join(zone.arrondissements) if zone else "")
         out["geocode_status"].append(result.status)
         out["geocode_score"].append(float(result.score))
         issue = _issue_for(
@@ -95,6 +122,29 @@ def geocode_table(
     for name, values in out.items():
         geocoded[name] = pd.Series(values, index=df.index, dtype=_DTYPES.get(name, object))
     return geocoded, issues
+
+
+def _gazetteer_of(geocoder: Geocoder) -> Gazetteer | None:
+    """The gazetteer of an offline geocoder, or of the offline part of a chain."""
+    for candidate in (geocoder, getattr(geocoder, "offline", None)):
+        found = getattr(candidate, "gazetteer", None)
+        if found is not None:
+            return found
+    return None
+
+
+def _zone(
+    text: str, gazetteer: Gazetteer | None, memo: dict[str, Zone | ZoneError]
+) -> Zone | ZoneError | None:
+    """The zone a cell names, the error when it names none, None when empty (or no gazetteer)."""
+    if not text or gazetteer is None:
+        return None
+    if text not in memo:
+        try:
+            memo[text] = resolve_zone(text, gazetteer)
+        except ZoneError as error:
+            memo[text] = error
+    return memo[text]
 
 
 _DTYPES = {"latitude": "float64", "longitude": "float64", "geocode_score": "float64"}

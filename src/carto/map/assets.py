@@ -44,14 +44,25 @@ VENDOR_FILES: tuple[str, ...] = (
     # folium's popup and map templates call jQuery.
     "jquery/dist/jquery.min.js",
     "jquery/LICENSE.txt",
+    # Groups initiatives at the same place (carto.map.markers).
+    "leaflet.markercluster/dist/leaflet.markercluster.js",
+    "leaflet.markercluster/dist/MarkerCluster.css",
+    "leaflet.markercluster/dist/MarkerCluster.Default.css",
+    "leaflet.markercluster/MIT-LICENCE.txt",
 )
 
 # (folium resource name, path under static/vendor/); names match folium's so ours replace them.
 _LOCAL_JS: tuple[tuple[str, str], ...] = (
     ("leaflet", "leaflet/dist/leaflet.js"),
     ("jquery", "jquery/dist/jquery.min.js"),
+    # After Leaflet, which it extends.
+    ("leaflet_markercluster", "leaflet.markercluster/dist/leaflet.markercluster.js"),
 )
-_LOCAL_CSS: tuple[tuple[str, str], ...] = (("leaflet_css", "leaflet/dist/leaflet.css"),)
+_LOCAL_CSS: tuple[tuple[str, str], ...] = (
+    ("leaflet_css", "leaflet/dist/leaflet.css"),
+    ("leaflet_markercluster_css", "leaflet.markercluster/dist/MarkerCluster.css"),
+    ("leaflet_markercluster_default_css", "leaflet.markercluster/dist/MarkerCluster.Default.css"),
+)
 
 
 def install_assets(

@@ -26,6 +26,7 @@ from carto.map.assets import DEFAULT_BASE_URL, local_js_css
 from carto.map.markers import MARKER_CLASS as MARKER_CLASS  # re-exported for tests and bench
 from carto.map.markers import (
     InitiativeMarkers,
+    ZoneGeometry,
     marker_style,
     script_json,
 )
@@ -71,6 +72,17 @@ DEPARTEMENT_CLASS = "carto-departement"
 COMMUNE_CLASS = "carto-commune"
 LABEL_CLASS = "carto-label"
 NOTICE_CLASS = "carto-offline-notice"
+
+# The legend starts folded on screens at most this wide (phones, narrow windows).
+LEGEND_FOLD_WIDTH = 640
+# Narrower maps start with the legend folded too: open, it covers a third of them.
+LEGEND_OPEN_MAP_WIDTH = 720
+# What the map frame and its controls say (Leaflet's are English), and the touch hint.
+MAP_TITLE = "Carte des initiatives solidaires"
+ZOOM_IN_TITLE = "Zoom avant"
+ZOOM_OUT_TITLE = "Zoom arrière"
+TWO_FINGERS_HINT = "Utilisez deux doigts pour déplacer la carte"
+HINT_CLASS = "carto-touch-hint"
 
 # Layer names (GeoJson.layer_name / FeatureGroup name), also used by tests to find the layers.
 INITIATIVES_LAYER = "Initiatives"
@@ -176,6 +188,13 @@ class Outlines(MacroElement):
             }, {sticky: true});
         }
         layer.addTo(map);
+        // Chromium makes each outline with a tooltip a Tab stop (about 900 communes before the
+        // markers): the outlines are the basemap, their names are written on it, so they
+        // leave the Tab order; the markers stay in it.
+        layer.eachLayer(function (l) {
+            var el = l.getElement && l.getElement();
+            if (el) { el.setAttribute("tabindex", "-1"); }
+        });
     }
 """
         + _LOAD_JS
@@ -440,12 +459,14 @@ def legend_html(categories: Iterable[Category]) -> str:
     lines.append(
         f'<div class="carto-legend-row">{disc(sector)}Secteur, arrondissement, département</div>'
     )
-    # <details> lets users fold the legend away on small screens.
+    # <details>: a « Légende » button (keyboard operable, its state read as expanded or
+    # collapsed) that folds the legend; the Legend control folds it on small maps.
     return f"<details open><summary>Légende</summary>{''.join(lines)}</details>"
 
 
 class Legend(MacroElement):
-    """Leaflet control showing legend_html(categories) in the map's top-right corner."""
+    """Leaflet control showing legend_html(categories) in the map's top-right corner, folded
+    when the screen (the page holding the map's frame) is at most LEGEND_FOLD_WIDTH px wide."""
 
     _template = Template(
         """
@@ -463,9 +484,16 @@ class Legend(MacroElement):
         {% endmacro %}
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = L.control({position: "topright"});
-        {{ this.get_name() }}.onAdd = function () {
+        {{ this.get_name() }}.onAdd = function (map) {
             var div = L.DomUtil.create("div", "carto-legend");
             div.innerHTML = {{ this.html|tojson }};
+            // Folded on a small screen (a phone), where it would cover a third of the map, and
+            // on a narrow map (the dashboard's column), where it would hide initiatives.
+            var width = window.innerWidth;
+            try { width = window.top.innerWidth; } catch (e) { /* a frame of another site */ }
+            if (width <= {{ this.fold_width }} || map.getSize().x < {{ this.open_map_width }}) {
+                div.querySelector("details").removeAttribute("open");
+            }
             L.DomEvent.disableClickPropagation(div);
             L.DomEvent.disableScrollPropagation(div);
             return div;
@@ -478,8 +506,86 @@ class Legend(MacroElement):
     def __init__(self, categories: Iterable[Category]) -> None:
         super().__init__()
         self._name = "Legend"
+        self.fold_width = LEGEND_FOLD_WIDTH
+        self.open_map_width = LEGEND_OPEN_MAP_WIDTH
         self.categories: tuple[Category, ...] = tuple(categories)
         self.html = legend_html(self.categories)
+
+
+class MapAccess(MacroElement):
+    """The map in French and usable on a touch screen.
+
+    - The frame holding the map (streamlit-folium's iframe, same origin) gets a French title,
+      the map document `lang="fr"`, and the zoom buttons French names.
+    - The map no longer forbids zooming the page (folium's viewport meta says user-scalable=no).
+    - On a touch screen (coarse pointer), one finger scrolls the page and two fingers move and
+      zoom the map: Leaflet's one-finger dragging is turned off, which leaves the container with
+      `touch-action: pan-x pan-y`; a one-finger swipe shows TWO_FINGERS_HINT for a moment.
+    """
+
+    _template = Template(
+        """
+{% macro header(this, kwargs) %}
+<style>
+    .carto-touch-hint { position: absolute; inset: 0; z-index: 1000; display: flex;
+        align-items: center; justify-content: center; padding: 16px; text-align: center;
+        background: rgba(0, 0, 0, 0.55); color: #fff; font: bold 18px/1.4 sans-serif;
+        pointer-events: none; opacity: 0; transition: opacity 0.3s; }
+    .carto-touch-hint.carto-shown { opacity: 1; }
+</style>
+{% endmacro %}
+{% macro script(this, kwargs) %}
+(function (map, o) {
+    document.documentElement.lang = "fr";
+    document.title = o.title;
+    try {
+        if (window.frameElement) { window.frameElement.title = o.title; }
+    } catch (e) { /* a frame of another origin: its title stays as its page set it */ }
+    document.querySelectorAll('meta[name="viewport"]').forEach(function (meta) {
+        meta.content = "width=device-width, initial-scale=1";
+    });
+    if (map.zoomControl) {
+        [[".leaflet-control-zoom-in", o.zoomIn], [".leaflet-control-zoom-out", o.zoomOut]]
+            .forEach(function (pair) {
+                var button = map.zoomControl.getContainer().querySelector(pair[0]);
+                if (button) {
+                    button.title = pair[1];
+                    button.setAttribute("aria-label", pair[1]);
+                }
+            });
+    }
+    if (!(window.matchMedia && window.matchMedia("(pointer: coarse)").matches)) { return; }
+    map.dragging.disable();
+    var hint = L.DomUtil.create("div", o.hintClass, map.getContainer());
+    hint.setAttribute("aria-hidden", "true");
+    hint.textContent = o.hint;
+    var timer = null;
+    map.getContainer().addEventListener("touchmove", function (e) {
+        if (e.touches.length !== 1) {
+            L.DomUtil.removeClass(hint, "carto-shown");
+            return;
+        }
+        L.DomUtil.addClass(hint, "carto-shown");
+        clearTimeout(timer);
+        timer = setTimeout(function () { L.DomUtil.removeClass(hint, "carto-shown"); }, 1500);
+    }, {passive: true});
+})({{ this._parent.get_name() }}, {{ this.options_json }});
+{% endmacro %}
+"""
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MapAccess"
+        self.options_json = script_json(
+            {
+                "title": MAP_TITLE,
+                "zoomIn": ZOOM_IN_TITLE,
+                "zoomOut": ZOOM_OUT_TITLE,
+                "hint": TWO_FINGERS_HINT,
+                "hintClass": HINT_CLASS,
+            }
+        )
 
 
 class MapBackground(MacroElement):
@@ -506,6 +612,7 @@ def _new_map(*, base_url: str) -> folium.Map:
         location=[46.6, 2.4], zoom_start=6, tiles=None, control_scale=False, zoom_snap=0.5
     )
     fmap.add_child(MetricScale())
+    fmap.add_child(MapAccess())
     js, css = local_js_css(base_url)
     # Instance attributes shadow folium's CDN lists (read by folium and streamlit-folium).
     fmap.default_js = js
@@ -642,14 +749,20 @@ def initiatives_layer(
     *,
     url: str | None = None,
     selected_id: str | None = None,
+    fit: bool = False,
+    zone_geometry: ZoneGeometry | None = None,
 ) -> tuple[folium.FeatureGroup, InitiativeMarkers]:
     """The initiatives as one compact marker layer (carto.map.markers), in a feature group.
 
     Pass the table to inline the data, or the URL of a file written by
-    `carto.map.markers.write_payload_file` (what the page does).
+    `carto.map.markers.write_payload_file` (what the page does). `fit=True` zooms the map to
+    the initiatives (when filters are active); `zone_geometry` draws the areas of inline data
+    (for a URL, pass it to marker_payload when writing the file).
     """
     group = folium.FeatureGroup(name=INITIATIVES_LAYER, control=False)
-    markers = InitiativeMarkers(table, url=url, selected_id=selected_id)
+    markers = InitiativeMarkers(
+        table, url=url, selected_id=selected_id, fit=fit, zone_geometry=zone_geometry
+    )
     markers.add_to(group)
     return group, markers
 

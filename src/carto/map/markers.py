@@ -2,8 +2,10 @@
 
 Why not folium.GeoJson: at 10,000 initiatives a GeoJSON layer with per-feature properties and
 HTML tooltips weighs ~5.7 MB and takes ~0.8 s to build and render in Python; this payload is
-about 5 times smaller, is built with vectorised pandas, and the browser draws it on a canvas.
-Tooltips are built with textContent in the browser, so no initiative text is ever parsed as HTML.
+about 5 times smaller, is built with vectorised pandas, and the browser groups it with
+leaflet.markercluster (only the clusters and markers in view are in the page, so 10,000 markers
+stay fast while each one is a focusable, named button). Tooltips and names are built with
+textContent in the browser, so no initiative text is ever parsed as HTML.
 
 The page does not embed the payload: it hands the browser the URL of a static file. Those files
 are owned by one MarkerFiles object per process, which both hands them out and deletes them
@@ -48,8 +50,18 @@ SELECTED_EXTRA_RADIUS = 4
 SELECTED_WEIGHT = 4
 SELECTED_COLOR = "#000000"
 UNKNOWN_COLOR = "#7f7f7f"
-# Above this many markers they are drawn on a canvas (one element) instead of SVG paths.
-CANVAS_THRESHOLD = 1000
+# Leaflet class names of clusters and of the selected marker; pane of the area outlines (above
+# the basemap outlines, below markers and tooltips).
+CLUSTER_CLASS = "carto-cluster"
+SELECTED_CLASS = "carto-selected"
+ZONE_PANE = "cartoZones"
+ZONE_PANE_Z = 398
+# Markers closer than this many pixels are grouped (initiatives 1-2 px apart overlapped).
+CLUSTER_RADIUS_PX = 40
+# Zoom to results never zooms in further than this (one initiative: its neighbourhood).
+FIT_MAX_ZOOM = 13
+# Used when the map sets no maximum (clustering needs one).
+MAX_ZOOM = 18
 # Co-located initiatives are spread on a ring so that each stays clickable.
 RING_SPACING_M = 250.0
 RING_MIN_RADIUS_M = 200.0
@@ -61,6 +73,8 @@ DEFAULT_MAX_VIEWS = 4096
 
 PALETTE: tuple[str, ...] = tuple(c.color for c in CATEGORIES) + (UNKNOWN_COLOR,)
 _CATEGORY_INDEX = {c.slug: i for i, c in enumerate(CATEGORIES)}
+# zone key -> GeoJSON geometry of the area, or None (carto.zones.zone_geometry with a gazetteer).
+ZoneGeometry = Callable[[str], dict[str, Any] | None]
 
 
 def marker_style(*, color: str, sector: bool, selected: bool = False) -> dict[str, Any]:
@@ -145,8 +159,21 @@ def style_table() -> list[dict[str, Any]]:
     ]
 
 
-def marker_payload(table: pd.DataFrame) -> dict[str, Any]:
-    """Columnar data of the rows that have valid coordinates; `style[i]` indexes `styles`."""
+def _factorize_text(values: pd.Series) -> tuple[list[int], list[str]]:
+    """(per-row index into the distinct non-empty texts, those texts); -1 for an empty one."""
+    codes, uniques = pd.factorize(values.where(values != "", None))
+    return codes.tolist(), [str(u) for u in uniques]
+
+
+def marker_payload(
+    table: pd.DataFrame, zone_geometry: ZoneGeometry | None = None
+) -> dict[str, Any]:
+    """Columnar data of the rows that have valid coordinates; `style[i]` indexes `styles`.
+
+    Areas: `zone_label[i]` indexes `zone_labels` (-1: none), from the table's `zone_label`
+    column; `zone[i]` indexes `zones` (-1: none), the distinct outlines that
+    `zone_geometry(zone_key)` returns (each drawn once however many initiatives share it).
+    """
     if len(table):
         lat = pd.to_numeric(table["latitude"], errors="coerce")
         lon = pd.to_numeric(table["longitude"], errors="coerce")
@@ -164,6 +191,17 @@ def marker_payload(table: pd.DataFrame) -> dict[str, Any]:
     style = category.to_numpy(dtype=int) * 2 + sector.to_numpy(dtype=int)
     # Communes repeat a lot: each marker carries an index into the list of distinct names.
     commune_codes, communes = pd.factorize(_text_column(placed, "commune"))
+    label_codes, labels = _factorize_text(_text_column(placed, "zone_label"))
+    key_codes, keys = _factorize_text(_text_column(placed, "zone_key"))
+    zones: list[dict[str, Any]] = []
+    zone_of_key: list[int] = []
+    for key in keys:
+        geometry = zone_geometry(key) if zone_geometry is not None else None
+        if geometry:
+            zone_of_key.append(len(zones))
+            zones.append({"key": key, "geometry": geometry})
+        else:
+            zone_of_key.append(-1)
     return {
         "id": ids.tolist(),
         "lat": np.round(shown_lat, 5).tolist(),
@@ -172,6 +210,10 @@ def marker_payload(table: pd.DataFrame) -> dict[str, Any]:
         "name": _text_column(placed, "nom").tolist(),
         "commune": commune_codes.tolist(),
         "communes": [str(c) for c in communes],
+        "zone_label": label_codes,
+        "zone_labels": labels,
+        "zone": [zone_of_key[k] if k >= 0 else -1 for k in key_codes],
+        "zones": zones,
         "styles": style_table(),
     }
 
@@ -442,80 +484,452 @@ def _release_owner(directory: Path, lock_path: Path, held: list[IO[bytes]]) -> N
     held.clear()
 
 
-# End of a layer template: draw the inlined data, or fetch it from a URL first. The template
-# defines `draw(data)` and passes `o.unavailable`, the console message on failure.
-LOAD_SOURCE_JS = """
-    if (typeof source === "string") {
-        fetch(source)
-            .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
-            .then(draw)
-            .catch(function (e) { console.error(o.unavailable + " : " + source, e); });
-    } else {
-        draw(source);
-    }
-})({{ this._parent.get_name() }}, {{ this.source_json }}, {{ this.options_json }});
-{% endmacro %}
+# Look of the markers, clusters and tooltips (added once to the map's document by the script).
+LAYER_CSS = """
+.carto-initiative { border-radius: 50%; border: 1.5px solid #fff; box-sizing: border-box;
+    box-shadow: 0 0 0 1px rgba(0, 0, 0, 0.55); cursor: pointer; }
+.carto-initiative--area { border-width: 2.5px; box-shadow: 0 0 0 1px rgba(255, 255, 255, 0.8); }
+.carto-initiative.carto-selected { box-shadow: 0 0 0 2px #fff, 0 0 0 5px #000; }
+.carto-cluster { border-radius: 50%; background: #1d3557; color: #fff; display: flex;
+    align-items: center; justify-content: center; font: bold 14px/1 sans-serif;
+    box-shadow: 0 0 0 3px rgba(255, 255, 255, 0.9), 0 1px 5px rgba(0, 0, 0, 0.5); }
+.carto-initiative:focus-visible, .carto-cluster:focus-visible { outline: 3px solid #000;
+    outline-offset: 3px; }
+.carto-tooltip { white-space: normal; width: max-content; max-width: 220px; }
 """
 
 
 class InitiativeMarkers(MacroElement):
-    """Adds one circle marker per initiative to its parent layer (a FeatureGroup or the map).
+    """The initiatives layer: one keyboard-reachable marker per initiative, grouped with
+    leaflet.markercluster, and the outlines of the areas they cover.
 
     The data is inlined (`table`) or fetched from a URL (`url`, see write_payload_file). Each
-    marker carries `feature.properties.id`, which streamlit-folium returns on click as
-    `last_active_drawing`. The selected initiative is drawn last, larger, with a dark outline.
+    marker is a focusable button named « Nom — Commune » (« Nom — Zone : … » for an area);
+    Enter or Space opens it like a click. A click carries `feature.properties.id`, which
+    streamlit-folium returns as `last_active_drawing`. A cluster is named « Groupe de N
+    initiatives… »; Enter zooms in (or spreads it out) and moves the focus to its first
+    initiative. The selected initiative is ringed in black and its area outline drawn bolder.
+    `fit=True` zooms the map to the initiatives when their data changes (unless one is
+    selected: the map then shows that one). Area outlines come from `zone_geometry` (see
+    marker_payload), drawn under the markers and never catching clicks.
+
+    The script keeps one state per map (window.__cartoInitiativesState): when the page runs it
+    again (streamlit-folium, on each run) the same markers are updated in place. It exposes
+    `window.cartoInitiatives` for the static site, and fires `carto:initiatives-ready` on the
+    document when the data is drawn:
+
+    - `ids()`: the ids drawn, in payload order;
+    - `show(ids | null, {fit})`: show only these (null: all), zoom to them unless fit is false;
+    - `select(id | null, {focus})`: highlight one and bring it into view (no callback);
+    - `onSelect(callback)`: callback(id) when a visitor opens an initiative.
     """
 
     _template = Template(
         """
 {% macro script(this, kwargs) %}
 (function (group, source, o) {
-    function draw(d) {
-        var n = d.id.length, selected = -1;
-        // markerPane sits above the outline polygons of the tile-free basemap.
-        var renderer = n > o.canvasThreshold
-            ? L.canvas({padding: 0.5, pane: "markerPane"})
-            : L.svg({pane: "markerPane"});
-        function add(i, highlighted) {
-            var options = Object.assign({}, d.styles[d.style[i]]);
-            if (highlighted) {
-                options.radius += o.selectedStyle.extraRadius;
-                options.weight = o.selectedStyle.weight;
-                options.color = o.selectedStyle.color;
-            }
-            options.renderer = renderer;
-            options.pane = "markerPane";
-            options.className = o.className;
-            options.index = i;
-            var marker = L.circleMarker([d.lat[i], d.lon[i]], options);
-            marker.feature = {type: "Feature", properties: {id: d.id[i]}, geometry: null};
-            group.addLayer(marker);
-        }
-        for (var i = 0; i < n; i++) {
-            if (d.id[i] === o.selected) { selected = i; } else { add(i, false); }
-        }
-        if (selected >= 0) {
-            add(selected, true);
-            // Chosen in the table or from a link: bring it into view if it is off screen.
-            var map = group._map, here = L.latLng(d.lat[selected], d.lon[selected]);
-            if (map && !map.getBounds().contains(here)) { map.panTo(here); }
-        }
-        group.bindTooltip(function (layer) {
-            var i = layer.options.index, box = document.createElement("div");
-            var name = document.createElement("strong");
-            name.textContent = d.name[i];
-            box.appendChild(name);
-            var commune = d.communes[d.commune[i]];
-            if (commune) {
-                box.appendChild(document.createElement("br"));
-                box.appendChild(document.createTextNode(commune));
-            }
-            return box;
-        }, {sticky: false, className: "carto-tooltip"});
-        window.cartoMarkerCount = n;
+    // One state per map, kept across the re-runs of this script (streamlit-folium evaluates a
+    // new copy on every page run): the cluster layer stays on the map and is updated in place,
+    // so markers never blink and keyboard focus is kept when the page re-runs.
+    var state = window.__cartoInitiativesState;
+    var token = {};
+    window.__cartoInitiativesLatest = token;
+
+    function hexToRgba(hex, alpha) {
+        var h = String(hex || "").replace("#", "");
+        if (h.length === 3) { h = h[0] + h[0] + h[1] + h[1] + h[2] + h[2]; }
+        var n = parseInt(h, 16);
+        if (h.length !== 6 || isNaN(n)) { return hex; }
+        var rgb = [n >> 16 & 255, n >> 8 & 255, n & 255].join(",");
+        return "rgba(" + rgb + "," + alpha + ")";
     }
+
+    var CartoIcon = L.DivIcon.extend({
+        createIcon: function (old) {
+            var el = L.DivIcon.prototype.createIcon.call(this, old), opt = this.options;
+            el.setAttribute("aria-label", opt.label);
+            if (opt.fill) {
+                el.style.backgroundColor = hexToRgba(opt.fill, opt.fillOpacity);
+                el.style.borderColor = opt.stroke;
+                el.style.borderStyle = opt.dashed ? "dashed" : "solid";
+            }
+            if (opt.text !== undefined) {
+                el.textContent = "";
+                var span = document.createElement("span");
+                span.textContent = opt.text;
+                span.setAttribute("aria-hidden", "true");
+                el.appendChild(span);
+            }
+            el._cartoLayer = opt.layer;
+            return el;
+        }
+    });
+
+    function label(d, i) {
+        var name = d.name[i] || o.text.unnamed, where = "";
+        if (d.zone_label && d.zone_label[i] >= 0) {
+            where = o.text.zone + d.zone_labels[d.zone_label[i]];
+        } else if (d.communes[d.commune[i]]) {
+            where = d.communes[d.commune[i]];
+        }
+        return where ? name + " — " + where : name;
+    }
+
+    function tooltipContent(layer) {
+        var d = state.data, i = layer._cartoIndex, box = document.createElement("div");
+        var name = document.createElement("strong");
+        name.textContent = d.name[i] || o.text.unnamed;
+        box.appendChild(name);
+        var where = "";
+        if (d.zone_label && d.zone_label[i] >= 0) {
+            where = o.text.zone + d.zone_labels[d.zone_label[i]];
+        } else if (d.communes[d.commune[i]]) {
+            where = d.communes[d.commune[i]];
+        }
+        if (where) {
+            box.appendChild(document.createElement("br"));
+            box.appendChild(document.createTextNode(where));
+        }
+        return box;
+    }
+
+    // Keep the tooltip inside the map: above the marker, else below, else beside it.
+    function placeTooltip(tooltip, marker) {
+        var map = marker._map, el = tooltip.getElement();
+        if (!map || !el) { return; }
+        var p = map.latLngToContainerPoint(marker.getLatLng()), size = map.getSize();
+        var w = el.offsetWidth, h = el.offsetHeight, r = marker._cartoSize / 2, gap = 8;
+        var dir = p.y - r - h - gap >= 0 ? "top" : (p.y + r + h + gap <= size.y ? "bottom" : "");
+        if (!dir || p.x - w / 2 < 0 || p.x + w / 2 > size.x) {
+            dir = p.x + r + w + gap <= size.x ? "right" : "left";
+        }
+        var offsets = {top: [0, -r], bottom: [0, r], left: [-r, 0], right: [r, 0]};
+        if (tooltip.options.direction !== dir) {
+            tooltip.options.direction = dir;
+            tooltip.options.offset = L.point(offsets[dir]);
+            tooltip.update();
+        }
+    }
+
+    function decorate(marker) {
+        var el = marker.getElement();
+        if (!el) { return; }
+        var on = marker._cartoId === state.selected;
+        L.DomUtil[on ? "addClass" : "removeClass"](el, o.selectedClass);
+    }
+
+    function createMarker(d, i) {
+        var st = d.styles[d.style[i]], size = Math.round(2 * st.radius + 2);
+        var icon = new CartoIcon({
+            className: o.className + (st.dashArray ? " " + o.className + "--area" : ""),
+            iconSize: [size, size],
+            label: label(d, i),
+            fill: st.fillColor,
+            fillOpacity: st.fillOpacity,
+            stroke: st.color,
+            dashed: !!st.dashArray
+        });
+        var marker = L.marker([d.lat[i], d.lon[i]], {icon: icon, keyboard: true});
+        icon.options.layer = marker;
+        marker._cartoId = d.id[i];
+        marker._cartoSize = size;
+        marker.feature = {type: "Feature", properties: {id: d.id[i]}, geometry: null};
+        marker.on("add", function () { decorate(marker); });
+        marker.on("click", function () { opened(marker); });
+        marker.bindTooltip(tooltipContent, {
+            direction: "top", offset: [0, -size / 2], className: "carto-tooltip"
+        });
+        marker.on("tooltipopen", function (e) { placeTooltip(e.tooltip, marker); });
+        return marker;
+    }
+
+    function signature(d, i) {
+        return [d.lat[i], d.lon[i], d.style[i], label(d, i)].join("\u0001");
+    }
+
+    function opened(marker) {
+        // A visitor opened it (pointer or keyboard): highlight it, then tell the listeners.
+        setSelected(marker._cartoId);
+        state.revealed = marker._cartoId;
+        state.callbacks.forEach(function (callback) {
+            try { callback(marker._cartoId); } catch (e) { console.error(e); }
+        });
+    }
+
+    function focusMarker(marker) {
+        var el = marker.getElement();
+        if (el) { el.focus(); }
+    }
+
+    function onKey(e) {
+        if (e.key !== "Enter" && e.key !== " " && e.key !== "Spacebar") { return; }
+        var layer = e.target && e.target._cartoLayer;
+        if (!layer || !state) { return; }
+        L.DomEvent.preventDefault(e);
+        if (L.MarkerCluster && layer instanceof L.MarkerCluster) {
+            var group = layer.getAllChildMarkers().sort(function (a, b) {
+                return a._cartoIndex - b._cartoIndex;
+            });
+            if (!group.length) { return; }
+            var origin = e.target, focusFirst = function () {
+                // Markercluster re-creates marker elements when its zoom animation ends, which
+                // drops the focus to the page: give it back to the group's first initiative,
+                // unless the visitor has moved on.
+                var active = document.activeElement;
+                var lost = !active || active === document.body || active === origin;
+                var inGroup = group.some(function (m) { return m.getElement() === active; });
+                if (inGroup || !lost) { return; }
+                var shown = group.filter(function (m) { return m.getElement(); });
+                if (!shown.length) { return; }
+                sortPane();
+                focusMarker(shown[0]);
+            };
+            state.mcg.zoomToShowLayer(group[0], focusFirst);
+            state.mcg.once("animationend spiderfied", function () { setTimeout(focusFirst, 0); });
+            // The group was off screen or is re-drawn late: focus it once the map is still.
+            [300, 600, 1000, 1500, 2500].forEach(function (ms) { setTimeout(focusFirst, ms); });
+        } else {
+            layer.fire("click", {latlng: layer.getLatLng(), originalEvent: e}, true);
+        }
+    }
+
+    // Tab order = reading order of the map (north to south, then west to east), whatever the
+    // order in which clusters were drawn. The focused element keeps its focus.
+    function sortPane() {
+        if (!state) { return; }
+        var pane = state.map.getPane("markerPane"), focused = document.activeElement;
+        var items = Array.prototype.filter.call(pane.children, function (el) {
+            return el._cartoLayer && el._cartoLayer.getLatLng;
+        });
+        var sorted = items.map(function (el) {
+            var p = el._cartoLayer.getLatLng();
+            return {el: el, lat: Math.round(p.lat * 1e4), lng: p.lng};
+        }).sort(function (a, b) { return b.lat - a.lat || a.lng - b.lng; });
+        var same = sorted.every(function (item, i) { return item.el === items[i]; });
+        if (same) { return; }
+        sorted.forEach(function (item) { pane.appendChild(item.el); });
+        if (focused && pane.contains(focused) && document.activeElement !== focused) {
+            focused.focus({preventScroll: true});
+        }
+    }
+
+    var sortSoon = (function () {
+        var timer = null;
+        return function () {
+            if (timer) { return; }
+            timer = setTimeout(function () { timer = null; sortPane(); }, 0);
+        };
+    })();
+
+    function plainGroup(map) {
+        // Without leaflet.markercluster (page without its script): same calls, no grouping.
+        var g = L.featureGroup();
+        g.addLayers = function (layers) { layers.forEach(function (l) { g.addLayer(l); }); };
+        g.removeLayers = function (layers) { layers.forEach(function (l) { g.removeLayer(l); }); };
+        g.zoomToShowLayer = function (layer, callback) {
+            if (!map.getBounds().contains(layer.getLatLng())) { map.panTo(layer.getLatLng()); }
+            callback();
+        };
+        return g;
+    }
+
+    function ensureState(map) {
+        if (state && state.map === map) { return; }
+        if (!document.getElementById("carto-initiatives-style")) {
+            var css = document.createElement("style");
+            css.id = "carto-initiatives-style";
+            css.textContent = o.css;
+            document.head.appendChild(css);
+        }
+        if (!isFinite(map.getMaxZoom())) { map.setMaxZoom(o.maxZoom); }
+        if (!map.getPane(o.zonePane)) {
+            var pane = map.createPane(o.zonePane);
+            pane.style.zIndex = o.zonePaneZ;
+            pane.style.pointerEvents = "none";
+        }
+        var mcg = L.markerClusterGroup ? L.markerClusterGroup({
+            chunkedLoading: true,
+            maxClusterRadius: o.clusterRadius,
+            showCoverageOnHover: false,
+            spiderfyOnMaxZoom: true,
+            zoomToBoundsOnClick: true,
+            iconCreateFunction: function (cluster) {
+                var count = cluster.getChildCount();
+                var size = count < 10 ? 34 : (count < 100 ? 40 : 46);
+                return new CartoIcon({
+                    className: o.clusterClass,
+                    iconSize: [size, size],
+                    text: String(count),
+                    label: o.text.cluster.replace("{n}", count),
+                    layer: cluster
+                });
+            }
+        }) : plainGroup(map);
+        state = window.__cartoInitiativesState = {
+            map: map, mcg: mcg, zones: L.layerGroup(), key: null, data: null, markers: [],
+            byId: {}, visible: new Set(), selected: null, revealed: null, callbacks: [],
+            shownZones: []
+        };
+        map.addLayer(state.zones);
+        map.addLayer(mcg);
+        map.on("moveend zoomend", sortSoon);
+        mcg.on("animationend spiderfied unspiderfied", sortSoon);
+        L.DomEvent.on(map.getContainer(), "keydown", onKey);
+    }
+
+    function zoneStyle(z) {
+        var selected = state.selectedZone === z.index;
+        return {
+            pane: o.zonePane, interactive: false, color: z.color,
+            weight: selected ? 3.5 : 2, opacity: selected ? 1 : 0.8, dashArray: "6 5",
+            fill: true, fillColor: z.color, fillOpacity: selected ? 0.16 : 0.05
+        };
+    }
+
+    function drawZones(markers) {
+        var d = state.data, seen = {};
+        state.zones.clearLayers();
+        state.shownZones = [];
+        if (!d.zones || !d.zones.length) { return; }
+        markers.forEach(function (m) {
+            var z = d.zone[m._cartoIndex];
+            if (z >= 0 && !seen[z]) {
+                seen[z] = {index: z, color: d.styles[d.style[m._cartoIndex]].fillColor};
+                state.shownZones.push(seen[z]);
+            }
+        });
+        state.shownZones.forEach(function (z) {
+            z.layer = L.geoJSON(d.zones[z.index].geometry, {
+                pane: o.zonePane, interactive: false, style: function () { return zoneStyle(z); }
+            });
+            state.zones.addLayer(z.layer);
+        });
+    }
+
+    function setSelected(id) {
+        var old = state.byId[state.selected], now = id == null ? null : state.byId[id];
+        state.selected = now ? id : null;
+        if (old && old !== now) { old.setZIndexOffset(0); decorate(old); }
+        if (now) { now.setZIndexOffset(1000); decorate(now); }
+        var zone = now && state.data.zone ? state.data.zone[now._cartoIndex] : -1;
+        state.selectedZone = zone;
+        state.shownZones.forEach(function (z) { z.layer.setStyle(zoneStyle(z)); });
+    }
+
+    function setVisible(list) {
+        var want = new Set(list), add = [], remove = [];
+        state.visible.forEach(function (m) { if (!want.has(m)) { remove.push(m); } });
+        list.forEach(function (m) { if (!state.visible.has(m)) { add.push(m); } });
+        if (remove.length) { state.mcg.removeLayers(remove); }
+        if (add.length) { state.mcg.addLayers(add); }
+        state.visible = want;
+        window.cartoMarkerCount = list.length;
+        sortSoon();
+        drawZones(list);
+    }
+
+    function setData(d, key) {
+        var old = state.byId, byId = {}, markers = new Array(d.id.length), kept = new Set();
+        for (var i = 0; i < d.id.length; i++) {
+            var id = d.id[i], sig = signature(d, i), m = old[id];
+            if (!m || m._cartoSig !== sig || byId[id] || kept.has(m)) {
+                m = createMarker(d, i);
+                m._cartoSig = sig;
+            }
+            kept.add(m);
+            m._cartoIndex = i;
+            markers[i] = m;
+            if (!byId[id]) { byId[id] = m; }
+        }
+        state.data = d;
+        state.key = key;
+        state.markers = markers;
+        state.byId = byId;
+    }
+
+    function fit(markers) {
+        var map = state.map;
+        if (!markers.length) { return; }
+        if (markers.length === 1) {
+            var zoom = Math.min(o.fitMaxZoom, map.getMaxZoom());
+            map.setView(markers[0].getLatLng(), zoom, {animate: false});
+            return;
+        }
+        var bounds = L.latLngBounds(markers.map(function (m) { return m.getLatLng(); }));
+        map.fitBounds(bounds, {padding: [28, 28], maxZoom: o.fitMaxZoom, animate: false});
+    }
+
+    function reveal(id, focus) {
+        var marker = state.byId[id];
+        if (!marker || !state.visible.has(marker)) { return; }
+        state.mcg.zoomToShowLayer(marker, function () {
+            if (focus) { focusMarker(marker); }
+        });
+    }
+
+    var api = {
+        ids: function () { return state && state.data ? state.data.id.slice() : []; },
+        show: function (ids, options) {
+            var list = ids == null ? state.markers.slice() : [];
+            if (ids != null) {
+                var seen = new Set();
+                ids.forEach(function (id) {
+                    var m = state.byId[id];
+                    if (m && !seen.has(m)) { seen.add(m); list.push(m); }
+                });
+            }
+            setVisible(list);
+            setSelected(state.selected);
+            if (!options || options.fit !== false) { fit(list); }
+        },
+        select: function (id, options) {
+            setSelected(id);
+            state.revealed = state.selected;
+            if (state.selected !== null) { reveal(state.selected, options && options.focus); }
+        },
+        onSelect: function (callback) { state.callbacks.push(callback); }
+    };
+
+    function draw(d, key) {
+        if (window.__cartoInitiativesLatest !== token) { return; }  // a newer run took over
+        var changed = state.key !== key;
+        if (changed) { setData(d, key); }
+        setVisible(state.markers);
+        setSelected(o.selected);
+        if (state.selected !== null && (changed || state.selected !== state.revealed)) {
+            state.revealed = state.selected;  // chosen in the table or from a link
+            reveal(state.selected, false);
+        } else if (o.fit && changed) {
+            fit(state.markers);
+        }
+        if (state.selected === null) { state.revealed = null; }
+        window.cartoInitiatives = api;
+        document.dispatchEvent(new CustomEvent("carto:initiatives-ready"));
+    }
+
+    function start(map) {
+        ensureState(map);
+        var key = typeof source === "string" ? source : o.key;
+        if (state.key === key && state.data) {
+            draw(state.data, key);
+        } else if (typeof source === "string") {
+            fetch(source)
+                .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+                .then(function (d) { draw(d, key); })
+                .catch(function (e) { console.error(o.unavailable + " : " + source, e); });
+        } else {
+            draw(source, key);
+        }
+    }
+
+    if (group._map) {
+        start(group._map);
+    } else {
+        group.once("add", function () { start(group._map); });
+    }
+})({{ this._parent.get_name() }}, {{ this.source_json }}, {{ this.options_json }});
+{% endmacro %}
 """
-        + LOAD_SOURCE_JS
     )
 
     def __init__(
@@ -524,6 +938,8 @@ class InitiativeMarkers(MacroElement):
         *,
         url: str | None = None,
         selected_id: str | None = None,
+        fit: bool = False,
+        zone_geometry: ZoneGeometry | None = None,
     ) -> None:
         super().__init__()
         if (table is None) == (url is None):
@@ -531,18 +947,29 @@ class InitiativeMarkers(MacroElement):
         self._name = "InitiativeMarkers"
         self.url = url
         self.selected_id = selected_id
-        self.payload = marker_payload(table) if table is not None else None
+        self.fit = fit
+        self.payload = marker_payload(table, zone_geometry) if table is not None else None
         self.source_json = script_json(url if url is not None else self.payload)
         self.options_json = script_json(
             {
                 "selected": selected_id,
-                "selectedStyle": {
-                    "extraRadius": SELECTED_EXTRA_RADIUS,
-                    "weight": SELECTED_WEIGHT,
-                    "color": SELECTED_COLOR,
-                },
-                "canvasThreshold": CANVAS_THRESHOLD,
+                "fit": fit,
+                # Identity of the data: a URL names its content; inline data gets its digest.
+                "key": None if self.payload is None else payload_name(self.source_json),
+                "fitMaxZoom": FIT_MAX_ZOOM,
+                "maxZoom": MAX_ZOOM,
+                "clusterRadius": CLUSTER_RADIUS_PX,
                 "className": MARKER_CLASS,
+                "clusterClass": CLUSTER_CLASS,
+                "selectedClass": SELECTED_CLASS,
+                "zonePane": ZONE_PANE,
+                "zonePaneZ": ZONE_PANE_Z,
+                "css": LAYER_CSS,
+                "text": {
+                    "cluster": "Groupe de {n} initiatives, Entrée pour les afficher",
+                    "zone": "Zone : ",
+                    "unnamed": "Initiative sans nom",
+                },
                 "unavailable": "Initiatives indisponibles",
             }
         )

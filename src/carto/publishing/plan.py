@@ -121,4 +121,9 @@ def open_store(cfg: Settings, gazetteer: Gazetteer) -> Store:
             loaded.clean_rows()[list(ALL_COLUMNS)],
             note=f"Import initial de {cfg.data_path.name}",
         )
+    if cfg.site_dir is not None:
+        # Imported here: the public site builds on the map module, above publishing.
+        from carto.site.build import site_rebuilder
+
+        store.on_change(site_rebuilder(cfg))
     return store

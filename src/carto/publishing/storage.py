@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -131,6 +132,9 @@ class VersionInfo:
     mode: PublishMode
     base_version: int | None
     rolled_back_from: int | None = None
+    # What happened after this version was committed (French), e.g. the public site's rebuild;
+    # only set on the VersionInfo that publish and rollback return (see Store.on_change).
+    notices: tuple[str, ...] = field(default=(), compare=False)
 
 
 Row = dict[str, str | float | None]
@@ -258,6 +262,10 @@ class Store:
         self._backend = engine.dialect.name
         # Why this process cannot write the store (French), or None when it can.
         self._read_only = read_only
+        self._listeners: list[Callable[[Store, VersionInfo], str | None]] = []
+        # Columns the initiatives table lacks: a base created before a derived column was
+        # added (zone_*), opened read-only so that it could not be upgraded. They load as "".
+        self._missing_columns: frozenset[str] = frozenset()
 
     @classmethod
     def open(cls, url: str, *, schema: str | None = None) -> Store:
@@ -330,14 +338,14 @@ class Store:
                     raise StorageError(self._missing_version_message(conn, version))
                 number = version
             query = (
-                select(*(initiatives_table.c[name] for name in TABLE_COLUMNS))
+                select(*self._stored_columns())
                 .where(initiatives_table.c.version == number)
                 .order_by(initiatives_table.c.position)
             )
             # Streamed in partitions: at 50,000 rows, materialising every row as a Python tuple
             # first would cost several times the size of the finished frame.
             result = conn.execution_options(yield_per=LOAD_BATCH).execute(query)
-            chunks = [_frame(part) for part in result.partitions()]
+            chunks = [_frame(self._full_rows(part)) for part in result.partitions()]
         if not chunks:
             return _frame([])
         return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
@@ -370,7 +378,7 @@ class Store:
                 current = self._current(conn)
                 if (None if current is None else current.number) != base_version:
                     raise ConflictError(_conflict_message(current, base_version))
-                return self._insert_version(
+                info = self._insert_version(
                     conn,
                     rows,
                     digest=digest,
@@ -381,10 +389,11 @@ class Store:
                 )
         except _NumberTaken:
             raise ConflictError(_conflict_message(self.current(), base_version)) from None
+        return self._announce(info)
 
     def rollback(self, number: int, *, author: str, note: str = "") -> VersionInfo:
         """Publish a NEW version whose rows are a copy of version `number`'s."""
-        columns = [initiatives_table.c[name] for name in TABLE_COLUMNS]
+        columns = self._stored_columns()
         try:
             with self._errors("Retour arrière"), self._writing() as conn:
                 source = self._version(conn, number)
@@ -413,15 +422,36 @@ class Store:
                 )
                 conn.execute(
                     initiatives_table.insert().from_select(
-                        ["version", "position", *TABLE_COLUMNS], copy
+                        ["version", "position", *(c.name for c in columns)], copy
                     )
                 )
-                return info
         except _NumberTaken:
             raise ConflictError(
                 f"Une autre version a été publiée pendant le retour à la version {number} : "
                 "rechargez l'historique et recommencez."
             ) from None
+        return self._announce(info)
+
+    def on_change(self, listener: Callable[[Store, VersionInfo], str | None]) -> None:
+        """Call `listener(store, info)` after each committed publish or rollback.
+
+        The French message it returns, if any, is added to the returned VersionInfo's
+        `notices`. The version is published whatever the listener does: an exception it
+        raises is logged and reported as a notice, never passed on.
+        """
+        self._listeners.append(listener)
+
+    def _announce(self, info: VersionInfo) -> VersionInfo:
+        notices = []
+        for listener in self._listeners:
+            try:
+                message = listener(self, info)
+            except Exception as exc:  # the version is committed: report, never undo
+                logging.getLogger(__name__).exception("after version %s", info.number)
+                message = f"Version {info.number} publiée, mais une suite a échoué : {exc}"
+            if message:
+                notices.append(message)
+        return replace(info, notices=tuple(notices)) if notices else info
 
     def bootstrap_from(
         self,
@@ -454,6 +484,20 @@ class Store:
 
     # --- internals -----------------------------------------------------------------------
 
+    def _stored_columns(self) -> list[Column[Any]]:
+        return [initiatives_table.c[n] for n in TABLE_COLUMNS if n not in self._missing_columns]
+
+    def _full_rows(self, rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
+        """Rows with None where the base lacks a column, in TABLE_COLUMNS order."""
+        if not self._missing_columns:
+            return rows
+        stored = [n for n in TABLE_COLUMNS if n not in self._missing_columns]
+        full = []
+        for row in rows:
+            values = dict(zip(stored, row, strict=True))
+            full.append([values.get(n) for n in TABLE_COLUMNS])
+        return full
+
     def _create_tables(self) -> None:
         action = "Ouverture de la base de données"
         with self._errors(action), self._engine.connect() as conn:
@@ -463,6 +507,13 @@ class Store:
                 inspector.has_table(t.name, schema=self._schema)
                 for t in (versions_table, initiatives_table)
             ):
+                present = {
+                    c["name"]
+                    for c in inspector.get_columns(initiatives_table.name, schema=self._schema)
+                }
+                missing = frozenset(TABLE_COLUMNS) - present
+                if missing:
+                    self._add_columns(missing)
                 return
         if self._read_only is not None:
             raise StorageError(
@@ -478,6 +529,28 @@ class Store:
                 if self._schema:
                     conn.execute(CreateSchema(self._schema, if_not_exists=True))
             metadata.create_all(conn)
+
+    def _add_columns(self, missing: frozenset[str]) -> None:
+        """Upgrade a base made before derived columns were added: old versions get NULL there,
+        which loads as "" (a version published before the zones shows its rows as points)."""
+        if self._read_only is not None:
+            self._missing_columns = missing
+            return
+        preparer = self._engine.dialect.identifier_preparer
+        name = preparer.quote(initiatives_table.name)
+        if self._schema:
+            name = f"{preparer.quote_schema(self._schema)}.{name}"
+        with self._errors("Mise à jour de la base de données"), self._writing() as conn:
+            present = {
+                c["name"]
+                for c in inspect(conn).get_columns(initiatives_table.name, schema=self._schema)
+            }
+            for column in TABLE_COLUMNS:
+                if column in missing and column not in present:
+                    kind = "DOUBLE PRECISION" if column in NUMBER_COLUMNS else "TEXT"
+                    conn.execute(
+                        text(f"ALTER TABLE {name} ADD COLUMN {preparer.quote(column)} {kind}")
+                    )
 
     @contextmanager
     def _writing(self, *, lock: bool = True) -> Iterator[Connection]:

@@ -32,6 +32,7 @@ from carto.models import Issue
 from carto.publishing.modes import IMPORT_MODES, PublishMode, import_mode_text
 from carto.publishing.plan import ImportPlan, publish_plan
 from carto.publishing.storage import Store
+from carto.ui import embed
 
 TABLE_LIMIT = 1_000
 KEEP_AS_IS = "— laisser tel quel —"
@@ -349,4 +350,5 @@ def import_flow(store: Store, gaz: Gazetteer, *, editor: Editor) -> None:
             st.error(str(exc))
             return
         choices.published = info.number
+        embed.remember_notices(info.notices)
         st.rerun()

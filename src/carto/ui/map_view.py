@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Hashable, Mapping
 from contextlib import suppress
 from functools import partial
 
-import folium
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
+from streamlit import dataframe_util
 
+from carto import zones
 from carto.config import Settings
 from carto.display import detail_lines, detail_markdown, md_escape
 from carto.exports import EXPORT_FORMATS, MEDIA_TYPES, export_filename, export_table
@@ -22,13 +23,109 @@ from carto.map.assets import LABELS_FILE, outlines_url
 from carto.map.markers import marker_payload, script_json
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS
 from carto.publishing.storage import VersionInfo
-from carto.ui import caches, selection
+from carto.ui import caches, map_frame, selection
 from carto.ui.errors import log_lasting_problem, logger
 from carto.ui.routes import marker_url
 from carto.ui.selection import Selection
 
 TABLE_LIMIT = 1_000
+MAP_HEIGHT = 560
+# What the map returns to the page: the clicked initiative (selection.on_map_click).
+MAP_RETURNED = ["last_active_drawing"]
+# The detail panel's container (Streamlit gives it the class st-key-<key>), and the id of the
+# initiative it showed last (its opening scrolls it into view once).
+DETAIL_KEY = "carto_detail"
+SHOWN_DETAIL_KEY = "detail_shown"
+
+# Run in the page (st.html) when a detail opens: scroll it into view unless it already is.
+_SCROLL_INTO_VIEW = """
+(function () {
+    // Checked for 4 s: on a first load the map's frame gets its height late and pushes the
+    // panel down. Stops as soon as the visitor scrolls or acts himself.
+    var tries = 0, stopped = false;
+    function stop() { stopped = true; }
+    ["wheel", "touchstart", "pointerdown", "keydown"].forEach(function (type) {
+        window.addEventListener(type, stop, {once: true, passive: true});
+    });
+    function check() {
+        if (stopped || tries++ > 16) { return; }
+        var panel = document.querySelector(".st-key-DETAIL_KEY");
+        if (panel) {
+            var box = panel.getBoundingClientRect();
+            if (box.top < 0 || box.top > window.innerHeight - 80) {
+                panel.scrollIntoView({block: "start"});
+            }
+        }
+        setTimeout(check, 250);
+    }
+    setTimeout(check, 50);
+})();
+""".replace("DETAIL_KEY", DETAIL_KEY)
 FILTER_KEYS = ("f_categories", "f_arrondissements", "f_communes", "f_text")
+
+
+# Streamlit's own controls say English things (its index.html and its labels are fixed; no
+# setting changes them): the page relabels them in French, and shows « Filtres » beside the
+# sidebar's « » » button. This relies on Streamlit's data-testid attributes (1.67).
+_FRENCH_CHROME_CSS = """
+[data-testid="stExpandSidebarButton"]::after {
+    content: "Filtres"; margin-left: 0.3rem; font-size: 1rem; font-weight: 600; color: #1f2129;
+}
+"""
+_FRENCH_CHROME_JS = """
+(function () {
+    var labels = [
+        ['[data-testid="stSidebar"]', "Pages et filtres"],
+        ['[data-testid="stExpandSidebarButton"]', "Filtres"],
+        ['[data-testid="stSidebarCollapseButton"] button', "Masquer les filtres"],
+    ];
+    // The buttons of Streamlit's drop-down lists (BaseWeb).
+    var words = {"Open": "Ouvrir la liste", "Close": "Fermer la liste", "Clear all": "Tout effacer",
+                 "Clear": "Effacer", "Clear value": "Effacer le choix", "Delete": "Retirer"};
+    function relabel() {
+        labels.forEach(function (pair) {
+            document.querySelectorAll(pair[0]).forEach(function (el) {
+                if (el.getAttribute("aria-label") !== pair[1]) {
+                    el.setAttribute("aria-label", pair[1]);
+                }
+            });
+        });
+        var lists = '[data-testid="stSelectbox"] [aria-label], ' +
+            '[data-testid="stMultiSelect"] [aria-label]';
+        document.querySelectorAll(lists).forEach(function (el) {
+            var label = el.getAttribute("aria-label") || "";
+            var french = words[label] ||
+                (label.indexOf("Remove ") === 0 ? "Retirer " + label.slice(7) : null);
+            if (french) { el.setAttribute("aria-label", french); }
+        });
+        // A table wider than a phone scrolls sideways: the keyboard must reach it too.
+        document.querySelectorAll('[data-testid="stTable"] > div').forEach(function (box) {
+            if (box.scrollWidth > box.clientWidth && !box.hasAttribute("tabindex")) {
+                box.setAttribute("tabindex", "0");
+                box.setAttribute("role", "region");
+                box.setAttribute("aria-label", "Tableau des initiatives (défilant)");
+            }
+        });
+        var skip = document.querySelector('[data-testid="stSkipToContent"]');
+        if (skip && skip.firstChild && skip.textContent !== "Aller au contenu principal") {
+            skip.firstChild.nodeValue = "Aller au contenu principal";
+        }
+    }
+    relabel();
+    if (!window.cartoFrenchChrome) {
+        window.cartoFrenchChrome = new MutationObserver(relabel);
+        window.cartoFrenchChrome.observe(document.body, {childList: true, subtree: true});
+    }
+})();
+"""
+
+
+def french_chrome() -> None:
+    """Streamlit's controls in French: see _FRENCH_CHROME_JS (every page calls it)."""
+    st.html(
+        f"<style>{_FRENCH_CHROME_CSS}</style><script>{_FRENCH_CHROME_JS}</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def category_label(slug: str) -> str:
@@ -89,22 +186,32 @@ def _relabel(key: str, values_by_name: Mapping[str, str]) -> None:
     st.session_state[key] = fixed
 
 
+def _present_communes(table: pd.DataFrame) -> dict[str, str]:
+    """The communes of the table's initiatives, code INSEE → name, sorted by name."""
+    present = table[["code_insee", "commune"]].dropna().drop_duplicates().sort_values("commune")
+    return dict(zip(present["code_insee"], present["commune"], strict=True))
+
+
 def sidebar_filters(
-    table: pd.DataFrame, gaz: Gazetteer, *, index: pd.Series | None = None
+    table: pd.DataFrame,
+    gaz: Gazetteer,
+    *,
+    index: pd.Series | None = None,
+    data_key: str | None = None,
 ) -> FilterSpec:
     """Sidebar widgets, initialised from the URL so that shared links reproduce the view.
 
     Every value read back is type-checked: an invalid one (crafted by a visitor) resets its
     filter, with a French message, instead of a traceback. The count beside each category and
     arrondissement follows the other filters (filters.facets); `index` is the table's
-    search index, when the caller keeps one.
+    search index, when the caller keeps one. With `data_key` (the data version), the communes
+    and the counts of each view are computed once per process (caches).
     """
     arr_names = {a.code: a.nom for a in gaz.arrondissements}
-    present_communes = (
-        table[["code_insee", "commune"]].dropna().drop_duplicates().sort_values("commune")
-    )
-    commune_names = dict(
-        zip(present_communes["code_insee"], present_communes["commune"], strict=True)
+    commune_names = (
+        caches.per_version(data_key, "communes", partial(_present_communes, table))
+        if data_key is not None
+        else _present_communes(table)
     )
     if "filters_initialised" not in st.session_state:
         spec = FilterSpec.from_query(
@@ -147,7 +254,12 @@ def sidebar_filters(
         communes=tuple(st.session_state.get("f_communes", [])),
         text=st.session_state.get("f_text", ""),
     )
-    counts = facets(table, chosen, ("categorie", "arrondissement_code"), index=index)
+    columns = ("categorie", "arrondissement_code")
+    counts = (
+        caches.facet_counts(table, chosen, columns, data_key=data_key, index=index)
+        if data_key is not None
+        else facets(table, chosen, columns, index=index)
+    )
     cat_counts, arr_counts = counts["categorie"], counts["arrondissement_code"]
     with st.sidebar:
         st.header("Filtres")
@@ -163,6 +275,7 @@ def sidebar_filters(
             format_func=lambda s: f"{category_label(s)} ({cat_counts.get(s, 0)})",
             key="f_categories",
             placeholder="Toutes",
+            select_all=False,
         )
         arrondissements = st.multiselect(
             "Arrondissements",
@@ -170,6 +283,7 @@ def sidebar_filters(
             format_func=lambda c: f"{arr_names.get(c, c)} ({arr_counts.get(c, 0)})",
             key="f_arrondissements",
             placeholder="Tous",
+            select_all=False,
         )
         communes = st.multiselect(
             "Communes",
@@ -177,6 +291,7 @@ def sidebar_filters(
             format_func=lambda c: commune_names.get(c, c),
             key="f_communes",
             placeholder="Toutes",
+            select_all=False,
         )
         st.button("Réinitialiser les filtres", on_click=_reset_filters)
     return FilterSpec(
@@ -211,21 +326,20 @@ def sync_query_params(spec: FilterSpec, selected: Selection) -> None:
 # --- map -------------------------------------------------------------------------------------
 
 
-def _base_map(cfg: Settings) -> folium.Map:
-    """The map without initiatives; outlines come from static files (`make assets`).
+def _base_map_args(cfg: Settings) -> dict[str, object]:
+    """What the base map (basemap.build_base_map) depends on; outlines come from static files
+    (`make assets`).
 
-    Built fresh on each run (a few ms), because st_folium alters the map it is given; its
-    stable element ids keep the browser from reloading it."""
+    With online tiles, the commune outlines and names are fetched only if the tiles fail."""
     gaz = caches.gazetteer(cfg.departement)
-    # With online tiles, the commune outlines and names are fetched only if the tiles fail.
-    return basemap.build_base_map(
-        arrondissements=outlines_url(gaz.departement, "arrondissements.geojson"),
-        communes=outlines_url(gaz.departement, "communes.geojson"),
-        departement=outlines_url(gaz.departement, "departement.geojson"),
-        labels=outlines_url(gaz.departement, LABELS_FILE),
-        tiles=cfg.tiles,
-        bounds=gaz.bounds,
-    )
+    return {
+        "arrondissements": outlines_url(gaz.departement, "arrondissements.geojson"),
+        "communes": outlines_url(gaz.departement, "communes.geojson"),
+        "departement": outlines_url(gaz.departement, "departement.geojson"),
+        "labels": outlines_url(gaz.departement, LABELS_FILE),
+        "tiles": cfg.tiles,
+        "bounds": gaz.bounds,
+    }
 
 
 def markers_url(
@@ -238,8 +352,14 @@ def markers_url(
     the data inline (slower at 50,000 rows, but the map stays whole) and the cause is logged.
     """
     files = caches.marker_files(cfg)
+    gaz = caches.gazetteer(cfg.departement)
+
+    def payload() -> str:
+        # Area initiatives carry their outline (carto.zones), drawn under the markers.
+        return script_json(marker_payload(table, lambda key: zones.zone_geometry(key, gaz)))
+
     try:
-        path = files.path_for((data_key, spec.view_key), lambda: script_json(marker_payload(table)))
+        path = files.path_for((data_key, spec.view_key), payload)
     except OSError as exc:
         log_lasting_problem(
             f"markers:{cfg.markers_dir}:{exc.errno}",
@@ -259,20 +379,31 @@ def initiative_map(
     The initiatives travel as st_folium's `feature_group_to_add` pointing at a data file, so
     filtering or selecting updates the markers in place: the map is not reloaded and keeps the
     visitor's zoom, and the data of a view is built and sent once, not on every run.
+
+    The base map is built and rendered once per process and each layer once per data file and
+    selection (carto.ui.map_frame): a run only sends strings already made.
     """
-    base = _base_map(cfg)
+    frame = map_frame.base_frame(**_base_map_args(cfg))
     url = markers_url(table, cfg=cfg, data_key=data_key, spec=spec)
+    # A filtered view zooms to its initiatives; the whole set keeps the département's view.
+    fit = not spec.is_empty
     if url is None:
-        group, _ = basemap.initiatives_layer(table, selected_id=selected.id)
+        gaz = caches.gazetteer(cfg.departement)
+        group, _ = basemap.initiatives_layer(
+            table,
+            selected_id=selected.id,
+            fit=fit,
+            zone_geometry=lambda key: zones.zone_geometry(key, gaz),
+        )
+        layer = map_frame.layer_of(group, frame)
     else:
-        group, _ = basemap.initiatives_layer(url=url, selected_id=selected.id)
-    st_folium(
-        base,
+        layer = map_frame.layer(frame, url, selected.id, fit=fit)
+    map_frame.show(
+        frame,
+        layer,
         key=selection.MAP_KEY,
-        height=560,
-        use_container_width=True,
-        feature_group_to_add=group,
-        returned_objects=["last_active_drawing"],
+        height=MAP_HEIGHT,
+        returned_objects=MAP_RETURNED,
         on_change=selection.on_map_click,
     )
 
@@ -280,18 +411,17 @@ def initiative_map(
 # --- table, detail, downloads ----------------------------------------------------------------
 
 
-def initiatives_table(table: pd.DataFrame) -> None:
-    """The filtered initiatives as a table; picking a row selects it (selection.on_table_pick).
+def table_data(shown: pd.DataFrame) -> object:
+    """What st.table gets: the frame as the Arrow table st.table would make of it (the same
+    bytes reach the browser, tests/test_view_caches.py), so that a view's conversion is done
+    once; the frame itself if Streamlit no longer offers that conversion."""
+    convert = getattr(dataframe_util, "convert_pandas_df_to_arrow_table", None)
+    return convert(shown) if convert is not None else shown
 
-    Beyond TABLE_LIMIT rows only the first ones are sent: nobody reads 50,000 rows in a page,
-    and the downloads below give the whole selection.
-    """
-    if len(table) > TABLE_LIMIT:
-        st.caption(
-            f"Tableau limité aux {TABLE_LIMIT} premières initiatives sur {len(table)} : "
-            "affinez les filtres ou téléchargez la sélection ci-dessous."
-        )
-        table = table.iloc[:TABLE_LIMIT]
+
+def _table_rows(table: pd.DataFrame) -> tuple[object, list[str], dict[str, str]]:
+    """The table as shown (cells escaped, see table_data), the ids of its rows, their names in
+    the list."""
     labels = {c.slug: c.label for c in CATEGORIES}
     shown = pd.DataFrame(
         {
@@ -302,29 +432,81 @@ def initiatives_table(table: pd.DataFrame) -> None:
             "Portée": table["portee"].map(SCOPE_LABELS).fillna(table["portee"]),
         }
     )
-    st.dataframe(
-        shown,
-        hide_index=True,
-        width="stretch",
-        on_select=partial(selection.on_table_pick, table["id"].astype(str).tolist()),
-        selection_mode="single-row",
+    ids = table["id"].astype(str).tolist()
+    names = dict(zip(ids, shown["Nom"] + shown["Commune"].map(_in_commune), strict=True))
+    # st.table renders Markdown in its cells: initiative text is escaped to show literally.
+    return table_data(shown.map(md_escape)), ids, names
+
+
+def initiatives_table(table: pd.DataFrame, *, view: Hashable | None = None) -> None:
+    """The filtered initiatives as an HTML table, and a list that selects one of them
+    (selection.on_table_pick).
+
+    Beyond TABLE_LIMIT rows only the first ones are sent: nobody reads 50,000 rows in a page,
+    and the downloads below give the whole selection. `view` (data version and
+    FilterSpec.view_key) lets the rows shown be prepared once per view (caches.per_view).
+    """
+    st.header("Liste des initiatives", anchor=False)
+    if len(table) > TABLE_LIMIT:
+        st.caption(
+            f"Tableau limité aux {TABLE_LIMIT} premières initiatives sur {len(table)} : "
+            "affinez les filtres ou téléchargez la sélection ci-dessous."
+        )
+        table = table.iloc[:TABLE_LIMIT]
+    rows = partial(_table_rows, table)
+    shown, ids, names = rows() if view is None else caches.per_view(view, "table", rows)
+    # A real HTML table (st.dataframe draws on a canvas that screen readers cannot read), and a
+    # list to open an initiative's detail, reachable by keyboard.
+    st.table(shown, hide_index=True)
+    selection.show_in_picker(ids)
+    st.selectbox(
+        "Voir le détail de l'initiative",
+        options=ids,
+        format_func=lambda ident: names.get(ident, ident),
+        index=None,
+        placeholder="Choisissez une initiative…",
         key=selection.TABLE_KEY,
+        on_change=selection.on_table_pick,
+        args=(ids,),
     )
 
 
+def _in_commune(commune: str) -> str:
+    return f" ({commune})" if commune else ""
+
+
 def detail_panel(table: pd.DataFrame, selected: Selection) -> None:
-    """Everything about the selected initiative; text shown literally, links only if safe."""
-    match = table[table["id"].astype(str) == selected.id] if selected.id else table.iloc[:0]
-    if not len(match):
-        st.info("Cliquez sur un point de la carte ou une ligne du tableau pour voir le détail.")
-        return
-    row = {str(column): value for column, value in match.iloc[0].items()}
-    st.subheader(md_escape(row.get("nom", "")), anchor=False)
-    description = str(row.get("description") or "")
-    if description:
-        st.text(description)
-    for line in detail_lines(row):
-        st.markdown(detail_markdown(line))
+    """Everything about the selected initiative; text shown literally, links only if safe.
+
+    When the selection has just changed, the browser scrolls the panel into view if it is not
+    (on a phone it sits below the map): see _SCROLL_INTO_VIEW.
+    """
+    # No row to look up without a selection (most runs): no empty frame built either.
+    match = table[table["id"].astype(str) == selected.id] if selected.id else None
+    with st.container(key=DETAIL_KEY):
+        # Headings in order (RGAA 9.1): the page's h1, this h2, the initiative's name in h3.
+        st.header("Fiche de l'initiative", anchor=False)
+        if match is None or not len(match):
+            st.info(
+                "Cliquez sur un point de la carte ou choisissez une initiative sous le tableau."
+            )
+            st.session_state[SHOWN_DETAIL_KEY] = None
+            return
+        row = {str(column): value for column, value in match.iloc[0].items()}
+        st.subheader(md_escape(row.get("nom", "")), anchor=False)
+        description = str(row.get("description") or "")
+        if description:
+            st.text(description)
+        for line in detail_lines(row):
+            st.markdown(detail_markdown(line))
+        if st.session_state.get(SHOWN_DETAIL_KEY) != selected.id:
+            st.session_state[SHOWN_DETAIL_KEY] = selected.id
+            # The comment makes each opening a new element, so that its script runs again.
+            nonce = hashlib.sha256(selected.id.encode()).hexdigest()[:16] if selected.id else ""
+            st.html(
+                f"<!-- {nonce} --><script>{_SCROLL_INTO_VIEW}</script>",
+                unsafe_allow_javascript=True,
+            )
 
 
 def download_buttons(table: pd.DataFrame, *, data_key: str, spec: FilterSpec) -> None:

@@ -1,14 +1,16 @@
 """The initiative the visitor selected: one id, kept in one place (this session's state).
 
-A click on the map or a pick in the table selects an initiative (their callbacks run before the
-page, so the map highlights it in the same run); the address (?id=) is read on a session's
-first run and written back at the end of every run; a filter that hides the initiative clears it.
+A click on the map or a pick in the list under the table selects an initiative (their callbacks
+run before the page, so the map highlights it in the same run); the address (?id=) is read on a
+session's first run and written back at the end of every run; a filter that hides the initiative
+clears it.
 An id of the address that is not shown is explained once, in French (unavailable_notice).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 
 import streamlit as st
@@ -21,7 +23,7 @@ from carto.ui.errors import logger
 SESSION_KEY = "selection"
 # The id the address asked for when it is not among the initiatives shown (read once).
 UNAVAILABLE_KEY = "selection_unavailable"
-# Keys of the widgets that select: st_folium's map and the initiatives table.
+# Keys of the widgets that select: st_folium's map and the list under the initiatives table.
 MAP_KEY = "map"
 TABLE_KEY = "table"
 MAX_ID_CHARS = 200
@@ -47,14 +49,11 @@ class Selection:
         return cls(_clean(ident)) if ident else None
 
     @classmethod
-    def from_table(cls, rows: object, ids: Sequence[str]) -> Selection | None:
-        """The initiative of the table row picked (`rows` as st.dataframe reports them)."""
-        if not isinstance(rows, list | tuple) or not rows:
+    def from_pick(cls, value: object, ids: Collection[str]) -> Selection | None:
+        """The initiative picked in the list under the table (its id), if it is one of `ids`."""
+        if not isinstance(value, str) or value not in ids:
             return None
-        row = rows[0]
-        if isinstance(row, bool) or not isinstance(row, int) or not 0 <= row < len(ids):
-            return None
-        return cls(ids[row])
+        return cls(value)
 
     def within(self, ids: Collection[str]) -> Selection:
         """Itself if `ids` holds it, else no selection (a filter hid it, or a stale link)."""
@@ -111,12 +110,29 @@ def on_map_click() -> None:
 
 
 def on_table_pick(ids: Sequence[str]) -> None:
-    """The table's on_select; `ids` are those of the rows shown when the visitor picked."""
+    """The on_change of the list under the table; `ids` are those listed when the visitor
+    picked."""
     try:
-        rows = st.session_state[TABLE_KEY]["selection"]["rows"]
-    except Exception:  # a selection crafted by a visitor: ignored, the page then explains it
-        logger.warning("Sélection du tableau illisible", exc_info=True)
+        value = st.session_state.get(TABLE_KEY)
+    except Exception:  # a value crafted by a visitor: ignored
+        logger.warning("Choix de la liste illisible", exc_info=True)
         return
-    picked = Selection.from_table(rows, ids)
+    picked = Selection.from_pick(value, ids)
     if picked is not None:
         select(picked)
+
+
+def show_in_picker(ids: Collection[str]) -> None:
+    """Before the list under the table is drawn: make it show this run's selection (a map
+    click or a link may have changed it), or nothing when that is not listed."""
+    current = st.session_state.get(SESSION_KEY)
+    ident = current.id if isinstance(current, Selection) else None
+    wanted = ident if ident in ids else None
+    try:
+        if st.session_state.get(TABLE_KEY) == wanted:
+            return
+    except Exception:  # undecodable value sent by a browser: replaced below
+        logger.warning("Choix de la liste illisible", exc_info=True)
+    with suppress(KeyError):
+        del st.session_state[TABLE_KEY]
+    st.session_state[TABLE_KEY] = wanted

@@ -9,6 +9,7 @@ from carto.auth import Editor
 from carto.errors import CartoError
 from carto.publishing.modes import MODE_LABELS
 from carto.publishing.storage import Store
+from carto.ui import embed
 
 
 def versions_panel(store: Store, *, editor: Editor) -> None:
@@ -51,3 +52,4 @@ def versions_panel(store: Store, *, editor: Editor) -> None:
             st.error(str(exc))
             return
         st.success(f"Version {info.number} publiée : contenu de la version {target}.")
+        embed.show_notices(info.notices)

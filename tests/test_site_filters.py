@@ -1,0 +1,193 @@
+"""The static site's filters (site.js, run by node) agree with carto.filters on the same links.
+
+The same query parameters go through FilterSpec.from_query + apply_filters / facets in Python
+and through site.js's port in node; the ids, the cleaned search text and the counts must match.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from carto.config import Settings
+from carto.filters import FilterSpec, apply_filters, facets, search_index
+from carto.gazetteer import load_gazetteer
+from carto.publishing.plan import open_store
+from carto.site.build import PACKAGE_DIR, site_data
+from carto.text import fold
+
+NODE = shutil.which("node")
+pytestmark = pytest.mark.skipif(NODE is None, reason="node absent")
+
+# Runs site.js's filter core on every case: {data, cases: [[[name, value], ...], ...]}.
+RUNNER = """
+const fs = require("fs");
+const {makeCore} = require(process.argv[2]);
+const input = JSON.parse(fs.readFileSync(process.argv[3], "utf8"));
+const core = makeCore(input.data);
+const out = input.cases.map(function (pairs) {
+  const params = new URLSearchParams();
+  pairs.forEach(function (p) { params.append(p[0], p[1]); });
+  const spec = core.fromQuery(params);
+  const f = core.facets(spec);
+  return {ids: core.filterRows(spec).map(function (r) { return r.id; }), text: spec.text,
+          categories: f.categories, arrondissements: f.arrondissements};
+});
+const folds = input.folds.map(core.fold);
+process.stdout.write(JSON.stringify({cases: out, folds: folds}));
+"""
+
+# fmt: off
+WORDS = [
+    "arras", "Arras", "ARRAS", "arr", "masques", "masque", "MASQUES", "gel", "hydro-alcoolique",
+    "hydro", "alcoolique", "Saint-Omer", "saint", "omer", "l’entreprise", "l'entreprise",
+    "L’Épicerie", "épicerie", "Béthune", "bethune", "BÉTHUNE", "Guînes", "guines", "œuvre",
+    "oeuvre", "ŒUVRE", "Œ", "æ", "ae", "cœur", "coeur", "visières", "visieres", "3D", "3d",
+    "Calais", "calaisis", "Lens", "lens", "Liévin", "e\u0301te\u0301", "été", "ﬁl", "fil",
+    "soignants", "-", "'", "’", "«", "»", "xyz", "zzz", "de", "la", "à", "a", "Straße",
+    "strasse", "ß", "Ǽ", "ø", "Ø", "ł", "đ", "İstanbul", "ΣΟΦΊΑ", "ς",
+]
+# fmt: on
+SPACES = [" ", "  ", "\u00a0", "\u2003", "\t", "\u3000", "\x1c", "\ufeff"]
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """The seed as published in a real SQLite store (version 1 from data/initiatives.csv)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'site.sqlite'}"
+    cfg = Settings.from_env({"CARTO_DATABASE_URL": url, "CARTO_TILES": "none"})
+    store = open_store(cfg, load_gazetteer(cfg.departement))
+    with store:
+        return store.load()
+
+
+def _cases(table: pd.DataFrame, data: dict[str, Any]) -> list[list[tuple[str, str]]]:
+    rng = random.Random(10)
+    cats = [c["code"] for c in data["categories"]] + ["inconnue", "", "protection,soignants"]
+    arrs = [a["code"] for a in data["arrondissements"]] + ["999", "", "621,622"]
+    coms = [c["code"] for c in data["communes"]] + ["00000", "", "62041,62193"]
+    names = [str(n) for n in table["nom"]] + [str(c) for c in table["commune"]]
+    cases: list[list[tuple[str, str]]] = [
+        [],
+        [("q", "")],
+        [("categorie", "")],
+        [("q", "arras")],
+        [("q", "oeuvre")],
+        [("q", "œuvre")],
+        [("q", "x" * 250)],
+        [("q", " ".join(["mot"] * 300))],
+        [("q", "a " * 150 + "arras")],
+        [("q", "aaa")] * 2,
+    ]
+    for _ in range(400):
+        pairs: list[tuple[str, str]] = []
+        for name, pool in (("categorie", cats), ("arrondissement", arrs), ("commune", coms)):
+            for _ in range(rng.choice((0, 0, 1, 1, 2, 3))):
+                pairs.append((name, rng.choice(pool)))
+        if rng.random() < 0.8:
+            bits = []
+            for _ in range(rng.randint(1, 5)):
+                if rng.random() < 0.3:
+                    source = rng.choice(names)
+                    start = rng.randrange(max(1, len(source) - 3))
+                    bits.append(source[start : start + rng.randint(3, 12)])
+                else:
+                    bits.append(rng.choice(WORDS))
+            pairs.append(("q", "".join(b + rng.choice(SPACES) for b in bits)))
+        rng.shuffle(pairs)
+        cases.append(pairs)
+    return cases
+
+
+def _python(table: pd.DataFrame, data: dict[str, Any], pairs: list[tuple[str, str]]) -> Any:
+    params: dict[str, list[str]] = {}
+    for name, value in pairs:
+        params.setdefault(name, []).append(value)
+    spec = FilterSpec.from_query(
+        params,
+        known_arrondissements=[a["code"] for a in data["arrondissements"]],
+        known_communes=[c["code"] for c in data["communes"]],
+    )
+    index = search_index(table)
+    counts = facets(table, spec, ("categorie", "arrondissement_code"), index=index)
+    return {
+        "ids": apply_filters(table, spec, index=index)["id"].astype(str).tolist(),
+        "text": spec.text,
+        "categories": counts["categorie"],
+        "arrondissements": counts["arrondissement_code"],
+    }
+
+
+def _node(tmp_path: Path, data: dict[str, Any], cases: Any, folds: list[str]) -> Any:
+    runner = tmp_path / "runner.js"
+    runner.write_text(RUNNER, encoding="utf-8")
+    payload = tmp_path / "input.json"
+    payload.write_text(
+        json.dumps({"data": data, "cases": cases, "folds": folds}, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    assert NODE is not None
+    done = subprocess.run(
+        [NODE, str(runner), str(PACKAGE_DIR / "site.js"), str(payload)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(done.stdout)
+
+
+def test_site_filters_agree_with_python(published: pd.DataFrame, tmp_path: Path) -> None:
+    gaz = load_gazetteer("62")
+    data = site_data(
+        published, arrondissements=[(a.code, a.nom) for a in gaz.arrondissements], version=None
+    )
+    cases = _cases(published, data)
+    got = _node(tmp_path, data, cases, [])["cases"]
+    expected = [_python(published, data, pairs) for pairs in cases]
+    mismatches = [
+        (pairs, want, have)
+        for pairs, want, have in zip(cases, expected, got, strict=True)
+        if want != have
+    ]
+    assert not mismatches, f"{len(mismatches)} désaccords, par ex. {mismatches[:2]}"
+    # The cases do exercise the filters: some views are empty, some partial, some whole.
+    sizes = {len(e["ids"]) for e in expected}
+    assert 0 in sizes and len(published) in sizes and len(sizes) > 5
+
+
+FOLDS = [
+    "Œufs-Été",
+    "CŒUR",
+    "Ǽ",
+    "æsthète",
+    "l’Épicerie d'Arras",
+    "Straße",
+    "ẞ",
+    "İ",
+    "ΣΟΦΊΑΣ",
+    "ﬁ ﬂ ﬀ",
+    "e\u0301",
+    "Ångström ℃ ①",
+    "ǅ",
+    "Ⅻ",
+    "ｆｕｌｌ",
+    "𝐀𝐁",
+    "\u0345",
+    "ŉ",
+    "ﬅ",
+    "ᾼ",
+]
+
+
+def test_site_fold_is_carto_text_fold(published: pd.DataFrame, tmp_path: Path) -> None:
+    data = site_data(published.iloc[:0], arrondissements=[], version=None)
+    got = _node(tmp_path, data, [], FOLDS)["folds"]
+    assert got == [fold(text) for text in FOLDS]
