@@ -245,8 +245,12 @@ def main(argv: list[str] | None = None) -> int:
         default="config",
         help="runner.postScriptGC de la carte : config.toml, forcé, ou les deux",
     )
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="CLÉ=VALEUR", help="variable de la carte"
+    )
     options = parser.parse_args(argv)
     env = {"CARTO_DATA": str(options.data)} if options.data else {}
+    env.update(item.split("=", 1) for item in options.env)
     with tempfile.TemporaryDirectory(prefix="carto-bench-sessions-") as tmp:
         log_dir = Path(tmp)
         page = minimal_page(log_dir / "minimal")
