@@ -118,6 +118,22 @@ def test_the_table_is_html_and_the_keyboard_opens_an_initiative(page, streamlit_
     page.wait_for_url(re.compile(rf"[?&]id={GUINES}(&|$)"))
 
 
+def test_the_keyboard_opens_every_initiative_from_the_list(page, streamlit_app) -> None:
+    """Keyboard only, from the list under the table: each of the initiatives opens its detail
+    (the map's markers are Tab stops too, see tests/e2e/test_reach_browser.py)."""
+    page.set_viewport_size(DESKTOP)
+    open_map(page, streamlit_app.base_url)
+    picker = page.get_by_role("combobox", name="Voir le détail de l'initiative")
+    detail = page.locator(".st-key-carto_detail h3")
+    names = names_of(DATA)
+    assert len(names) == 18
+    for name in names:
+        picker.focus()
+        page.keyboard.type(name)
+        page.keyboard.press("Enter")
+        expect(detail).to_have_text(name)
+
+
 @pytest.mark.parametrize(
     ("viewport", "query"),
     [("desktop", ""), ("phone", ""), ("desktop", f"?id={GUINES}"), ("phone", f"?id={GUINES}")],

@@ -132,8 +132,11 @@ def _position(frame: Any) -> tuple[int, int]:
 
 
 @pytest.mark.xfail(
-    reason="issue 10 §2, left open: after some groups are opened with Enter (zoom 13 -> 14) the"
-    " focus does not reach their first initiative on the Streamlit page",
+    reason="issue 10 §2, left open: on the Streamlit page, after a few initiatives are opened,"
+    " Enter on a group at the last zoom level (13 -> 14) leaves markercluster with no layer drawn"
+    " (its feature group goes from 1 layer to 0 about 1 s later), so the focus has nowhere to go;"
+    " every initiative is reached by keyboard from the list instead"
+    " (test_a11y_dashboard_browser.py::test_the_keyboard_opens_every_initiative_from_the_list)",
     strict=False,
 )
 def test_every_initiative_opens_by_keyboard(page, network, streamlit_app) -> None:
