@@ -10,6 +10,7 @@ dashboard uses (carto.filters, carto.display), so that a link gives the same ini
 from __future__ import annotations
 
 import functools
+import gzip
 import html
 import json
 import logging
@@ -293,6 +294,7 @@ def build_site(
             page_html(head=head, body=body, script=script, version_text=data["versionText"]),
             encoding="utf-8",
         )
+        precompress(fresh)
         _swap(fresh, out_dir, tag=tag)
     finally:
         shutil.rmtree(fresh, ignore_errors=True)
@@ -303,6 +305,28 @@ def build_site(
         placed=placed,
         version=version.number if version else None,
     )
+
+
+# Text files a web server sends compressed: each gets a `.gz` twin, so that nginx serves it with
+# `gzip_static on` (docs/deployment.md §3 bis) instead of compressing the 0.6 MB page on every
+# request (107 requests/s instead of thousands, measured with bench/static_site.py).
+PRECOMPRESSED = frozenset({".html", ".js", ".css", ".json", ".geojson", ".svg"})
+PRECOMPRESS_MIN_BYTES = 1024
+
+
+def precompress(root: Path) -> int:
+    """Write `name.gz` next to every text file of `root` above PRECOMPRESS_MIN_BYTES (gzip level
+    9, no timestamp: the same site gives the same bytes); returns how many were written."""
+    written = 0
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.suffix not in PRECOMPRESSED:
+            continue
+        data = path.read_bytes()
+        if len(data) < PRECOMPRESS_MIN_BYTES:
+            continue
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(data, 9, mtime=0))
+        written += 1
+    return written
 
 
 def _swap(fresh: Path, out_dir: Path, *, tag: str) -> None:
