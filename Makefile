@@ -48,7 +48,7 @@ gazetteer: $(DEVSTAMP) node_modules/.package-lock.json
 	$(VENV)/bin/carto gazetteer build --departement 62
 
 bench: $(DEVSTAMP) $(ASSETS)
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor

@@ -1,6 +1,6 @@
-"""Many simultaneous viewers on one server: a few real browser pages plus websocket clients.
+"""A visitor without a browser: a websocket client of Streamlit's protocol (bench/sessions.py).
 
-A websocket client speaks Streamlit's own protocol (protobuf BackMsg/ForwardMsg on
+It speaks Streamlit's own protocol (protobuf BackMsg/ForwardMsg on
 /_stcore/stream, localhost only): it asks for a page run, reads every message until the run
 finishes, then sends the category filter as a widget change and waits for that run too. It costs
 the server what a browser costs it, without 10,000 SVG paths to draw on the same two cores.
@@ -12,10 +12,6 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
-
-from browser import AppServer, ViewerRun, launch, view
-from datasets import BenchDataset
-from measure import Sample
 
 FILTER_KEY = "f_categories"
 NARROW = ["soignants"]
@@ -90,74 +86,3 @@ async def socket_viewer(port: int, *, timeout_s: float) -> SocketRun:
     except Exception as error:
         run.errors.append(f"{type(error).__name__}: {str(error)[:200]}")
     return run
-
-
-@dataclass(frozen=True)
-class CrowdResult:
-    viewers: int
-    browsers: int
-    browser_open: Sample
-    browser_filter: Sample
-    socket_open: Sample
-    socket_filter: Sample
-    errors: tuple[str, ...]
-    blocked: tuple[str, ...]
-    wall_s: float
-    peak_rss_mb: float
-
-
-def _sample(values: list[float]) -> Sample:
-    return Sample(tuple(v for v in values if v == v))
-
-
-def bench_crowd(
-    data: BenchDataset, server: AppServer, *, viewers: int, browsers: int, timeout_s: float
-) -> CrowdResult:
-    """`viewers` visitors arriving at once: `browsers` Chromium pages, the rest websockets."""
-    from playwright.async_api import async_playwright
-
-    placed = len(data.placed)
-    narrow = int(data.placed["categorie"].isin(NARROW).sum())
-    browsers = min(browsers, viewers)
-
-    async def main() -> tuple[list[ViewerRun], list[SocketRun], float]:
-        async with async_playwright() as playwright:
-            chromium = await launch(playwright)
-            try:
-                start = time.perf_counter()
-                pages = [
-                    view(
-                        chromium,
-                        server.url,
-                        placed=placed,
-                        narrow_placed=narrow,
-                        timeout_s=timeout_s,
-                    )
-                    for _ in range(browsers)
-                ]
-                sockets = [
-                    socket_viewer(server.port, timeout_s=timeout_s)
-                    for _ in range(viewers - browsers)
-                ]
-                results = await asyncio.gather(*pages, *sockets)
-                wall = time.perf_counter() - start
-            finally:
-                await chromium.close()
-        page_runs = [r for r in results if isinstance(r, ViewerRun)]
-        socket_runs = [r for r in results if isinstance(r, SocketRun)]
-        return page_runs, socket_runs, wall
-
-    page_runs, socket_runs, wall = asyncio.run(main())
-    errors = [e for r in page_runs for e in r.errors] + [e for r in socket_runs for e in r.errors]
-    return CrowdResult(
-        viewers=viewers,
-        browsers=browsers,
-        browser_open=_sample([r.open_s for r in page_runs]),
-        browser_filter=_sample([r.filter_s for r in page_runs]),
-        socket_open=_sample([r.open_s for r in socket_runs]),
-        socket_filter=_sample([r.filter_s for r in socket_runs]),
-        errors=tuple(errors),
-        blocked=tuple(sorted({u for r in page_runs for u in r.blocked})),
-        wall_s=wall,
-        peak_rss_mb=server.peak_rss_mb,
-    )

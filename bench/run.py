@@ -1,8 +1,8 @@
-"""Benchmark of Carto solidaire at 1k, 10k and 50k initiatives; writes docs/benchmarks.md.
+"""Benchmark of Carto solidaire (seed, 1k, 10k, 50k initiatives); writes docs/benchmarks.md.
 
-make bench                          # full run (~5 min on 2 cores)
-.venv/bin/python bench/run.py --quick
-.venv/bin/python bench/run.py --sizes 1000,10000 --repeats 3 --crowd 20 --no-browser
+make bench                          # full run (~30 min on 2 cores, see bench/README.md)
+.venv/bin/python bench/run.py --quick           # ~10 min: fewer sizes, repeats, soak sessions
+.venv/bin/python bench/run.py --sizes 1000,10000 --repeats 3 --soak 300 --no-browser
 .venv/bin/python bench/run.py --exports-only   # (g) exports only, printed (no report written)
 """
 
@@ -48,10 +48,11 @@ def _use_source(argv: list[str]) -> Path | None:
 SOURCE = _use_source(sys.argv[1:])
 
 import browser  # noqa: E402
-import concurrency  # noqa: E402
 import datasets  # noqa: E402
 import exporting  # noqa: E402
 import server  # noqa: E402
+import static_site  # noqa: E402
+import visitors  # noqa: E402
 from measure import Machine, Sample  # noqa: E402
 
 from carto.config import PROJECT_ROOT  # noqa: E402
@@ -112,7 +113,9 @@ class Results:
     profiles: dict[str, tuple[float, list[server.ProfileLine]]] = field(default_factory=dict)
     browser_runs: dict[int, list[browser.ViewerRun]] = field(default_factory=dict)
     server_rss: dict[int, float] = field(default_factory=dict)
-    crowds: list[concurrency.CrowdResult] = field(default_factory=list)
+    browser_note: str = ""
+    seed_rows: int = 0
+    visitors: visitors.VisitorResults | None = None
     exports: exporting.ExportResult | None = None
     code: str = ""
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -131,9 +134,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=5, help="répétitions des mesures rapides")
     parser.add_argument("--slow-repeats", type=int, default=3, help="répétitions des lentes")
     parser.add_argument("--browser-repeats", type=int, default=3)
-    parser.add_argument("--crowd", default="20,50", help="nombres de visiteurs simultanés")
-    parser.add_argument("--crowd-size", type=int, default=10_000, help="taille du jeu servi")
-    parser.add_argument("--crowd-browsers", type=int, default=4, help="pages Chromium par foule")
+    parser.add_argument(
+        "--visitor-sizes",
+        default="seed,10000",
+        help="tailles de (h) CPU par visiteur et (i) foules (seed = data/initiatives.csv)",
+    )
+    parser.add_argument(
+        "--variants",
+        default="gc,magic",
+        help="réglages de Streamlit comparés à la graine dans le même passage (gc, magic ; vide : "
+        "aucun)",
+    )
+    parser.add_argument("--batches", type=int, default=7, help="lots de (h) par serveur")
+    parser.add_argument("--batch", type=int, default=10, help="visiteurs par lot de (h)")
+    parser.add_argument(
+        "--arrivals",
+        type=int,
+        default=50,
+        help="(i) clients websocket arrivant ensemble (0 : sans)",
+    )
+    parser.add_argument(
+        "--soak", type=int, default=2000, help="(j) sessions de l'endurance (0 : sans)"
+    )
+    parser.add_argument(
+        "--static-sizes", default="seed,10000", help="(k) site statique : tailles (vide : sans)"
+    )
+    parser.add_argument("--wrk-seconds", type=int, default=10, help="(k) durée de chaque wrk")
+    parser.add_argument("--no-visitors", action="store_true", help="sans (h) à (k)")
+    parser.add_argument(
+        "--visitors-only",
+        action="store_true",
+        help="seulement (h) à (k) : sans (a) à (g) ni Chromium (~15 min, dont l'endurance)",
+    )
     parser.add_argument("--naive-cap", type=float, default=120.0, help="secondes max du naïf")
     parser.add_argument("--timeout", type=float, default=240.0, help="délai max d'une page")
     parser.add_argument("--no-browser", action="store_true", help="sans Chromium (ni foule)")
@@ -164,13 +196,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         options.sizes = "1000,10000"
         options.repeats = min(options.repeats, 3)
         options.slow_repeats = 1
-        options.browser_repeats = 1
-        options.crowd = "10"
+        options.browser_repeats = 2
+        options.batches = min(options.batches, 3)
+        options.soak = min(options.soak, 300)
+        options.wrk_seconds = min(options.wrk_seconds, 5)
+        options.static_sizes = "seed"
+        options.no_exports = True
         options.timeout = min(options.timeout, 90.0)
         options.export_repeats = min(options.export_repeats, 3)
+    if options.visitors_only:
+        options.no_browser = options.no_profile = options.no_exports = True
     options.export_size_list = [int(s) for s in options.export_sizes.split(",") if s.strip()]
     options.size_list = [int(s) for s in options.sizes.split(",") if s.strip()]
-    options.crowd_list = [int(s) for s in options.crowd.split(",") if s.strip()]
+
+    def sizes(text: str) -> list[int]:
+        return [
+            datasets.SEED_SIZE if s.strip() == "seed" else int(s)
+            for s in text.split(",")
+            if s.strip()
+        ]
+
+    options.visitor_size_list = sizes(options.visitor_sizes)
+    options.static_size_list = sizes(options.static_sizes)
+    options.variant_list = [v.strip() for v in options.variants.split(",") if v.strip()]
+    for variant in options.variant_list:
+        if variant not in visitors.VARIANTS:
+            parser.error(f"--variants : {variant!r} inconnu ({', '.join(visitors.VARIANTS)})")
     return options
 
 
@@ -196,50 +247,72 @@ def run(options: argparse.Namespace) -> Results:
     log("jeux de données (mis en cache dans .cache/bench)")
     data = {size: datasets.prepare_dataset(gaz, size) for size in options.size_list}
     results.rows = {size: len(d.placed) for size, d in data.items()}
+    # The seed (data/initiatives.csv) and any size the visitor measures need that are not above.
+    extra = {
+        size for size in [*options.visitor_size_list, *options.static_size_list] if size not in data
+    }
+    if not options.no_browser:
+        extra.add(datasets.SEED_SIZE)
+    more = {
+        size: datasets.prepare_seed(gaz)
+        if size == datasets.SEED_SIZE
+        else datasets.prepare_dataset(gaz, size)
+        for size in sorted(extra)
+    }
+    everything = {**more, **data}
+    results.seed_rows = (
+        len(everything[datasets.SEED_SIZE].table) if datasets.SEED_SIZE in everything else 0
+    )
 
     def repeats_for(size: int) -> int:
         return options.repeats if size <= 10_000 else options.slow_repeats
 
-    geo_size = 10_000 if 10_000 in data else max(data)
-    log(f"(a) géocodage hors ligne de {geo_size} lignes")
-    results.geocoding = server.bench_geocoding(gaz, data[geo_size], repeats=options.repeats)
+    if not options.visitors_only:
+        geo_size = 10_000 if 10_000 in data else max(data)
+        log(f"(a) géocodage hors ligne de {geo_size} lignes")
+        results.geocoding = server.bench_geocoding(gaz, data[geo_size], repeats=options.repeats)
 
-    for size, d in data.items():
-        log(f"(c) charge utile de la carte, {size}")
-        results.payloads[size] = server.bench_payload(gaz, d, repeats=repeats_for(size))
-        log(f"(b) temps serveur de la page (AppTest), {size}")
-        results.pages[size] = server.bench_page(
-            d, repeats=repeats_for(size), timeout_s=options.timeout
-        )
-    naive_10k: float | None = None
-    for size in sorted(data):
-        estimate = None
-        if naive_10k is not None:
-            estimate = naive_10k * size / 10_000
-        log(f"(e) notre carte contre la carte naïve, {size}")
-        outcome = server.bench_naive(
-            data[size].placed,
-            repeats=repeats_for(size),
-            slow_repeats=options.slow_repeats,
-            naive_cap_s=options.naive_cap,
-            naive_estimate_s=estimate,
-        )
-        results.naive[size] = outcome
-        if outcome.naive.values:
-            naive_10k = outcome.naive.median * 10_000 / size
-    if not options.no_profile:
-        for size in sorted(data):
-            if size < 10_000:
-                continue
-            log(f"profil d'un changement de filtre, {size}")
-            results.profiles[f"{size}"] = server.profile_filter_change(
-                data[size], timeout_s=options.timeout
-            )
-
-    if not options.no_browser:
-        log_dir = Path(tempfile.mkdtemp(prefix="carto-bench-"))
         for size, d in data.items():
-            log(f"(d)(f) Chromium, {size}")
+            log(f"(c) charge utile de la carte, {size}")
+            results.payloads[size] = server.bench_payload(gaz, d, repeats=repeats_for(size))
+            log(f"(b) temps serveur de la page (AppTest), {size}")
+            results.pages[size] = server.bench_page(
+                d, repeats=repeats_for(size), timeout_s=options.timeout
+            )
+        naive_10k: float | None = None
+        for size in sorted(data):
+            estimate = None
+            if naive_10k is not None:
+                estimate = naive_10k * size / 10_000
+            log(f"(e) notre carte contre la carte naïve, {size}")
+            outcome = server.bench_naive(
+                data[size].placed,
+                repeats=repeats_for(size),
+                slow_repeats=options.slow_repeats,
+                naive_cap_s=options.naive_cap,
+                naive_estimate_s=estimate,
+            )
+            results.naive[size] = outcome
+            if outcome.naive.values:
+                naive_10k = outcome.naive.median * 10_000 / size
+        if not options.no_profile:
+            for size in sorted(data):
+                if size < 10_000:
+                    continue
+                log(f"profil d'un changement de filtre, {size}")
+                results.profiles[f"{size}"] = server.profile_filter_change(
+                    data[size], timeout_s=options.timeout
+                )
+
+    missing_chromium = static_site.missing_tools(browser.CHROMIUM)
+    if not options.no_browser and missing_chromium:
+        results.browser_note = "non mesuré, Chromium absent / not measured: " + missing_chromium[0]
+        log(results.browser_note)
+    elif not options.no_browser:
+        log_dir = Path(tempfile.mkdtemp(prefix="carto-bench-"))
+        browser_data = {datasets.SEED_SIZE: everything[datasets.SEED_SIZE], **data}
+        for size, d in browser_data.items():
+            log(f"(d)(f) Chromium, un visiteur à la fois sur un serveur chaud, {len(d.table)}")
             app = browser.AppServer.start(d, log_dir=log_dir)
             try:
                 results.browser_runs[size] = browser.bench_browser(
@@ -251,22 +324,20 @@ def run(options: argparse.Namespace) -> Results:
                 results.server_rss[size] = max(app.peak_rss_mb, app.rss()[1])
             finally:
                 app.stop()
-        crowd_data = data.get(options.crowd_size) or data[max(data)]
-        for viewers in options.crowd_list:
-            log(f"(4) {viewers} visiteurs simultanés, {len(crowd_data.table)} initiatives")
-            app = browser.AppServer.start(crowd_data, log_dir=log_dir)
-            try:
-                results.crowds.append(
-                    concurrency.bench_crowd(
-                        crowd_data,
-                        app,
-                        viewers=viewers,
-                        browsers=options.crowd_browsers,
-                        timeout_s=options.timeout,
-                    )
-                )
-            finally:
-                app.stop()
+    if not options.no_visitors:
+        results.visitors = visitors.run_visitors(
+            everything,
+            sizes=options.visitor_size_list,
+            variants=options.variant_list,
+            batches=options.batches,
+            batch=options.batch,
+            arrivals=options.arrivals,
+            soak_sessions=options.soak,
+            static_sizes=options.static_size_list,
+            wrk_seconds=options.wrk_seconds,
+            timeout_s=options.timeout,
+            log=log,
+        )
     if not options.no_exports:
         results.exports = run_exports(options, gaz)
     results.duration_s = time.perf_counter() - started

@@ -148,8 +148,9 @@ def wrk(url: str, *, seconds: int = 10, connections: int = 64, threads: int = 2)
         timeout=seconds + 60,
     ).stdout
     rate = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    # The lines of "Latency Distribution" (a "+/- Stdev" column such as "68.50%" can precede).
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
     errors += int(non2xx.group(1)) if non2xx else 0
@@ -250,3 +251,78 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# --------------------------------------------------------------------------- for bench/run.py
+
+INSTALL_HINTS = {
+    NGINX: "nginx : `apt-get install nginx` (Debian) / install Debian's nginx",
+    WRK: "wrk : `apt-get install wrk` (Debian) / install Debian's wrk",
+    "/usr/bin/chromium": (
+        "Chromium : `apt-get install chromium` (Debian) / install Debian's chromium"
+    ),
+}
+
+
+def missing_tools(*paths: str) -> list[str]:
+    """Install hints (French / English) for the tools among `paths` that are not installed."""
+    return [INSTALL_HINTS.get(p, p) for p in paths if not os.access(p, os.X_OK)]
+
+
+@dataclass
+class SiteResult:
+    """The static site of one data set under nginx; `missing` says what could not run."""
+
+    label: str
+    index: WrkResult | None = None
+    data: WrkResult | None = None
+    visit: FirstVisit | None = None
+    missing: list[str] | None = None
+    error: str = ""
+
+
+def build_site(database_url: str, site: Path, state: Path) -> Path:
+    """`carto site build` of the published version of a store, into `site`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARTO_")}
+    env.update(CARTO_DATABASE_URL=database_url, CARTO_STATE_DIR=str(state), CARTO_TILES="none")
+    subprocess.run(
+        [sys.executable, "-m", "carto.cli", "site", "build", str(site)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return site
+
+
+def bench_site(
+    label: str, site: Path, *, seconds: int = 10, connections: int = 64, visit: bool = True
+) -> SiteResult:
+    """wrk on index.html and the data file (names read from the built site), first visit."""
+    result = SiteResult(label)
+    missing = missing_tools(NGINX, WRK)
+    if missing:
+        result.missing = missing
+        return result
+    prefix = Path(tempfile.mkdtemp(prefix="carto-bench-nginx-"))
+    try:
+        server = start_nginx(site, prefix)
+        try:
+            if visit:
+                chromium = missing_tools("/usr/bin/chromium")
+                if chromium:
+                    result.missing = chromium
+                else:
+                    result.visit = first_visit(server.url + "/")
+            result.index = wrk(server.url + "/index.html", seconds=seconds, connections=connections)
+            result.data = wrk(
+                server.url + data_path(site), seconds=seconds, connections=connections
+            )
+        finally:
+            server.stop()
+    except (OSError, RuntimeError, subprocess.SubprocessError, ValueError) as error:
+        result.error = f"{type(error).__name__}: {str(error)[:300]}"
+    finally:
+        shutil.rmtree(prefix, ignore_errors=True)
+    return result

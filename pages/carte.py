@@ -1,4 +1,4 @@
-"""The public map: filters, map, table, detail of the selected initiative, downloads."""
+"""The public map: filters, map, table, detail of the selected initiative, news, downloads."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ with stop_on_error("La carte ne peut pas s'afficher"):
 st.title("Initiatives solidaires", anchor=False)
 st.caption(
     "Les initiatives de solidarité mises en avant par les services de l'État dans le département. "
-    "Filtrez par thème, arrondissement ou commune ; cliquez sur un point pour le détail."
+    "Filtrez par thème, arrondissement, commune ou période ; cliquez sur un point pour le détail."
 )
 
 # Anything a visitor's browser can send is checked; what still fails is shown in French and
@@ -25,13 +25,16 @@ st.caption(
 with stop_on_error("La carte ne peut pas s'afficher"):
     index = caches.table_search_index(table, data_key=data_key)
     spec = map_view.sidebar_filters(table, gaz, index=index, data_key=data_key)
+    news = map_view.publication_news(caches.store(cfg), cfg=cfg, data_key=data_key)
+    new_ids = map_view.new_ids(table, news, version, data_key=data_key)
     shown = caches.filtered(table, spec, data_key=data_key)
     placed = shown[shown["latitude"].notna() & shown["longitude"].notna()]
-    st.markdown(f"**{len(shown)} affichées sur {len(table)}**")
+    hidden_ended = map_view.hidden_ended_count(table, spec, data_key=data_key)
+    map_view.shown_caption(len(shown), len(table), hidden_ended)
     if version is None:
         map_view.no_version_notice(cfg)
     elif shown.empty:
-        map_view.empty_result_notice()
+        map_view.empty_result_notice(hidden_ended)
     selected = selection.current(set(shown["id"].astype(str)))
     notice = selection.unavailable_notice(set(table["id"].astype(str)))
     if notice:
@@ -39,11 +42,14 @@ with stop_on_error("La carte ne peut pas s'afficher"):
 
     col_map, col_detail = st.columns([3, 2], gap="medium")
     with col_map:
-        map_view.initiative_map(placed, cfg=cfg, data_key=data_key, spec=spec, selected=selected)
-    map_view.initiatives_table(shown, view=(data_key, *spec.view_key))
+        map_view.initiative_map(
+            placed, cfg=cfg, data_key=data_key, spec=spec, selected=selected, new_ids=new_ids
+        )
+    map_view.initiatives_table(shown, view=(data_key, *spec.view_key), new_ids=new_ids)
     with col_detail:
-        map_view.detail_panel(shown, selected)
+        map_view.detail_panel(shown, selected, new_ids=new_ids)
 
+    map_view.news_section(news)
     map_view.download_buttons(shown, data_key=data_key, spec=spec)
     map_view.data_footer(table, version)
     map_view.sync_query_params(spec, selected)

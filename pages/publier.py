@@ -5,7 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from carto.display import md_escape
-from carto.ui import PAGE_TITLE, caches, embed, import_page, signin, versions
+from carto.ui import (
+    PAGE_TITLE,
+    caches,
+    communique_page,
+    embed,
+    import_page,
+    review_due,
+    signin,
+    versions,
+)
 from carto.ui.errors import stop_on_error
 
 st.set_page_config(page_title=f"{PAGE_TITLE} — publier", layout="wide")
@@ -28,8 +37,14 @@ with stop_on_error("La publication n'est pas disponible"):
     gaz = caches.gazetteer(cfg.departement)
 embed.site_panel(cfg)
 
-tab_import, tab_versions = st.tabs(["Importer un fichier", "Versions publiées"])
+tab_import, tab_communique, tab_versions, tab_review = st.tabs(
+    ["Importer un fichier", "Importer un communiqué", "Versions publiées", "À vérifier"]
+)
 with tab_import:
     import_page.import_flow(store, gaz, editor=editor)
+with tab_communique:
+    communique_page.communique_flow(store, gaz, editor=editor)
 with tab_versions:
     versions.versions_panel(store, editor=editor)
+with tab_review:
+    review_due.review_due_panel(store, cfg)

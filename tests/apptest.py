@@ -7,6 +7,7 @@ tests/conftest.py; every test that opens a page uses it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
@@ -67,8 +68,20 @@ def signed_in_publish_page(password: str = PASSWORD) -> AppTest:
     return at
 
 
-def upload(at: AppTest, name: str, data: bytes, mime: str | None = None) -> AppTest:
-    """Drop a file in the Publier page's uploader and rerun."""
+FILE_UPLOADER = "Fichier d'initiatives"
+COMMUNIQUE_UPLOADER = "Communiqué"
+
+
+def uploaders(at: AppTest, label: str = FILE_UPLOADER) -> list[Any]:
+    """The page's file drop zones whose label starts with `label` (as an editor reads them)."""
+    return [u for u in at.get("file_uploader") if u.label.startswith(label)]  # type: ignore[attr-defined]
+
+
+def upload(
+    at: AppTest, name: str, data: bytes, mime: str | None = None, *, label: str = FILE_UPLOADER
+) -> AppTest:
+    """Drop a file in the Publier page's uploader named `label` and rerun."""
     mime = mime or MIME_TYPES.get(Path(name).suffix, "application/octet-stream")
-    at.get("file_uploader")[0].set_value((name, data, mime))  # type: ignore[attr-defined]
+    (zone,) = uploaders(at, label)
+    zone.set_value((name, data, mime))
     return at.run()

@@ -14,6 +14,7 @@ from apptest import (
     shown_count,
     sign_in,
     signed_in_publish_page,
+    uploaders,
 )
 from apptest import upload as upload_file
 from streamlit.testing.v1 import AppTest
@@ -72,7 +73,7 @@ def editor_page(*, signed_in: bool) -> AppTest:
 def test_anonymous_visitors_see_no_editor_controls(db) -> None:
     at = editor_page(signed_in=False)
     assert not at.exception
-    assert len(at.get("file_uploader")) == 0
+    assert len(uploaders(at)) == 0
     assert not any(b.label == "Publier" for b in at.button)
     assert [t.label for t in at.text_input] == ["Identifiant", "Mot de passe"]
 
@@ -80,7 +81,7 @@ def test_anonymous_visitors_see_no_editor_controls(db) -> None:
 def test_wrong_password_is_refused(db) -> None:
     at = sign_in(editor_page(signed_in=False), "marie", "mauvais")
     assert any("incorrect" in e.value for e in at.error)
-    assert len(at.get("file_uploader")) == 0
+    assert len(uploaders(at)) == 0
 
 
 def upload(at: AppTest, path: Path) -> AppTest:
@@ -90,7 +91,7 @@ def upload(at: AppTest, path: Path) -> AppTest:
 def test_editor_imports_reviews_and_publishes_cp1252_export(db) -> None:
     at = editor_page(signed_in=True)
     assert not at.exception
-    assert len(at.get("file_uploader")) == 1
+    assert len(uploaders(at)) == 1
     at = upload(at, MESSY / "export-excel-cp1252-pointvirgule.csv")
     assert not at.exception
     detected = " ".join(s.value for s in at.success)
@@ -184,7 +185,7 @@ def test_single_sign_on_route(db, user, sees_uploader, message) -> None:
     at.user = user
     at.switch_page("pages/publier.py").run()
     assert not at.exception
-    assert (len(at.get("file_uploader")) == 1) is sees_uploader
+    assert (len(uploaders(at)) == 1) is sees_uploader
     assert not at.text_input  # no password form when single sign-on is configured
     if message:
         assert any(message in e.value for e in at.error)

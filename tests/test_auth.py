@@ -328,7 +328,7 @@ def test_hash_password_cli_end_of_input_at_the_prompt() -> None:
     err = (err + rest).decode()
     assert child.returncode == 2, err
     assert "Traceback" not in err
-    assert "aucun mot de passe" in err
+    assert "Saisie interrompue" in err
     assert b"password_hash" not in out
 
 

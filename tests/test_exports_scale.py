@@ -112,7 +112,8 @@ def test_cli_xlsx_export_is_safe_and_laid_out(store_env: Path, capsys) -> None:
         writer = csv.DictWriter(out, fieldnames=list(HOSTILE[0]))
         writer.writeheader()
         writer.writerows(HOSTILE)
-    assert main(["import", str(src), "--author", "test"]) == 0
+    replace = ["--mode", "replace", "--confirmer-suppressions", "18"]  # the 18 seed rows go
+    assert main(["import", str(src), "--author", "test", *replace]) == 0
     xlsx = store_env / "out.xlsx"
     assert main(["export", "--format", "xlsx", "-o", str(xlsx)]) == 0
     assert "3 initiatives exportées" in capsys.readouterr().err

@@ -155,7 +155,14 @@ def test_explicit_coordinates_are_kept_as_given(geocoder: OfflineGeocoder) -> No
     [
         ({"commune": "Lille"}, "commune « Lille » introuvable dans le département 62"),
         ({"commune": "Lille"}, "vouliez-vous dire : Lillers (83 %)"),
-        ({"commune": "Angers"}, "(nom d'une commune d'un autre département : 49)"),
+        ({"commune": "Angers"}, "Angers est en Maine-et-Loire (49)"),
+        ({"commune": "Lille"}, "Lille est dans le Nord (59)"),
+        ({"commune": "Lile"}, "vouliez-vous dire : Lillers (73 %)"),
+        ({"commune": "Lile"}, "hors du département : Lille est dans le Nord (59)"),
+        ({"commune": "Boulogne"}, "Boulogne est dans la Vendée (85)"),
+        ({"commune": "Bethune"}, "Bethune → Béthune (corrigé)"),
+        ({"commune": "St Omer"}, "St Omer → Saint-Omer (corrigé)"),
+        ({"commune": "Bethune", "code_insee": "62119"}, "Bethune → Béthune (corrigé)"),
         ({"commune": "Loos"}, "vouliez-vous dire : Loos-en-Gohelle"),
         ({"commune": "Bethnue"}, "« Bethnue » lu comme « Béthune » (93 %)"),
         ({"commune": "LE TOUQUET"}, "lu comme « Le Touquet-Paris-Plage »"),
@@ -238,6 +245,7 @@ def test_geocode_table(geocoder: OfflineGeocoder) -> None:
 
     by_row = {(i.row, i.severity, i.column): i for i in issues}
     assert sorted(by_row) == [
+        (3, "warning", "commune"),  # « Bruay-la Buissière → Bruay-la-Buissière (corrigé) »
         (4, "error", "commune"),
         (5, "warning", "commune"),
         (7, "warning", "latitude"),
@@ -251,6 +259,9 @@ def test_geocode_table(geocoder: OfflineGeocoder) -> None:
     assert str(lille).startswith("Erreur (ligne 4, colonne « commune », valeur « Lille »)")
     assert by_row[(8, "error", "latitude")].value == "50.6292, 3.0573"
     assert by_row[(5, "warning", "commune")].suggestions[0] == "Béthune (93 %)"
+    assert by_row[(3, "warning", "commune")].message == (
+        "Bruay-la Buissière → Bruay-la-Buissière (corrigé)"
+    )
 
 
 def test_geocode_table_fills_arrondissement_from_the_commune_only(
@@ -678,3 +689,11 @@ def test_geocode_table_confirmation_reaches_a_chain(geocoder: OfflineGeocoder) -
         _table([{"commune": "La Gorgue", **GORGUE}]), chain, accept_outside={2}
     )
     assert table["geocode_status"].tolist() == ["manual"] and issues[0].severity == "warning"
+
+
+@pytest.mark.parametrize("name", ["Arras", "ARRAS", "arras", " Arras "])
+def test_a_name_only_differing_in_case_is_not_reported_as_corrected(
+    geocoder: OfflineGeocoder, name: str
+) -> None:
+    result = geocoder.geocode(commune=name)
+    assert result.status == "exact" and result.message == ""

@@ -3,6 +3,8 @@ an id that belongs to another initiative, a point outside the département."""
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from apptest import signed_in_publish_page
 from apptest import upload as upload_file
@@ -25,9 +27,9 @@ def upload(at: AppTest, data: str) -> AppTest:
 
 
 def report_text(at: AppTest) -> str:
-    """The « Problème » cells of every issues table on the page."""
-    frames = [df.value for df in at.dataframe if "Problème" in df.value.columns]
-    return " ".join(" ".join(map(str, frame["Problème"])) for frame in frames)
+    """The text of every report card on the page (HTML entities decoded)."""
+    cards = [m.value for m in at.markdown if 'class="carto-report"' in m.value]
+    return html.unescape(" ".join(cards))
 
 
 def publish_button(at: AppTest):

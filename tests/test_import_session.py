@@ -84,7 +84,8 @@ def test_another_file_starts_a_new_session(page) -> None:
     first = session_of(at)
     at = upload(at, "b.csv", b"nom;categorie;commune\nRepas;soignants;Lens\n")
     assert session_of(at) is not first and work(at) == (1, 1, 1)
-    assert any("1 initiative(s) sur la carte" in c.label for c in at.checkbox)
+    assert at.radio[0].value == "merge"  # the default: published initiatives stay
+    assert [e.label for e in at.expander if "ajoutée" in e.label] == ["1 initiative(s) ajoutée(s)"]
 
 
 # --- the core object -----------------------------------------------------------------------------

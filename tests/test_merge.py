@@ -241,9 +241,10 @@ def test_coordinates_equal_at_six_decimals_are_unchanged_in_review_and_checksum(
         "noisy.csv",
         header + f"{ROQUETTE};Roquette;protection;Lestrem;50.6154000004;2.67019999997\n",
     )
-    assert main(["import", str(first)]) == 0
+    # Replacing the 18 published initiatives by this one (Roquette stays) removes 17 of them.
+    assert main(["import", str(first), "--mode", "replace", "--confirmer-suppressions", "17"]) == 0
     capsys.readouterr()
-    assert main(["import", str(noisy)]) == 0
+    assert main(["import", str(noisy), "--mode", "replace"]) == 0
     assert _review_counts(capsys.readouterr().out) == (0, 0, 0, 1)
     with _store() as store:
         newest, previous = store.versions()[:2]

@@ -228,6 +228,10 @@ def initiatives(draw: st.DrawFn) -> pd.DataFrame:
                 "telephone": draw(st.one_of(st.just(""), PHONES)),
                 "date_publication": draw(st.sampled_from(["", "2020-04-06", "2021-12-31"])),
                 "source": draw(st.one_of(st.just(""), line_text(6))),
+                "date_debut": draw(st.sampled_from(["", "2020-03-23"])),
+                "date_fin": draw(st.sampled_from(["", "2020-05-11", "2031-01-31"])),
+                "statut": draw(st.sampled_from(["", "en_cours", "terminee", "a_verifier"])),
+                "verifie_le": draw(st.sampled_from(["", "2026-11-30"])),
             }
         )
     return pd.DataFrame(rows, columns=list(COLUMNS))

@@ -262,4 +262,5 @@ def test_page_asks_which_sheet_to_read(publish_page, two_sheets) -> None:
     assert not at.exception
     assert "feuille « Feuil2 »" in read_line(at)
     assert "1 ligne(s)" in read_line(at)
-    assert any(c.label.startswith("Je confirme la publication de 1 ") for c in at.checkbox)
+    # Merge is the default: the one row of Feuil2 is added to the published ones.
+    assert any(e.label == "1 initiative(s) ajoutée(s)" for e in at.expander)

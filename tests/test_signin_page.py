@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import streamlit
-from apptest import PASSWORD, PUBLISH_PAGE, TIMEOUT, publish_page, sign_in
+from apptest import PASSWORD, PUBLISH_PAGE, TIMEOUT, publish_page, sign_in, uploaders
 from streamlit.runtime.secrets import Secrets
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.util import patch_config_options
@@ -73,7 +73,7 @@ def test_valid_secrets_file_signs_in_with_an_argon2_hash(secrets_file: Path) -> 
     assert [t.label for t in at.text_input] == ["Identifiant", "Mot de passe"]
     sign_in(at, "marie", PASSWORD)
     assert not at.exception
-    assert len(at.get("file_uploader")) == 1
+    assert len(uploaders(at)) == 1
 
 
 @pytest.mark.parametrize("value", ["admin", ["admin"], 3])
@@ -100,7 +100,7 @@ def test_oidc_editors_that_is_not_a_table_is_named() -> None:
     at.run()
     assert not at.exception
     assert any("« oidc_editors »" in text for text in messages(at)), messages(at)
-    assert len(at.get("file_uploader")) == 0
+    assert len(uploaders(at)) == 0
 
 
 @pytest.mark.parametrize("n", [None, 2**14], ids=["argon2id", "scrypt"])
@@ -113,4 +113,40 @@ def test_known_and_unknown_usernames_get_the_same_answer(n) -> None:
     assert messages(at) == known == ["Identifiant ou mot de passe incorrect."]
     sign_in(at, "marie", PASSWORD)
     assert not at.exception
-    assert len(at.get("file_uploader")) == 1
+    assert len(uploaders(at)) == 1
+
+
+def proconnect_page(user: dict[str, object]) -> AppTest:
+    """The Publier page with [auth] (as for ProConnect) and a user st.login signed in."""
+    at = AppTest.from_file(str(PUBLISH_PAGE), default_timeout=TIMEOUT)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback"}
+    at.secrets["oidc_editors"] = {"emails": ["marie.dupont@pas-de-calais.gouv.fr"]}
+    at.user = {"is_logged_in": True, **user}
+    return at.run()
+
+
+def test_proconnect_agent_on_the_list_publishes_under_given_and_usual_name() -> None:
+    """ProConnect gives given_name and usual_name, not name: the history shows the person."""
+    at = proconnect_page(
+        {
+            "email": "Marie.Dupont@pas-de-calais.gouv.fr",
+            "given_name": "Marie",
+            "usual_name": "Dupont",
+        }
+    )
+    assert not at.exception
+    assert len(uploaders(at)) == 1
+    assert any("Marie Dupont" in m.value for m in at.sidebar.markdown)
+
+
+def test_proconnect_agent_without_email_is_told_why() -> None:
+    at = proconnect_page({"given_name": "Marie", "usual_name": "Dupont"})
+    assert not at.exception
+    assert len(uploaders(at)) == 0
+    assert any("n'a pas transmis d'adresse électronique" in t for t in messages(at)), messages(at)
+
+
+def test_proconnect_agent_not_on_the_list_is_refused() -> None:
+    at = proconnect_page({"email": "paul@pas-de-calais.gouv.fr", "given_name": "Paul"})
+    assert len(uploaders(at)) == 0
+    assert any("n'est pas autorisé à publier" in t for t in messages(at)), messages(at)

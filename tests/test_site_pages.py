@@ -4,19 +4,23 @@ and a rollback made in the page (CARTO_SITE_DIR), said in French."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from apptest import signed_in_publish_page, upload
 
-from carto.site.build import DATA_FILE
-
 MESSY = Path(__file__).resolve().parent / "data" / "messy"
 
 
 def site_version(out: Path) -> int:
-    text = (out / DATA_FILE).read_text(encoding="utf-8")
-    return int(json.loads(text.split("=", 1)[1].rstrip().rstrip(";"))["version"])
+    """The version the site's index.html shows, read from the data file it loads."""
+    page = (out / "index.html").read_text(encoding="utf-8")
+    [name] = re.findall(r'<script src="(data\.[0-9a-f]+\.js)"', page)
+    text = (out / name).read_text(encoding="utf-8")
+    match = re.match(r"window\.cartoSiteData = (.*?);\n", text, re.S)
+    assert match
+    return int(json.loads(match.group(1))["version"])
 
 
 def snippets(at) -> list[str]:  # type: ignore[no-untyped-def]

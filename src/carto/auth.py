@@ -1,5 +1,5 @@
-"""Editor accounts: password hashes from secrets (argon2id, older scrypt), and throttling of
-failed sign-ins."""
+"""Editor accounts: password hashes (argon2id, older scrypt) from secrets.toml or the database
+(`carto.publishing.accounts`), and throttling of failed sign-ins."""
 
 from __future__ import annotations
 
@@ -43,6 +43,9 @@ class Editor:
     username: str
     name: str
     password_hash: str
+    # Where the account is declared: "secrets" (secrets.toml), "database" (`carto editors`) or
+    # "oidc" (single sign-on).
+    source: str = "secrets"
 
 
 @dataclass(frozen=True)
@@ -319,12 +322,16 @@ class Throttle:
 def authenticate(
     editors: Mapping[str, Editor], username: str, password: str, *, throttle: Throttle
 ) -> tuple[Editor | None, str]:
-    """Check a sign-in; returns (editor, "") or (None, French reason)."""
+    """Check a sign-in; returns (editor, "") or (None, French reason).
+
+    `editors` is keyed by login name: exactly as written (secrets.toml), or case-folded (database
+    accounts, whose names ignore case); the exact key is tried first.
+    """
     key = username.strip().casefold()[:MAX_KEY_CHARS]
     wait = throttle.retry_after(key)
     if wait > 0:
         return None, f"Trop d'essais infructueux : réessayez dans {int(wait) + 1} s."
-    editor = editors.get(username.strip())
+    editor = editors.get(username.strip()) or editors.get(key)
     # An unknown username is checked against a hash of the same kind and cost as the editors'
     # own, so the time taken does not tell who exists.
     stored = editor.password_hash if editor else unknown_user_hash(editors)

@@ -13,7 +13,12 @@ from carto import __version__
 from carto.config import PROJECT_ROOT, Settings
 from carto.errors import CartoError, ConfigError, ReadError, UsageError
 from carto.models import Issue
-from carto.publishing.modes import IMPORT_MODES, import_mode_text
+from carto.publishing.modes import (
+    IMPORT_MODES,
+    REMOVAL_CONFIRMATION_TEXT,
+    history_mode_text,
+    import_mode_text,
+)
 
 if TYPE_CHECKING:
     from carto.intake.pipeline import LoadedTable
@@ -72,6 +77,7 @@ def _load_file(path: Path, args: argparse.Namespace, *, departement: str) -> Loa
             departement=departement,
             sheet=getattr(args, "feuille", None),
             accept_outside=frozenset().union(*(getattr(args, "hors_departement", None) or ())),
+            excluded=frozenset().union(*(getattr(args, "exclure_ligne", None) or ())),
             settings=_settings(),
         )
     except SheetError as exc:
@@ -107,6 +113,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_geocode(args: argparse.Namespace) -> int:
     from carto.exports import export_table
+    from carto.geocoding import geocode_summary
     from carto.intake.pipeline import ALL_COLUMNS
 
     path = _existing_file(args.file)
@@ -118,8 +125,8 @@ def cmd_geocode(args: argparse.Namespace) -> int:
     # Written like an export (formula-like cells neutralised), read back losslessly by import.
     out.write_bytes(export_table(table, fmt="csv", bom=False, separator=",", columns=ALL_COLUMNS))
     counts = table["geocode_status"].value_counts().to_dict()
-    summary = ", ".join(f"{k} : {v}" for k, v in sorted(counts.items()))
-    print(f"{len(table)} lignes écrites dans {out} ({summary}).")
+    summary = geocode_summary({str(k): int(v) for k, v in counts.items()})
+    print(f"{len(table)} lignes écrites dans {out} (communes : {summary}).")
     return EXIT_OK if not (table["geocode_status"] == "failed").any() else EXIT_INVALID
 
 
@@ -142,6 +149,11 @@ def cmd_gazetteer_build(args: argparse.Namespace) -> int:
         departement, out_dir=out_dir, decoupage_dir=decoupage, history_file=history
     )
     print(report)
+    from carto.gazetteer.france import build_france_names
+
+    # The national name list sits next to the département's folder (src/carto/data/france).
+    names, _ = build_france_names(decoupage, out_dir=out_dir.parent / "france")
+    print(f"Liste nationale des noms de communes : {names} ({names.stat().st_size} octets).")
     return EXIT_OK
 
 
@@ -179,11 +191,15 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"{len(loaded.errors)} erreur(s) : rien n'a été publié.", file=sys.stderr)
             return EXIT_INVALID
         plan = plan_import(loaded, store, mode=args.mode)
+        if loaded.excluded:
+            print(f"Ligne(s) exclue(s) de l'import : {', '.join(map(str, loaded.excluded))}.")
         print(
-            f"Revue ({plan.mode}) : {plan.diff.added_count} ajoutée(s), "
+            f"Revue ({history_mode_text(plan.mode)}) : {plan.diff.added_count} ajoutée(s), "
             f"{plan.diff.changed_count} modifiée(s), {plan.diff.removed_count} retirée(s), "
             f"{plan.diff.unchanged} inchangée(s)."
         )
+        for line in plan.change_lines():
+            print(f"  {line}")
         if plan.conflicts:
             _print_issues(plan.conflicts)
             print(
@@ -193,9 +209,17 @@ def cmd_import(args: argparse.Namespace) -> int:
             )
             return EXIT_INVALID
         if args.dry_run:
+            if plan.needs_removal_confirmation:
+                print(f"Publier demandera --confirmer-suppressions {plan.diff.removed_count}.")
             print("--dry-run : rien n'a été publié.")
             return EXIT_OK
-        info = publish_plan(plan, store, author=args.author, note=args.note or "")
+        info = publish_plan(
+            plan,
+            store,
+            author=args.author,
+            note=args.note or "",
+            confirmed_removals=args.confirmer_suppressions,
+        )
     print(f"Version {info.number} publiée : {info.row_count} initiatives ({info.checksum[:12]}).")
     _print_notices(info.notices)
     return EXIT_OK
@@ -208,17 +232,15 @@ def _print_notices(notices: Sequence[str]) -> None:
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
+    from carto.publishing.history import history_lines, version_history
+
     _, store = _open_store(args)
     with store:
-        versions = store.versions()
-    if not versions:
+        entries = version_history(store)
+    if not entries:
         print("Aucune version publiée.")
-    for v in versions:
-        mark = "*" if v is versions[0] else " "
-        print(
-            f"{mark} {v.number:>4}  {v.created_at:%Y-%m-%d %H:%M} UTC  {v.mode:<8} "
-            f"{v.row_count:>6} initiatives  {v.checksum[:12]}  {v.author} — {v.note}"
-        )
+    for line in history_lines(entries):
+        print(line)
     return EXIT_OK
 
 
@@ -260,6 +282,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         categories=tuple(args.categorie or ()),
         arrondissements=tuple(args.arrondissement or ()),
         text=args.recherche or "",
+        show_ended=True,  # an export re-imported with « Remplacer » must not lose them
     )
     shown = apply_filters(table, spec)
     data = export_table(shown, fmt=args.format, bom=not args.no_bom, separator=args.separateur)
@@ -273,35 +296,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:
-    import getpass
-
     from carto.auth import hash_password
+    from carto.editors_cli import read_new_password
 
-    if args.stdin:
-        try:
-            line = sys.stdin.readline() if sys.stdin else ""
-        except UnicodeDecodeError:
-            raise UsageError(
-                "Le mot de passe reçu sur l'entrée standard n'est pas en UTF-8."
-            ) from None
-        if not line:
-            raise UsageError("Aucun mot de passe reçu sur l'entrée standard (--stdin).")
-        password = line.rstrip("\r\n")
-    else:
-        if sys.stdin is None or not sys.stdin.isatty():
-            raise UsageError(
-                "L'entrée standard n'est pas un terminal : pour lire le mot de passe depuis "
-                "un tube, ajoutez --stdin (par ex. printf '%s\\n' \"$MDP\" | "
-                "carto hash-password --stdin)."
-            )
-        try:
-            password = getpass.getpass("Mot de passe : ")
-            confirm = getpass.getpass("Confirmez : ")
-        except (EOFError, KeyboardInterrupt):
-            print(file=sys.stderr)
-            raise UsageError("Saisie interrompue : aucun mot de passe n'a été lu.") from None
-        if confirm != password:
-            raise UsageError("Les deux mots de passe diffèrent.")
+    password = read_new_password(from_stdin=args.stdin, command="hash-password")
     print(f'password_hash = "{hash_password(password)}"')
     return EXIT_OK
 
@@ -387,6 +385,15 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--note", help="note de version")
     imp.add_argument("--author", default=_default_author(), help="auteur (défaut : utilisateur)")
     imp.add_argument("--dry-run", action="store_true", help="montrer la revue sans publier")
+    imp.add_argument(
+        "--exclure-ligne", type=_line_numbers, action="append", metavar="LIGNE[,LIGNE]",
+        help="lignes du fichier à laisser de côté (ni vérifiées ni publiées)",
+    )  # fmt: skip
+    imp.add_argument(
+        "--confirmer-suppressions", type=int, metavar="N",
+        help=f"confirmer un import qui retire plus de {REMOVAL_CONFIRMATION_TEXT} des "
+        "initiatives publiées, en indiquant leur nombre".replace("%", "%%"),
+    )  # fmt: skip
     imp.add_argument("--feuille", help=_FEUILLE_HELP)
     imp.add_argument(
         "--hors-departement", type=_line_numbers, action="append", metavar="LIGNE[,LIGNE]",
@@ -419,9 +426,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--no-bom", action="store_true", help="CSV sans BOM UTF-8")
     export.set_defaults(func=cmd_export)
 
-    hp = sub.add_parser("hash-password", help="empreinte scrypt pour .streamlit/secrets.toml")
+    hp = sub.add_parser("hash-password", help="empreinte argon2id pour .streamlit/secrets.toml")
     hp.add_argument("--stdin", action="store_true", help="lire le mot de passe sur l'entrée")
     hp.set_defaults(func=cmd_hash_password)
+
+    from carto.editors_cli import add_parser as add_editors_parser
+
+    add_editors_parser(sub, _FrenchParser)
+
+    from carto.review_cli import add_parser as add_review_parser
+
+    add_review_parser(sub, _FrenchParser)
+
+    from carto.extract_cli import add_parser as add_extract_parser
+
+    add_extract_parser(sub, _FrenchParser)
 
     site = sub.add_parser("site", help="site public statique (HTML, JS, données) de la carte")
     ssub = site.add_subparsers(dest="action", required=True, parser_class=_FrenchParser)

@@ -19,6 +19,10 @@ ONLINE_GEOCODERS = ("ban", "nominatim")
 # Where `make run` keeps what the app writes, when CARTO_STATE_DIR is not set (git-ignored).
 DEFAULT_STATE_DIR = APP_ROOT / "state"
 DEFAULT_MARKERS_MAX_MB = 64
+# An initiative not checked for this many weeks is listed « à vérifier » (carto.timeline).
+DEFAULT_REVIEW_WEEKS = 8
+# How long « Rester connecté sur cet appareil » keeps an editor signed in (0: not offered).
+DEFAULT_EDITOR_COOKIE_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class Settings:
     # set; its public address, for the <iframe> snippet given to editors.
     site_dir: Path | None = None
     site_url: str = ""
+    review_weeks: int = DEFAULT_REVIEW_WEEKS
+    editor_cookie_days: int = DEFAULT_EDITOR_COOKIE_DAYS
 
     @property
     def markers_dir(self) -> Path:
@@ -86,6 +92,26 @@ class Settings:
             raise ConfigError(
                 f"CARTO_MARKERS_MAX_MB vaut « {markers_mb} » : un nombre entier de Mo, au moins 1."
             )
+        weeks_raw = (env.get("CARTO_REVIEW_WEEKS") or "").strip()
+        try:
+            review_weeks = int(weeks_raw) if weeks_raw else DEFAULT_REVIEW_WEEKS
+        except ValueError:
+            review_weeks = 0
+        if review_weeks < 1:
+            raise ConfigError(
+                f"CARTO_REVIEW_WEEKS vaut « {weeks_raw} » : un nombre entier de semaines, au "
+                "moins 1."
+            )
+        days_raw = (env.get("CARTO_EDITOR_COOKIE_DAYS") or "").strip()
+        try:
+            cookie_days = int(days_raw) if days_raw else DEFAULT_EDITOR_COOKIE_DAYS
+        except ValueError:
+            cookie_days = -1
+        if not 0 <= cookie_days <= 90:
+            raise ConfigError(
+                f"CARTO_EDITOR_COOKIE_DAYS vaut « {days_raw} » : un nombre entier de jours, de 0 "
+                "(les éditeurs ne restent pas connectés) à 90."
+            )
         site_raw = (env.get("CARTO_SITE_DIR") or "").strip()
         site_dir = Path(site_raw).expanduser() if site_raw else None
         if site_dir is not None and not site_dir.is_absolute():
@@ -100,4 +126,6 @@ class Settings:
             markers_max_bytes=markers_max * 2**20,
             site_dir=site_dir,
             site_url=(env.get("CARTO_SITE_URL") or "").strip(),
+            review_weeks=review_weeks,
+            editor_cookie_days=cookie_days,
         )

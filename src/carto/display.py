@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from urllib.parse import quote, urlsplit
 
 from carto.models import CATEGORY_BY_SLUG, SCOPE_LABELS
 from carto.text import cell_text
+from carto.timeline import parse_day, period_text, statut_label
 
 SAFE_SCHEMES = ("http", "https", "mailto", "tel")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])")
@@ -60,8 +62,11 @@ class DetailLine:
     href: str | None = None
 
 
-def detail_lines(row: dict[str, object]) -> list[DetailLine]:
-    """The detail panel of one initiative, in reading order, with safe links only."""
+def detail_lines(row: dict[str, object], *, today: date | None = None) -> list[DetailLine]:
+    """The detail panel of one initiative, in reading order, with safe links only.
+
+    With `today`, its state on that day too (« Terminée », « En cours », carto.timeline).
+    """
     category = CATEGORY_BY_SLUG.get(text_or_empty(row.get("categorie")))
     scope = text_or_empty(row.get("portee")) or "commune"
     lines = [
@@ -94,10 +99,16 @@ def detail_lines(row: dict[str, object]) -> list[DetailLine]:
     phone = text_or_empty(row.get("telephone"))
     if phone:
         lines.append(DetailLine("Téléphone", phone, tel_href(phone)))
+    lines.append(DetailLine("Période", period_text(row)))
+    if today is not None:
+        lines.append(DetailLine("Statut", statut_label(row, today)))
+    checked = parse_day(row.get("verifie_le"))
+    if checked:
+        lines.append(DetailLine("Vérifiée le", f"{checked:%d/%m/%Y}"))
     source = text_or_empty(row.get("source"))
-    date = text_or_empty(row.get("date_publication"))
-    if source or date:
-        lines.append(DetailLine("Source", " — ".join(p for p in (source, date) if p)))
+    published = text_or_empty(row.get("date_publication"))
+    if source or published:
+        lines.append(DetailLine("Source", " — ".join(p for p in (source, published) if p)))
     return [line for line in lines if line.text]
 
 

@@ -32,6 +32,7 @@ FieldType = Literal[
     "phone",
     "date",
     "status",
+    "lifecycle",
     "score",
 ]
 
@@ -234,6 +235,39 @@ FIELDS: tuple[Field, ...] = (
         example="Communiqué de la préfecture du Pas-de-Calais du 6 avril 2020",
     ),
     Field(
+        "date_debut",
+        "Date de début",
+        "date",
+        "premier jour de l’initiative ; vide = depuis toujours",
+        ("début", "start", "start_date", "depuis", "à partir du"),
+        example="2020-03-23",
+    ),
+    Field(
+        "date_fin",
+        "Date de fin",
+        "date",
+        "dernier jour de l’initiative (inclus) ; vide = toujours en cours",
+        ("fin", "end", "end_date", "jusqu’au"),
+        example="2020-05-11",
+        note="non (pas avant `date_debut`)",
+    ),
+    Field(
+        "statut",
+        "Statut",
+        "lifecycle",
+        "où en est l’initiative (voir « Statuts » plus bas)",
+        ("status", "état", "situation"),
+        example="en_cours",
+    ),
+    Field(
+        "verifie_le",
+        "Vérifié le",
+        "date",
+        "date de la dernière vérification par la préfecture",
+        ("vérifiée le", "date_de_verification", "verification", "dernière vérification"),
+        example="2026-11-30",
+    ),
+    Field(
         "arrondissement_code",
         "Code de l’arrondissement",
         "text",
@@ -336,6 +370,78 @@ def label(name: str) -> str:
     return field.label if field else name
 
 
+# --- statut: where an initiative stands -------------------------------------------------------
+
+# Stored values of `statut`, and their French labels. "" (not said) counts as running.
+STATUT_EN_COURS = "en_cours"
+STATUT_TERMINEE = "terminee"
+STATUT_A_VERIFIER = "a_verifier"
+STATUTS: tuple[str, ...] = (STATUT_EN_COURS, STATUT_TERMINEE, STATUT_A_VERIFIER)
+STATUT_LABELS: dict[str, str] = {
+    STATUT_EN_COURS: "En cours",
+    STATUT_TERMINEE: "Terminée",
+    STATUT_A_VERIFIER: "À vérifier",
+}
+# Other spellings accepted on import, compared by `statut_key` (case, accents, spaces, hyphens,
+# underscores and a final "e"/"s" ignored: « Terminées », « termine », « TERMINÉ » are one).
+STATUT_ALIASES: dict[str, tuple[str, ...]] = {
+    STATUT_EN_COURS: (
+        "en cours",
+        "actif",
+        "active",
+        "ouvert",
+        "ouverte",
+        "en activité",
+        "continue",
+        "ongoing",
+        "open",
+    ),
+    STATUT_TERMINEE: (
+        "terminée",
+        "fini",
+        "finie",
+        "fin",
+        "clos",
+        "close",
+        "clôturé",
+        "achevé",
+        "arrêté",
+        "fermé",
+        "ended",
+        "closed",
+        "finished",
+    ),
+    STATUT_A_VERIFIER: (
+        "à vérifier",
+        "à confirmer",
+        "inconnu",
+        "incertain",
+        "to check",
+        "unknown",
+    ),
+}
+
+
+def statut_key(text: str) -> str:
+    """Comparison key of a statut spelling (see STATUT_ALIASES)."""
+    key = header_key(text)
+    if len(key) > 3 and key.endswith("s"):
+        key = key[:-1]
+    return key.rstrip("e") if len(key) > 3 else key
+
+
+_STATUT_LOOKUP: dict[str, str] = {
+    statut_key(spelling): value
+    for value in STATUTS
+    for spelling in (value, STATUT_LABELS[value], *STATUT_ALIASES[value])
+}
+
+
+def parse_statut(text: str) -> str | None:
+    """The stored statut for a spelling (« En cours », « terminee », « fini »...), or None."""
+    return _STATUT_LOOKUP.get(statut_key(text))
+
+
 # --- docs/schema.md ------------------------------------------------------------------------------
 
 SCHEMA_BEGIN = (
@@ -370,6 +476,7 @@ def _type_text(field: Field) -> str:
         "phone": "numéro français",
         "date": "date",
         "status": ", ".join(map(_code, get_args(GeocodeStatus))),
+        "lifecycle": ", ".join(map(_code, STATUTS)) + " ; vide = non précisé",
         "score": "nombre de 0 à 1",
     }
     text = texts[field.type]
@@ -438,6 +545,14 @@ def _scopes_table() -> list[str]:
     return lines
 
 
+def _statuts_table() -> list[str]:
+    lines = ["| valeur enregistrée | libellé | autres écritures acceptées |", "|---|---|---|"]
+    lines += [
+        f"| {_code(v)} | {STATUT_LABELS[v]} | {', '.join(STATUT_ALIASES[v])} |" for v in STATUTS
+    ]
+    return lines
+
+
 def schema_markdown() -> str:
     """The generated part of docs/schema.md: columns, categories and scopes, from the tables."""
     lines = [
@@ -472,6 +587,16 @@ def schema_markdown() -> str:
         "Majuscules et accents indifférents ; une portée vide vaut `commune`.",
         "",
         *_scopes_table(),
+        "",
+        "### Statuts",
+        "",
+        "Majuscules, accents, espaces et pluriel indifférents (« Terminées », « termine », "
+        "« FINI » sont acceptés) ; toute autre valeur est une erreur qui nomme la ligne. Un "
+        "statut vide veut dire « non précisé » et compte comme « en cours » ; une initiative "
+        "dont la date de fin est passée est terminée quel que soit son statut (voir « Le temps "
+        "des initiatives » plus bas).",
+        "",
+        *_statuts_table(),
         "",
         SCHEMA_END,
     ]

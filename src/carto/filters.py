@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,7 @@ import pyarrow as pa
 
 from carto.models import CATEGORIES
 from carto.text import fold
+from carto.timeline import ended_mask, local_today, parse_day, period_mask
 
 SEARCHED_COLUMNS = (
     "nom",
@@ -29,6 +31,11 @@ PARAM_ARRONDISSEMENTS = "arrondissement"
 PARAM_COMMUNES = "commune"
 PARAM_TEXT = "q"
 PARAM_SELECTED = "id"
+# The period (ISO days) and « afficher aussi les initiatives terminées » (`terminees=1`).
+PARAM_START = "du"
+PARAM_END = "au"
+PARAM_ENDED = "terminees"
+_YES = ("1", "oui", "true")
 
 
 def clean_search_text(text: str, *, limit: int = MAX_QUERY_TEXT) -> str:
@@ -75,19 +82,46 @@ class FilterSpec:
 
     `text` is stored cleaned (clean_search_text): capped and without duplicate words, for the
     search as for the shareable link.
+
+    Time (carto.timeline): `start`/`end` keep the initiatives active in that period (None:
+    unbounded; swapped when given in the wrong order); ended initiatives are left out unless
+    `show_ended`. `today` is the day « ended » is judged on (None: today in France); it is
+    not part of the link.
     """
 
     categories: tuple[str, ...] = ()
     arrondissements: tuple[str, ...] = ()
     communes: tuple[str, ...] = ()
     text: str = ""
+    start: date | None = None
+    end: date | None = None
+    show_ended: bool = False
+    today: date | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", clean_search_text(self.text))
+        if self.start is not None and self.end is not None and self.start > self.end:
+            start, end = self.end, self.start
+            object.__setattr__(self, "start", start)
+            object.__setattr__(self, "end", end)
 
     @property
     def is_empty(self) -> bool:
-        return not (self.categories or self.arrondissements or self.communes or self.text)
+        """The visitor chose nothing: the default view (ended initiatives hidden)."""
+        return not (
+            self.categories
+            or self.arrondissements
+            or self.communes
+            or self.text
+            or self.start
+            or self.end
+            or self.show_ended
+        )
+
+    @property
+    def day(self) -> date:
+        """The day « ended » is judged on."""
+        return self.today or local_today()
 
     @property
     def view_key(self) -> tuple[tuple[str, ...], ...]:
@@ -97,6 +131,11 @@ class FilterSpec:
             tuple(sorted(set(self.arrondissements))),
             tuple(sorted(set(self.communes))),
             search_terms(self.text),
+            (
+                self.start.isoformat() if self.start else "",
+                self.end.isoformat() if self.end else "",
+            ),
+            ("terminees",) if self.show_ended else ("", self.day.isoformat()),
         )
 
     def to_query(self) -> dict[str, list[str] | str]:
@@ -110,6 +149,12 @@ class FilterSpec:
             params[PARAM_COMMUNES] = list(self.communes)
         if self.text:
             params[PARAM_TEXT] = self.text
+        if self.start:
+            params[PARAM_START] = self.start.isoformat()
+        if self.end:
+            params[PARAM_END] = self.end.isoformat()
+        if self.show_ended:
+            params[PARAM_ENDED] = "1"
         return params
 
     @classmethod
@@ -130,14 +175,24 @@ class FilterSpec:
             split = [part for item in items for part in str(item).split(",") if part]
             return tuple(dict.fromkeys(v for v in split if not allowed or v in allowed))
 
-        text_raw = params.get(PARAM_TEXT, "")
-        text = str(text_raw if isinstance(text_raw, str) else (text_raw[0] if text_raw else ""))
+        def first(name: str) -> str:
+            raw = params.get(name, "")
+            return str(raw if isinstance(raw, str) else (raw[0] if raw else ""))
+
         return cls(
             categories=values(PARAM_CATEGORIES, known_categories),
             arrondissements=values(PARAM_ARRONDISSEMENTS, known_arrondissements),
             communes=values(PARAM_COMMUNES, known_communes),
-            text=text,
+            text=first(PARAM_TEXT),
+            start=query_day(first(PARAM_START)),
+            end=query_day(first(PARAM_END)),
+            show_ended=first(PARAM_ENDED).strip().lower() in _YES,
         )
+
+
+def query_day(text: str) -> date | None:
+    """A day from a link (`2020-04-06`), None when absent or not a real day so written."""
+    return parse_day(text)
 
 
 def _folded_cells(column: pd.Series) -> np.ndarray:
@@ -227,6 +282,12 @@ def _masks(
         values = getattr(spec, field)
         if values:
             masks[column] = _member_mask(table, column, values)
+    if spec.start is not None or spec.end is not None:
+        masks["période"] = period_mask(table, spec.start, spec.end)
+    if not spec.show_ended:
+        ended = ended_mask(table, spec.day)
+        if ended.any():
+            masks["terminées"] = ~ended
     terms = search_terms(spec.text)
     if terms:
         haystack = search_index(table) if index is None else index
@@ -254,10 +315,12 @@ def filter_mask(
 def apply_filters(
     table: pd.DataFrame, spec: FilterSpec, *, index: pd.Series | None = None
 ) -> pd.DataFrame:
-    """The rows of `table` that match `spec`, in their original order."""
-    if spec.is_empty:
+    """The rows of `table` that match `spec`, in their original order (the table itself when
+    nothing is left out)."""
+    masks = _masks(table, spec, index=index)
+    if not masks:
         return table
-    return table[filter_mask(table, spec, index=index)]
+    return table[_combined(table, masks.values())]
 
 
 def facet_counts(

@@ -288,7 +288,8 @@ def test_two_instances_behind_nginx_share_one_database(browser, cluster) -> None
     proxy, servers = cluster
     cookies = _cookie_per_instance(proxy, servers)
     a, b = servers
-    total_before, total_after = rows(DATA), rows(EXCEL_EXPORT)
+    # Merge is the default: the file's initiatives are added to the published ones.
+    total_before, total_after = rows(DATA), rows(DATA) + rows(EXCEL_EXPORT)
     blocked: list[str] = []
 
     # A visitor pinned to instance B sees the seed.
@@ -317,7 +318,8 @@ def test_two_instances_behind_nginx_share_one_database(browser, cluster) -> None
     # to B and shows the published map again, not a blank page.
     on_a = _visitor(browser, proxy, cookies[a.port], blocked)
     on_a.goto(proxy.base_url + "/?q=panier")
-    expect(caption(on_a, 1, total_after)).to_be_visible()
+    # « panier »: the export's Épicerie « Le Panier » and two seed initiatives (merged).
+    expect(caption(on_a, 3, total_after)).to_be_visible()
     a.stop()
     # The tab reconnects through nginx, which now sends it to instance B, where a new session
     # shows the same view. A search needs that live session; typed while the tab is still

@@ -3,12 +3,14 @@ from file://, in a Chromium whose non-local requests are blocked and counted."""
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -46,12 +48,17 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, P
 @pytest.fixture(scope="module")
 def site_url(published: tuple[pd.DataFrame, Path]) -> Iterator[str]:
     """The built site served by `python -m http.server` on a free local port."""
+    yield from serve(published[1])
+
+
+def serve(folder: Path) -> Iterator[str]:
+    """Serve `folder` with `python -m http.server` on a free local port (its index.html URL)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-        cwd=published[1],
+        cwd=folder,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -270,4 +277,162 @@ def test_site_works_from_file_url(page, network, published) -> None:
     expect(page.locator("#liste-initiatives li")).to_have_count(
         len(expected(table, {"categorie": ["soignants"], "q": ["calais"]}))
     )
+    assert_clean(network)
+
+
+# --- time (issue 12): ended initiatives, period, « Nouveau », « Nouveautés » -------------------
+
+TIME_NOTE = "Communiqué du 13 avril : deux initiatives ajoutées, dates de fin"
+
+
+@pytest.fixture(scope="module")
+def timed(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, Path, list[Any]]:
+    """Version 2 of a real store: the seed with start and end days around today (in France),
+    two initiatives added; its site built as CARTO_SITE_DIR is after a publication."""
+    from datetime import timedelta
+
+    from carto.site.build import build_published_site, store_news
+    from carto.timeline import local_today
+
+    root = tmp_path_factory.mktemp("site-time")
+    url = f"sqlite:///{root / 'carto.sqlite'}"
+    cfg = Settings.from_env({"CARTO_DATABASE_URL": url, "CARTO_STATE_DIR": str(root / "state")})
+    today = local_today()
+    with open_store(cfg, load_gazetteer(cfg.departement)) as store:
+        table = store.load().copy()
+        for column in ("date_debut", "date_fin", "statut"):
+            table[column] = ""
+        # Over by its date, over by its statut, running on its last day, starting next month.
+        table.loc[1, "date_fin"] = (today - timedelta(days=10)).isoformat()
+        table.loc[2, "statut"] = "terminee"
+        table.loc[3, ["date_debut", "date_fin"]] = ["2020-03-23", today.isoformat()]
+        table.loc[4, "date_debut"] = (today + timedelta(days=30)).isoformat()
+        added = table.iloc[[6, 9]].copy()
+        added["id"] = ["nouveau-1", "nouveau-2"]
+        added["nom"] = ["Épicerie solidaire du Calaisis", "Couturières bénévoles de Liévin"]
+        table = pd.concat([table, added], ignore_index=True)
+        store.publish(table, author="test", note=TIME_NOTE, base_version=1)
+        build_published_site(root / "public", store, departement=cfg.departement)
+        news = store_news(store)
+        published = store.load()
+    return published, root / "public", news
+
+
+@pytest.fixture(scope="module")
+def timed_url(timed: tuple[pd.DataFrame, Path, list[Any]]) -> Iterator[str]:
+    yield from serve(timed[1])
+
+
+def time_expected(table: pd.DataFrame, query: dict[str, list[str]]) -> list[str]:
+    from carto.timeline import local_today
+
+    spec = FilterSpec.from_query(
+        query, known_arrondissements=[a.code for a in load_gazetteer("62").arrondissements]
+    )
+    spec = replace(spec, today=local_today())
+    return apply_filters(table, spec)["nom"].tolist()
+
+
+def test_ended_initiatives_hidden_until_asked(page, network, timed) -> None:
+    table, folder, _ = timed
+    open_site(page, (folder / "index.html").as_uri())
+    want = time_expected(table, {})
+    assert 0 < len(want) == len(table) - 2  # one over by its date, one by its statut
+    assert list_names(page) == want
+    assert page.evaluate("window.cartoMarkerCount") == len(want)
+    expect(page.locator("#compte")).to_have_text(f"{len(want)} initiatives affichées sur 20")
+    expect(page.locator("#masquees")).to_have_text(
+        "2 initiatives terminées ne sont pas affichées "
+        "(filtre « Afficher aussi les initiatives terminées »)."
+    )
+    # By keyboard: the checkbox has its label, Space ticks it.
+    box = page.get_by_label("Afficher aussi les initiatives terminées")
+    box.focus()
+    page.keyboard.press("Space")
+    assert box.is_checked()
+    expect(page.locator("#liste-initiatives li")).to_have_count(len(table))
+    assert query_of(page) == {"terminees": ["1"]}
+    assert page.evaluate("window.cartoMarkerCount") == len(table)
+    expect(page.locator("#masquees")).to_be_hidden()
+    ended = page.locator("#liste-initiatives li", has_text=table.loc[2, "nom"])
+    expect(ended.locator(".item-meta")).to_contain_text("Terminée")
+    ended.locator("h3 button").click()
+    statut = page.locator("#detail-lignes dt", has_text="Statut")
+    expect(statut.locator("xpath=following-sibling::dd[1]")).to_have_text("Terminée")
+    assert_clean(network)
+
+
+def test_period_filter_follows_python_and_the_url(page, network, timed) -> None:
+    table, folder, _ = timed
+    from carto.timeline import local_today
+
+    open_site(page, (folder / "index.html").as_uri())
+    start = local_today().isoformat()
+    page.get_by_label("Actives à partir du").fill(start)
+    page.wait_for_function(f"new URLSearchParams(location.search).get('du') === '{start}'")
+    want = time_expected(table, {"du": [start]})
+    assert list_names(page) == want
+    page.get_by_label("Actives jusqu'au").fill("2020-04-30")  # before the start: swapped
+    query = {"du": [start], "au": ["2020-04-30"]}
+    want = time_expected(table, query)
+    page.wait_for_function("new URLSearchParams(location.search).get('du') === '2020-04-30'")
+    assert list_names(page) == want and 0 < len(want) < len(table)
+    assert page.evaluate("window.cartoMarkerCount") == len(want)
+    # The link gives the same view, in a new page.
+    page.goto(page.url)
+    page.wait_for_function("window.cartoInitiatives")
+    assert list_names(page) == want
+    expect(page.get_by_label("Actives à partir du")).to_have_value("2020-04-30")
+    page.locator("#reset").click()
+    assert list_names(page) == time_expected(table, {})
+    expect(page.get_by_label("Actives jusqu'au")).to_have_value("")
+    assert_clean(network)
+
+
+def test_nouveau_and_nouveautes(page, network, timed) -> None:
+    table, folder, news = timed
+    open_site(page, (folder / "index.html").as_uri())
+    added = ["Épicerie solidaire du Calaisis", "Couturières bénévoles de Liévin"]
+    badged = page.locator("#liste-initiatives li", has=page.locator(".badge-new"))
+    assert badged.locator("h3 button").all_inner_texts() == added
+    badged.first.locator("h3 button").click()
+    expect(page.locator("#detail-badges")).to_have_text("Nouveau")
+    # On the map too: its marker, shown out of its group, says so (carto.map.markers).
+    marker = page.locator(".carto-initiative.carto-selected")
+    expect(marker).to_have_attribute("aria-label", re.compile(r"^Épicerie solidaire .* Nouveau$"))
+    expect(marker).to_have_class(re.compile("carto-initiative--new"))
+    # « Nouveautés »: the latest publication first, with its note and the lines of Python.
+    section = page.locator("#nouveautes")
+    expect(section.get_by_role("heading", name="Nouveautés")).to_be_visible()
+    latest = news[0]
+    expect(section.locator("#nouveautes-derniere h3")).to_have_text(
+        f"{latest.title_fr()} (version 2)"
+    )
+    expect(section.locator("#nouveautes-derniere")).to_contain_text(TIME_NOTE)
+    assert section.locator("#nouveautes-derniere li").all_inner_texts() == latest.lines_fr()
+    assert any(line.startswith("2 initiatives ajoutées") for line in latest.lines_fr())
+    older = section.locator("#nouveautes-anciennes")
+    expect(older.locator("summary")).to_have_text("Publications précédentes (1)")
+    older.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(older.locator("li")).to_have_text(["Première publication de la carte."])
+    assert_clean(network)
+
+
+@pytest.mark.parametrize("viewport", [(1366, 900), (390, 844)], ids=["bureau", "telephone"])
+def test_time_views_axe_and_screenshots(page, network, timed_url, viewport) -> None:
+    page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+    open_site(page, timed_url + "?terminees=1&id=nouveau-1")
+    expect(page.locator("#detail")).to_be_visible()
+    if viewport[0] < 820:
+        page.locator("#filtres summary").click()  # folded on a phone
+    expect(page.get_by_label("Actives à partir du")).to_be_visible()
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    by_impact: dict[str, list[str]] = {}
+    for violation in result["violations"]:
+        by_impact.setdefault(violation["impact"], []).append(violation["id"])
+    assert not by_impact.get("critical") and not by_impact.get("serious"), by_impact
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"temps-{viewport[0]}.png"), full_page=True)
     assert_clean(network)

@@ -15,11 +15,21 @@ from carto.geocoding.chain import ChainGeocoder
 from carto.geocoding.offline import OfflineGeocoder
 from carto.geocoding.online import ONLINE_PROVIDERS, OnlineGeocoder, online_geocoder
 from carto.geocoding.table import geocode_table, outside_departement_rows
-from carto.geocoding.types import OUTSIDE_DEPARTEMENT, Geocoder, GeocodeResult, OnlineLocation
+from carto.geocoding.types import (
+    GEOCODE_STATUS_LABELS,
+    OUTSIDE_DEPARTEMENT,
+    SPELLING_CORRECTED,
+    Geocoder,
+    GeocodeResult,
+    OnlineLocation,
+    geocode_summary,
+)
 
 __all__ = [
+    "GEOCODE_STATUS_LABELS",
     "ONLINE_PROVIDERS",
     "OUTSIDE_DEPARTEMENT",
+    "SPELLING_CORRECTED",
     "ChainGeocoder",
     "GeocodeCache",
     "GeocodeResult",
@@ -27,6 +37,7 @@ __all__ = [
     "OfflineGeocoder",
     "OnlineGeocoder",
     "OnlineLocation",
+    "geocode_summary",
     "geocode_table",
     "online_geocoder",
     "outside_departement_rows",

@@ -7,9 +7,17 @@ gazetteer only: no network, deterministic.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
+from carto.errors import GazetteerError
 from carto.gazetteer import MIN_TYPO_SIMILARITY, Gazetteer, normalize_name, similarity
-from carto.geocoding.types import OUTSIDE_DEPARTEMENT, GeocodeResult, join_notes
+from carto.gazetteer.france import FranceNames, load_france_names
+from carto.geocoding.types import (
+    OUTSIDE_DEPARTEMENT,
+    SPELLING_CORRECTED,
+    GeocodeResult,
+    join_notes,
+)
 from carto.models import Candidate, Commune, GeocodeStatus, GeoPoint
 from carto.text import INSEE_RE, cell_text, parse_number
 
@@ -64,15 +72,27 @@ class OfflineGeocoder:
         *,
         min_score: float = MIN_FUZZY_SCORE,
         min_margin: float = MIN_FUZZY_MARGIN,
+        france: FranceNames | None = None,
     ) -> None:
         self.gazetteer = gazetteer
         self.min_score = min_score
         self.min_margin = min_margin
+        self._france = france
         self._memo: dict[tuple[str | None, str | None], GeocodeResult] = {}
 
     @property
     def departement(self) -> str:
         return self.gazetteer.departement
+
+    @property
+    def france(self) -> FranceNames | None:
+        """The national name list, read on first need; None when it is not installed."""
+        if self._france is None:
+            try:
+                self._france = load_france_names()
+            except GazetteerError:
+                return None
+        return self._france
 
     def geocode(
         self,
@@ -297,6 +317,8 @@ class OfflineGeocoder:
             status: GeocodeStatus = "exact" if match.score == 1.0 else "fuzzy"
             if match.kind == "ancien_nom":
                 notes.insert(0, self._former_name_note(name, agreed[0]))
+            elif match.kind == "exact":
+                notes.insert(0, _spelling_note(name, agreed[0]))
             return _resolved(agreed[0], status, match.score, message=join_notes(*notes))
         key = normalize_name(name)
         scored = sorted(
@@ -358,7 +380,9 @@ class OfflineGeocoder:
                     commune, "exact", 1.0, message=self._former_name_note(name, commune)
                 )
             if match.score == 1.0:
-                return _resolved(commune, "exact", 1.0)
+                note = _spelling_note(name, commune)
+                code = SPELLING_CORRECTED if note else ""
+                return replace(_resolved(commune, "exact", 1.0, message=note), code=code)
             return _resolved(
                 commune,
                 "fuzzy",
@@ -381,13 +405,36 @@ class OfflineGeocoder:
                     f"({round(best.score * 100)} %)",
                 )
         message = f"commune « {name} » introuvable dans le département {dep}"
-        if elsewhere:
-            others = ", ".join(elsewhere[:5]) + (", …" if len(elsewhere) > 5 else "")
+        france = self.france
+        there = france.exact(name, exclude=dep) if france is not None else None
+        if there is not None:
+            message += f" : {there.sentence(name)}"
+        elif elsewhere:
+            others = ", ".join(_departement_label(france, code) for code in elsewhere[:5])
+            others += ", …" if len(elsewhere) > 5 else ""
             message += f" (nom d'une commune d'un autre département : {others})"
         described = _describe(candidates)
         if described:
             message += f" ; vouliez-vous dire : {described} ?"
+        if there is None and france is not None:
+            close = france.similar(name, exclude=dep)
+            if close:
+                message += " ; hors du département : " + " ; ".join(c.sentence() for c in close)
         return _failed(message, candidates=candidates)
+
+
+def _spelling_note(name: str, commune: Commune) -> str:
+    """« Bethune → Béthune (corrigé) » when the name was written otherwise than officially
+    (accents, hyphens, « St »), not for a mere change of case."""
+    written = " ".join(name.split())
+    if written.casefold() == commune.nom.casefold():
+        return ""
+    return f"{written} → {commune.nom} (corrigé)"
+
+
+def _departement_label(france: FranceNames | None, code: str) -> str:
+    found = france.departement(code) if france is not None else None
+    return found.label if found is not None else code
 
 
 def _merged_note(former: str, commune: Commune) -> str:

@@ -169,7 +169,11 @@ def _issue_for(result: GeocodeResult, *, row: int, raw: Mapping[str, object]) ->
     )
     hint = ""
     if result.status == "failed" and result.column == "commune" and value:
-        hint = "Corrigez le nom de la commune ou indiquez son code INSEE."
+        hint = (
+            "Corrigez le nom de la commune ou indiquez son code INSEE ; si l'initiative n'est "
+            "pas dans le département, laissez la ligne de côté (« Exclure la ligne » sur la "
+            "page, --exclure-ligne en ligne de commande)."
+        )
     elif result.code == OUTSIDE_DEPARTEMENT:
         hint = OUTSIDE_HINT
     message = result.message or (

@@ -9,6 +9,28 @@ from carto.models import Candidate, Commune, GeocodeStatus, GeoPoint
 
 # Issue.code of a point outside the département that the editor has not confirmed.
 OUTSIDE_DEPARTEMENT = "hors_departement"
+# Issue.code of a name read exactly once its spelling is corrected (« Bethune → Béthune »).
+SPELLING_CORRECTED = "commune_corrigee"
+# What editors read for each geocode status (reports, `carto geocode`): one, several.
+GEOCODE_STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "exact": ("reconnue", "reconnues"),
+    "fuzzy": ("devinée (à vérifier)", "devinées (à vérifier)"),
+    "manual": (
+        "placée par des coordonnées ou un choix de l'éditeur",
+        "placées par des coordonnées ou un choix de l'éditeur",
+    ),
+    "failed": ("introuvable", "introuvables"),
+}
+
+
+def geocode_summary(counts: dict[str, int]) -> str:
+    """« 19 reconnues, 1 introuvable », in the order of GEOCODE_STATUS_LABELS."""
+    parts = [
+        f"{counts[status]} {one if counts[status] == 1 else many}"
+        for status, (one, many) in GEOCODE_STATUS_LABELS.items()
+        if counts.get(status)
+    ]
+    return ", ".join(parts) or "aucune"
 
 
 def join_notes(*parts: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +24,12 @@ from carto.geocoding import (
 from carto.intake.reading import RawTable, read_table
 from carto.intake.validation import validate_table
 from carto.models import Issue, IssueSummary
+from carto.text import cell_text
 
 # Every column of a loaded table: the file's, then geocoding's (carto.fields).
 ALL_COLUMNS: tuple[str, ...] = TABLE_COLUMNS
+# Issue.code of the note that tells which commune the editor chose for a line.
+EDITOR_CHOICE = "commune_choisie"
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class LoadedTable(IssueSummary):
     sheet: str | None = None
     # Canonical columns the file really had (the table has them all); None when unknown.
     file_columns: frozenset[str] | None = None
+    # Spreadsheet lines the editor left out of the import (not validated, not published).
+    excluded: tuple[int, ...] = ()
 
     def clean_rows(self) -> pd.DataFrame:
         """Rows without any error (what may be published from a file that has some)."""
@@ -61,6 +67,7 @@ def prepare(
     *,
     corrections: Mapping[int, str] | None = None,
     accept_outside: Collection[int] = frozenset(),
+    excluded: Collection[int] = frozenset(),
     settings: Settings | None = None,
 ) -> LoadedTable:
     """Validate and geocode a table that was read already (`settings`: see default_geocoder).
@@ -68,7 +75,17 @@ def prepare(
     `corrections` maps a spreadsheet line to the INSEE code an editor picked for it; those rows
     are geocoded from that code and marked "manual". `accept_outside` holds the lines whose
     point outside the département the editor confirmed (see geocoding.outside_departement_rows).
+    `excluded` holds the lines the editor left out: they are dropped before any check.
     """
+    dropped = tuple(sorted(set(excluded) & set(raw.row_numbers)))
+    if dropped:
+        keep = [line not in excluded for line in raw.row_numbers]
+        raw = dataclasses.replace(
+            raw,
+            frame=raw.frame[keep].reset_index(drop=True),
+            row_numbers=tuple(line for line in raw.row_numbers if line not in excluded),
+            issues=tuple(i for i in raw.issues if i.row not in excluded),
+        )
     # Undo our own export's formula neutralisation, so that export -> import is lossless.
     frame = raw.frame.map(lambda v: restore_text(v) if isinstance(v, str) else v)
     checked = validate_table(frame, row_numbers=raw.row_numbers)
@@ -79,6 +96,7 @@ def prepare(
         table, row_numbers = empty_table(), ()
     else:
         corrected = [i for i, line in enumerate(row_numbers) if line in (corrections or {})]
+        written = {i: cell_text(table.loc[i, "commune"]) for i in corrected}
         for i in corrected:
             table.loc[i, "code_insee"] = (corrections or {})[row_numbers[i]]
             table.loc[i, "commune"] = ""
@@ -91,6 +109,19 @@ def prepare(
         if corrected:
             table.loc[table.index[corrected], "geocode_status"] = "manual"
         issues.extend(geo_issues)
+        # The editor's choice stays visible in the report, as a note on its line.
+        issues.extend(
+            Issue(
+                severity="warning",
+                message=f"{written[i] or '(vide)'} → {cell_text(table.loc[i, 'commune'])} "
+                "(commune choisie par l'éditeur)",
+                row=row_numbers[i],
+                column="commune",
+                value=written[i] or None,
+                code=EDITOR_CHOICE,
+            )
+            for i in corrected
+        )
     issues.sort(key=lambda i: i.row if i.row is not None else 0)
     return LoadedTable(
         table=table.reset_index(drop=True),
@@ -102,6 +133,7 @@ def prepare(
         rows_read=raw.rows_read,
         sheet=raw.sheet,
         file_columns=frozenset(checked.columns_found.values()),
+        excluded=dropped,
     )
 
 
@@ -121,6 +153,7 @@ def load(
     departement: str = "62",
     gazetteer: Gazetteer | None = None,
     accept_outside: Collection[int] = frozenset(),
+    excluded: Collection[int] = frozenset(),
     settings: Settings | None = None,
 ) -> LoadedTable:
     """Read, validate and geocode a CSV/XLSX file (`sheet`: see `read_table`).
@@ -136,6 +169,7 @@ def load(
         raw,
         gazetteer or load_gazetteer(departement),
         accept_outside=accept_outside,
+        excluded=excluded,
         settings=settings,
     )
 

@@ -79,21 +79,28 @@ class ImportSession:
         sheet: str | None = None,
         corrections: Mapping[int, str] | None = None,
         accept_outside: Collection[int] = frozenset(),
+        excluded: Collection[int] = frozenset(),
     ) -> LoadedTable:
-        """The file validated and geocoded, with the communes an editor picked per line and the
-        lines whose point outside the département the editor confirmed."""
+        """The file validated and geocoded, with the communes an editor picked per line, the
+        lines whose point outside the département the editor confirmed and the lines the
+        editor left out."""
         raw = self.raw(sheet=sheet)
         key = (
             gazetteer.departement,
             sheet,
             frozenset((corrections or {}).items()),
             frozenset(accept_outside),
+            frozenset(excluded),
         )
         if self._loaded is not None and self._loaded[0] == key:
             return self._loaded[1]
         self.loads += 1
         loaded = prepare(
-            raw, gazetteer, corrections=corrections, accept_outside=frozenset(accept_outside)
+            raw,
+            gazetteer,
+            corrections=corrections,
+            accept_outside=frozenset(accept_outside),
+            excluded=frozenset(excluded),
         )
         self._loaded = (key, loaded)
         return loaded

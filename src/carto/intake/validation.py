@@ -27,6 +27,7 @@ from carto.fields import (
     FieldType,
     field_for_header,
     header_key,
+    parse_statut,
 )
 from carto.models import CATEGORIES, SCOPE_ALIASES, SCOPES, Issue, IssueSummary, Severity
 from carto.text import INSEE_RE, cell_text, fold_key, is_email, nfc, parse_number, web_address
@@ -407,6 +408,35 @@ def _check_date(check: _RowChecker, spec: Field, raw: str) -> str:
     return parsed.isoformat()
 
 
+def _check_lifecycle(check: _RowChecker, spec: Field, raw: str) -> str:
+    if not raw:
+        return ""
+    value = parse_statut(raw)
+    if value is None:
+        check.add(
+            "error",
+            spec.name,
+            raw,
+            "statut inconnu",
+            "valeurs acceptées : en cours, terminée, à vérifier (ou laissez vide)",
+        )
+        return ""
+    return value
+
+
+def _check_period(check: _RowChecker, row: dict[str, Any]) -> None:
+    """An initiative cannot end before it starts (both dates are ISO text once checked)."""
+    start, end = row.get("date_debut") or "", row.get("date_fin") or ""
+    if start and end and end < start:
+        check.add(
+            "error",
+            "date_fin",
+            check.texts["date_fin"],
+            f"la date de fin est avant la date de début ({check.texts['date_debut']})",
+            "vérifiez les deux dates : la fin est le dernier jour de l’initiative",
+        )
+
+
 def _check_insee(check: _RowChecker, spec: Field, raw: str) -> str:
     if not raw:
         return ""
@@ -506,6 +536,7 @@ _CHECKS: Mapping[FieldType, Callable[[_RowChecker, Field, str], Any]] = {
     "email": _check_email,
     "phone": _check_phone,
     "date": _check_date,
+    "lifecycle": _check_lifecycle,
 }
 # Advice for a required value left empty, when the field has none of its own.
 _TYPE_HINTS: Mapping[FieldType, str] = {"category": "valeurs acceptées : " + _CATEGORY_HELP}
@@ -609,6 +640,7 @@ def validate_table(
                 check.add("error", spec.name, "", spec.missing, hint)
             row[spec.name] = _CHECKS.get(spec.type, _keep)(check, spec, value)
         _check_pair(check, row)
+        _check_period(check, row)
         if has_place_column and not any(raw[c] for c in PLACE_COLUMNS):
             check.add(
                 "error",

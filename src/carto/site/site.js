@@ -1,15 +1,57 @@
-/* The static public site: filters, list, detail, URL; the map is driven through
+/* The static public site: filters, list, detail, news, URL; the map is driven through
  * window.cartoInitiatives (carto.map.markers). Initiative text is only ever set with
  * textContent. The filter rules are ports of carto.text.fold and carto.filters (FilterSpec,
- * clean_search_text, search_terms): the Python side prepares the folded search text of each
- * row, so only the query is folded here, with tables read from Python's unicodedata. */
+ * clean_search_text, search_terms, query_day) and of carto.timeline (is_ended, is_active_in):
+ * the Python side prepares the folded search text of each row, so only the query is folded
+ * here, with tables read from Python's unicodedata. « Ended » is judged on the visitor's day
+ * in France, as the dashboard does. */
 (function () {
   "use strict";
 
   var PARAMS = {categories: "categorie", arrondissements: "arrondissement",
-                communes: "commune", text: "q", selected: "id", embed: "embed"};
+                communes: "commune", text: "q", selected: "id", embed: "embed",
+                start: "du", end: "au", ended: "terminees"};
+  var YES = ["1", "oui", "true"];  // carto.filters._YES
 
-  function makeCore(D) {
+  // --- days, as carto.timeline.parse_day reads them (ISO text) ---------------------------------
+
+  function pad(n, width) { var s = String(n); while (s.length < width) { s = "0" + s; } return s; }
+
+  function isoDay(y, m, d) {
+    return y < 1 || y > 9999 ? null : pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2);
+  }
+
+  function isLeap(y) { return y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0); }
+
+  function monthDays(y, m) { return [31, isLeap(y) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]; }
+
+  // carto.timeline.parse_day: a real day written YYYY-MM-DD, nothing else.
+  function fromIsoDay(text) {
+    var m = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(text);
+    if (!m) { return null; }
+    var y = +m[1], mo = +m[2], d = +m[3];
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > monthDays(y, mo)) { return null; }
+    return isoDay(y, mo, d);
+  }
+
+  // Today in France (carto.timeline.local_today), as ISO text.
+  function franceToday() {
+    try {
+      var parts = {};
+      new Intl.DateTimeFormat("en-GB", {timeZone: "Europe/Paris", year: "numeric",
+                                         month: "2-digit", day: "2-digit"})
+        .formatToParts(new Date()).forEach(function (p) { parts[p.type] = p.value; });
+      return isoDay(+parts.year, +parts.month, +parts.day);
+    } catch (e) {
+      var now = new Date();
+      return isoDay(now.getFullYear(), now.getMonth() + 1, now.getDate());
+    }
+  }
+
+  function makeCore(D, options) {
+    options = options || {};
+    var today = options.today || franceToday();
+    var time = D.time || {ended: "terminee", labels: {}};
     var F = D.fold;
     var spaces = new Set(F.spaces);
     var ligatures = F.ligatures;
@@ -57,6 +99,34 @@
     }
 
     function codePoints(text) { return Array.from(text); }
+
+    // Python's str.strip(): Unicode whitespace (str.isspace) at both ends.
+    function strip(text) {
+      var chars = codePoints(text), a = 0, b = chars.length;
+      while (a < b && spaces.has(chars[a].codePointAt(0))) { a++; }
+      while (b > a && spaces.has(chars[b - 1].codePointAt(0))) { b--; }
+      return chars.slice(a, b).join("");
+    }
+
+    // carto.filters.query_day: a day from a link, null when absent or not a real ISO day.
+    function queryDay(text) {
+      text = strip(String(text));
+      return codePoints(text).length === 10 ? fromIsoDay(text) : null;
+    }
+
+    // carto.timeline.is_ended / is_active_in, on the stored text (ISO days compare as text).
+    function isEnded(r) { return r.statut === time.ended || (r.fin !== "" && r.fin < today); }
+
+    function activeIn(r, start, end) {
+      if (r.debut && end !== null && r.debut > end) { return false; }
+      return !(r.fin && start !== null && r.fin < start);
+    }
+
+    // carto.timeline.statut_label
+    function statusLabel(r) {
+      if (isEnded(r)) { return time.labels[time.ended] || ""; }
+      return Object.prototype.hasOwnProperty.call(time.labels, r.statut) ? time.labels[r.statut] : "";
+    }
 
     // carto.filters.clean_search_text
     function cleanSearchText(text, limit) {
@@ -106,13 +176,29 @@
         });
         return out;
       }
-      var text = params.getAll(PARAMS.text);
-      return {
+      function first(name) {
+        var all = params.getAll(name);
+        return all.length ? String(all[0]) : "";
+      }
+      return withPeriod({
         categories: values(PARAMS.categories, known.categories),
         arrondissements: values(PARAMS.arrondissements, known.arrondissements),
         communes: values(PARAMS.communes, known.communes),
-        text: cleanSearchText(text.length ? text[0] : "")
-      };
+        text: cleanSearchText(first(PARAMS.text)),
+        start: queryDay(first(PARAMS.start)),
+        end: queryDay(first(PARAMS.end)),
+        showEnded: YES.indexOf(strip(first(PARAMS.ended)).toLowerCase()) >= 0
+      });
+    }
+
+    // FilterSpec.__post_init__: a period given the wrong way round is put right.
+    function withPeriod(spec) {
+      if (spec.start !== null && spec.end !== null && spec.start > spec.end) {
+        var start = spec.end;
+        spec.end = spec.start;
+        spec.start = start;
+      }
+      return spec;
     }
 
     function anyIn(codes, wanted) {
@@ -134,6 +220,12 @@
       if (spec.communes.length && skip !== "communes") {
         var m = new Set(spec.communes);
         out.push(function (r) { return anyIn(r.com, m); });
+      }
+      if (spec.start !== null || spec.end !== null) {
+        out.push(function (r) { return activeIn(r, spec.start, spec.end); });
+      }
+      if (!spec.showEnded) {
+        out.push(function (r) { return !isEnded(r); });
       }
       var terms = searchTerms(spec.text);
       if (terms.length) {
@@ -169,11 +261,18 @@
 
     function isEmpty(spec) {
       return !(spec.categories.length || spec.arrondissements.length ||
-               spec.communes.length || spec.text);
+               spec.communes.length || spec.text || spec.start || spec.end || spec.showEnded);
+    }
+
+    // carto.ui.map_view.hidden_ended_count: the ended initiatives the view leaves out.
+    function hiddenEnded(spec) {
+      return spec.showEnded ? 0 : D.rows.filter(isEnded).length;
     }
 
     return {fold: fold, cleanSearchText: cleanSearchText, searchTerms: searchTerms,
-            fromQuery: fromQuery, filterRows: filterRows, facets: facets, isEmpty: isEmpty};
+            fromQuery: fromQuery, withPeriod: withPeriod, queryDay: queryDay,
+            filterRows: filterRows, facets: facets, isEmpty: isEmpty, isEnded: isEnded,
+            statusLabel: statusLabel, hiddenEnded: hiddenEnded, today: today};
   }
 
   if (typeof module !== "undefined" && module.exports) {
@@ -224,15 +323,27 @@
       });
     });
     $("q").value = spec.text;
+    $("du").value = spec.start || "";
+    $("au").value = spec.end || "";
+    $("terminees").checked = spec.showEnded;
+    ["du", "au", "terminees"].forEach(function (id) {
+      $(id).addEventListener("change", onFilterChange);
+    });
   }
 
   function readFilters() {
-    var next = {text: core.cleanSearchText($("q").value)};
+    var next = {
+      text: core.cleanSearchText($("q").value),
+      // A date field gives "" or a day; query_day's rules all the same.
+      start: core.queryDay($("du").value),
+      end: core.queryDay($("au").value),
+      showEnded: $("terminees").checked
+    };
     groups.forEach(function (g) {
       next[g.field] = g.options.filter(function (o) { return g.inputs[o.code].checked; })
         .map(function (o) { return o.code; });
     });
-    return next;
+    return core.withPeriod(next);
   }
 
   function updateUrl() {
@@ -242,6 +353,9 @@
       spec[g.field].forEach(function (v) { p.append(PARAMS[g.field], v); });
     });
     if (spec.text) { p.set(PARAMS.text, spec.text); }
+    if (spec.start) { p.set(PARAMS.start, spec.start); }
+    if (spec.end) { p.set(PARAMS.end, spec.end); }
+    if (spec.showEnded) { p.set(PARAMS.ended, "1"); }
     if (selected) { p.set(PARAMS.selected, selected); }
     var query = p.toString();
     try {
@@ -275,6 +389,7 @@
       b.textContent = r.nom || r.id;
       b.addEventListener("click", function () { choose(r.id, "list"); });
       h.appendChild(b);
+      if (r.nouveau) { h.appendChild(document.createTextNode(" ")); h.appendChild(newBadge()); }
       li.appendChild(h);
       var meta = document.createElement("p");
       meta.className = "item-meta";
@@ -285,6 +400,7 @@
       meta.appendChild(sw);
       var place = r.portee !== "Commune" && r.zone ? r.zone : r.commune;
       var bits = [r.categorieLabel, place].filter(Boolean);
+      if (core.isEnded(r)) { bits.push(core.statusLabel(r)); }
       if (!r.placed) { bits.push("sans position sur la carte"); }
       meta.appendChild(document.createTextNode(bits.join(" · ")));
       li.appendChild(meta);
@@ -295,6 +411,25 @@
       ? plural(n, "initiative", "initiatives")
       : plural(n, "initiative affichée", "initiatives affichées") + " sur " + total;
     $("vide").hidden = n > 0;
+    // The dashboard's words (carto.ui.map_view.shown_caption, empty_result_notice).
+    var hidden = core.hiddenEnded(spec);
+    $("masquees").hidden = !hidden;
+    $("masquees").textContent = hidden ? (hidden === 1
+      ? "1 initiative terminée n'est pas affichée"
+      : hidden + " initiatives terminées ne sont pas affichées") +
+      (embed ? "." : " (filtre « Afficher aussi les initiatives terminées »).") : "";
+    $("vide-terminees").textContent = hidden ? (hidden === 1
+      ? "1 initiative terminée est masquée"
+      : hidden + " initiatives terminées sont masquées") +
+      (embed ? "." : " : cochez « Afficher aussi les initiatives terminées » dans les filtres " +
+       "pour les voir.") : "";
+  }
+
+  function newBadge() {
+    var badge = document.createElement("span");
+    badge.className = "badge-new";
+    badge.textContent = "Nouveau";
+    return badge;
   }
 
   function placedIds(rows) {
@@ -303,7 +438,8 @@
 
   function showOnMap(fit) {
     if (!api) { return; }
-    api.show(core.isEmpty(spec) ? null : placedIds(shown), {fit: fit});
+    // Every initiative (null) only when none is left out: ended ones are hidden by default.
+    api.show(shown.length === D.rows.length ? null : placedIds(shown), {fit: fit});
   }
 
   function render(fit) {
@@ -324,11 +460,21 @@
     var r = selected ? byId.get(selected) : null;
     if (!r) { box.hidden = true; return; }
     $("detail-nom").textContent = r.nom || r.id;
+    $("detail-badges").textContent = "";
+    if (r.nouveau) { $("detail-badges").appendChild(newBadge()); }
+    $("detail-badges").hidden = !r.nouveau;
     $("detail-description").textContent = r.description;
     $("detail-description").hidden = !r.description;
     var dl = $("detail-lignes");
     dl.textContent = "";
-    r.details.forEach(function (line) {
+    // carto.display.detail_lines with `today`: « Statut » after « Période », before the check
+    // and the source; it depends on the visitor's day, so it is written here.
+    var lines = r.details.slice(), status = core.statusLabel(r);
+    if (status) {
+      var at = lines.findIndex(function (l) { return l[0] === "Vérifiée le" || l[0] === "Source"; });
+      lines.splice(at < 0 ? lines.length : at, 0, ["Statut", status, null]);
+    }
+    lines.forEach(function (line) {
       var dt = document.createElement("dt");
       dt.textContent = line[0];
       var dd = document.createElement("dd");
@@ -390,7 +536,46 @@
       g.options.forEach(function (o) { g.inputs[o.code].checked = false; });
     });
     $("q").value = "";
+    $("du").value = "";
+    $("au").value = "";
+    $("terminees").checked = false;
     onFilterChange();
+  }
+
+  // « Nouveautés »: the latest publication, the earlier ones folded (carto.timeline.lines_fr).
+  function newsEntry(entry, level) {
+    var box = document.createElement("article");
+    box.className = "news-entry";
+    var h = document.createElement(level);
+    h.textContent = entry.title + " (version " + entry.number + ")";
+    box.appendChild(h);
+    if (entry.note) {
+      var note = document.createElement("p");
+      note.className = "news-note";
+      note.textContent = "Note : " + entry.note;
+      box.appendChild(note);
+    }
+    var ul = document.createElement("ul");
+    entry.lines.forEach(function (text) {
+      var li = document.createElement("li");
+      li.textContent = text;
+      ul.appendChild(li);
+    });
+    box.appendChild(ul);
+    return box;
+  }
+
+  function renderNews() {
+    var news = D.news || [];
+    $("nouveautes").hidden = !news.length;
+    $("lien-nouveautes").hidden = !news.length;
+    if (!news.length) { return; }
+    $("nouveautes-derniere").appendChild(newsEntry(news[0], "h3"));
+    var older = news.slice(1);
+    $("nouveautes-anciennes").hidden = !older.length;
+    $("nouveautes-anciennes").querySelector("summary").textContent =
+      "Publications précédentes (" + older.length + ")";
+    older.forEach(function (entry) { $("nouveautes-liste").appendChild(newsEntry(entry, "h3")); });
   }
 
   function leafletMap() {
@@ -427,6 +612,7 @@
     }
     render(false);
     renderDetail();
+    renderNews();
     var timer = null;
     $("q").addEventListener("input", function () {
       clearTimeout(timer);

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -19,8 +18,14 @@ from carto.auth import Editor
 from carto.display import md_escape
 from carto.errors import CartoError, ConflictError, ReadError, SheetError
 from carto.gazetteer import Gazetteer
-from carto.geocoding import outside_departement_rows
-from carto.intake.pipeline import LoadedTable
+from carto.geocoding import (
+    GEOCODE_STATUS_LABELS,
+    OUTSIDE_DEPARTEMENT,
+    SPELLING_CORRECTED,
+    geocode_summary,
+    outside_departement_rows,
+)
+from carto.intake.pipeline import EDITOR_CHOICE, LoadedTable
 from carto.intake.reading import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_ROWS,
@@ -29,12 +34,23 @@ from carto.intake.reading import (
 )
 from carto.intake.session import ImportSession, file_digest
 from carto.models import Issue
-from carto.publishing.modes import IMPORT_MODES, PublishMode, import_mode_text
+from carto.publishing.modes import (
+    IMPORT_MODES,
+    REMOVAL_CONFIRMATION_TEXT,
+    PublishMode,
+    import_mode_text,
+)
 from carto.publishing.plan import ImportPlan, publish_plan
 from carto.publishing.storage import Store
 from carto.ui import embed
+from carto.ui.readable import STYLE, change_cards, issue_cards, row_cards
 
 TABLE_LIMIT = 1_000
+# Issue codes shown as notes rather than problems: what was corrected or chosen, said openly.
+NOTES = (EDITOR_CHOICE, SPELLING_CORRECTED)
+# Lines shown one by one in the report (each with its cards, choices and « Exclure »); the
+# others are counted, and all are in the full table below it.
+ROW_CARD_LIMIT = 100
 KEEP_AS_IS = "— laisser tel quel —"
 # st.session_state keys: the upload's ImportSession, its upload id, the editor's choices.
 IMPORT_SESSION = "import_session"
@@ -56,6 +72,8 @@ class FileChoices:
     corrections: dict[int, str] = field(default_factory=dict)
     # Lines whose point outside the département the editor chose to keep.
     outside: frozenset[int] = frozenset()
+    # Lines the editor left out of the import.
+    excluded: frozenset[int] = frozenset()
     mode: PublishMode = IMPORT_MODES[0]
     # The version online when the review was first shown (None: nothing published yet):
     # publishing is refused if another one was published since, instead of overwriting it.
@@ -85,6 +103,7 @@ class FileChoices:
 
 
 def issues_frame(issues: Sequence[Issue]) -> pd.DataFrame:
+    """The whole report as a table, to sort or download (the cards above it are for reading)."""
     return pd.DataFrame(
         {
             "Gravité": ["Erreur" if i.severity == "error" else "Avertissement" for i in issues],
@@ -136,17 +155,72 @@ def _read_summary(raw: RawTable) -> str:
     return f"format {raw.format.upper()}, {how}, {raw.rows_read} ligne(s) de données"
 
 
-def _validation_report(loaded: LoadedTable, choices: FileChoices) -> None:
-    """Counts, every issue, and a preview of the rows with their geocoding."""
-    st.subheader("Rapport de validation", anchor=False)
-    statuses = loaded.table["geocode_status"].value_counts().to_dict() if len(loaded.table) else {}
-    st.markdown(
-        f"{len(loaded.table)} initiative(s) ; géocodage : "
-        + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
-        + f" ; **{len(loaded.errors)} erreur(s)**, {len(loaded.warnings)} avertissement(s)."
+def _summary(loaded: LoadedTable) -> str:
+    """« 20 initiative(s) ; communes : 19 reconnue(s), 1 introuvable(s) ; 1 erreur(s)… »."""
+    table = loaded.table
+    counts = table["geocode_status"].value_counts().to_dict() if len(table) else {}
+    notes = sum(1 for i in loaded.warnings if i.code in NOTES)
+    text = (
+        f"{len(table)} initiative(s) ; communes : "
+        f"{geocode_summary({str(k): int(v) for k, v in counts.items()})} ; "
+        f"**{len(loaded.errors)} erreur(s)**, {len(loaded.warnings) - notes} avertissement(s)"
+        + (f", {notes} note(s) (commune corrigée ou choisie)." if notes else ".")
     )
+    if loaded.excluded:
+        text += f" {len(loaded.excluded)} ligne(s) exclue(s) de l'import."
+    return text
+
+
+def _by_row(issues: Sequence[Issue]) -> dict[int | None, list[Issue]]:
+    rows: dict[int | None, list[Issue]] = {}
+    for issue in issues:
+        rows.setdefault(issue.row, []).append(issue)
+    return rows
+
+
+def _validation_report(loaded: LoadedTable, gaz: Gazetteer, choices: FileChoices) -> None:
+    """Counts, then each line with a problem: its messages, the commune to choose, « Exclure »;
+    the full report as a table, and a preview of the rows with their geocoding."""
+    st.subheader("Rapport de validation", anchor=False)
+    st.markdown(STYLE, unsafe_allow_html=True)
+    st.markdown(_summary(loaded))
+    rows = _by_row(loaded.issues)
+    if None in rows:
+        st.markdown(issue_cards(rows.pop(None), notes=NOTES), unsafe_allow_html=True)
+    lines = sorted(r for r in rows if r is not None)
+    picked = dict(choices.corrections)
+    excluded: set[int] = set()  # lines whose « Exclure » box is ticked in this run
+    for line in lines[:ROW_CARD_LIMIT]:
+        issues = rows[line]
+        st.markdown(issue_cards(issues, notes=NOTES), unsafe_allow_html=True)
+        _commune_choice(line, issues, gaz, choices, picked)
+        if st.checkbox(
+            f"Exclure la ligne {line} de l'import",
+            value=False,
+            key=choices.key(f"exclude:{line}"),
+            help="La ligne n'est ni vérifiée ni publiée ; le fichier n'est pas modifié.",
+        ):
+            excluded.add(line)
+    if len(lines) > ROW_CARD_LIMIT:
+        st.caption(
+            f"{len(lines) - ROW_CARD_LIMIT} autre(s) ligne(s) ont des remarques : voir le "
+            "tableau complet ci-dessous, et corrigez-les dans le fichier."
+        )
+    offered = [line for line in lines[:ROW_CARD_LIMIT] if _failed_commune(rows[line])]
+    if offered and st.button("Appliquer les corrections", disabled=picked == choices.corrections):
+        choices.corrections = picked
+        st.rerun()
+    _excluded_lines(loaded, choices, excluded)
     if loaded.issues:
-        st.dataframe(choices.report_frame(loaded.issues), hide_index=True, width="stretch")
+        with st.expander("Rapport complet sous forme de tableau (à trier ou télécharger)"):
+            frame = choices.report_frame(loaded.issues)
+            st.dataframe(frame, hide_index=True, width="stretch")
+            st.download_button(
+                "Télécharger le rapport (CSV)",
+                frame.to_csv(index=False, sep=";").encode("utf-8-sig"),
+                file_name="rapport-import.csv",
+                mime="text/csv",
+            )
     if not len(loaded.table):
         return
     with st.expander("Aperçu des initiatives lues, avec leur géocodage"):
@@ -160,13 +234,47 @@ def _validation_report(loaded: LoadedTable, choices: FileChoices) -> None:
                     "Nom": t["nom"].astype(str),
                     "Commune": t["commune"].fillna("").astype(str),
                     "Arrondissement": t["arrondissement"].fillna("").astype(str),
-                    "Géocodage": t["geocode_status"].fillna("").astype(str),
-                    "Score": t["geocode_score"].astype(float).round(2),
+                    "Lieu": t["geocode_status"].map(_STATUS_TEXT).fillna(""),
                 }
             ),
             hide_index=True,
             width="stretch",
         )
+
+
+_STATUS_TEXT = {status: one for status, (one, _) in GEOCODE_STATUS_LABELS.items()}
+
+
+def _excluded_lines(loaded: LoadedTable, choices: FileChoices, excluded: set[int]) -> None:
+    """The lines left out, each with a box to take it back; applies a change at once."""
+    shown = set(loaded.excluded) | set(choices.excluded)
+    kept_out = set(excluded)
+    if shown:
+        st.markdown("**Lignes exclues de l'import** — décochez pour les reprendre :")
+        for line in sorted(shown):
+            if st.checkbox(
+                f"Ligne {line} exclue",
+                value=True,
+                key=choices.key(f"excluded:{line}"),
+            ):
+                kept_out.add(line)
+    if frozenset(kept_out) != choices.excluded:
+        choices.excluded = frozenset(kept_out)
+        for line in kept_out:
+            # The line's own box is gone with its issues; it starts unticked if taken back.
+            st.session_state.pop(choices.key(f"exclude:{line}"), None)
+        st.rerun()
+
+
+def _failed_commune(issues: Sequence[Issue]) -> Issue | None:
+    """The line's « commune not found » error, or its note of a commune the editor chose."""
+    for issue in issues:
+        if issue.column != "commune" or not issue.value:
+            continue
+        chosen = issue.code == EDITOR_CHOICE
+        if chosen or (issue.severity == "error" and issue.code != OUTSIDE_DEPARTEMENT):
+            return issue
+    return None
 
 
 def _read_upload(session: ImportSession) -> RawTable | None:
@@ -200,32 +308,39 @@ def _read_upload(session: ImportSession) -> RawTable | None:
         return None
 
 
-def _commune_corrections(loaded: LoadedTable, gaz: Gazetteer, choices: FileChoices) -> None:
-    """Let the editor pick a commune for each row whose commune was not found."""
-    failed = [i for i in loaded.errors if i.column == "commune" and i.row is not None and i.value]
-    if not failed and not choices.corrections:
+def _commune_choice(
+    line: int, issues: Sequence[Issue], gaz: Gazetteer, choices: FileChoices, picked: dict[int, str]
+) -> None:
+    """A commune to pick for a line whose commune was not found; stays shown once applied."""
+    issue = _failed_commune(issues)
+    if issue is None:
         return
-    st.markdown("**Communes non reconnues** — choisissez la bonne commune :")
-    picked = dict(choices.corrections)
-    for issue in failed:
-        candidates = gaz.suggest(issue.value or "", limit=5)
-        options = [KEEP_AS_IS] + [c.commune.code_insee for c in candidates]
-        names = {KEEP_AS_IS: KEEP_AS_IS} | {
-            c.commune.code_insee: f"{c.commune.nom} ({c.commune.code_insee}, "
-            f"{round(c.score * 100)} %)"
-            for c in candidates
-        }
-        choice = st.selectbox(
-            f"Ligne {issue.row} : « {md_escape(issue.value)} »",
-            options,
-            format_func=names.__getitem__,
-            key=choices.key(f"fix:{issue.row}"),
-        )
-        if choice and choice != KEEP_AS_IS and issue.row is not None:
-            picked[issue.row] = choice
-    if st.button("Appliquer les corrections", disabled=not picked):
-        choices.corrections = picked
-        st.rerun()
+    candidates = gaz.suggest(issue.value or "", limit=5)
+    options = [KEEP_AS_IS] + [c.commune.code_insee for c in candidates]
+    chosen = choices.corrections.get(line)
+    if chosen and chosen not in options:
+        options.append(chosen)
+    names = {KEEP_AS_IS: KEEP_AS_IS} | {
+        c.commune.code_insee: f"{c.commune.nom} ({c.commune.code_insee}, "
+        f"ressemblance {round(c.score * 100)} %)"
+        for c in candidates
+    }
+    if chosen and chosen not in names:
+        commune = gaz.by_insee(chosen)
+        names[chosen] = f"{commune.nom} ({chosen})" if commune else chosen
+    key = choices.key(f"fix:{line}")
+    if chosen and key not in st.session_state:
+        st.session_state[key] = chosen
+    choice = st.selectbox(
+        f"Ligne {line} : commune à retenir pour « {md_escape(issue.value)} »",
+        options,
+        format_func=names.__getitem__,
+        key=key,
+    )
+    if choice and choice != KEEP_AS_IS:
+        picked[line] = choice
+    else:
+        picked.pop(line, None)
 
 
 def _outside_confirmations(loaded: LoadedTable, choices: FileChoices) -> None:
@@ -248,12 +363,6 @@ def _outside_confirmations(loaded: LoadedTable, choices: FileChoices) -> None:
         st.rerun()
 
 
-def _review_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """At most TABLE_LIMIT rows of a review list, as text (nom, commune, catégorie)."""
-    frame = pd.DataFrame(rows[:TABLE_LIMIT], columns=["nom", "commune", "categorie"])
-    return frame.fillna("").astype(str)
-
-
 def _review(plan: ImportPlan) -> None:
     diff = plan.diff
     if plan.conflicts:
@@ -261,7 +370,7 @@ def _review(plan: ImportPlan) -> None:
             f"{len(plan.conflicts)} conflit(s) d'identifiant : rien ne peut être publié tant "
             "qu'ils ne sont pas corrigés dans le fichier."
         )
-        st.dataframe(issues_frame(plan.conflicts), hide_index=True, width="stretch")
+        st.markdown(issue_cards(plan.conflicts), unsafe_allow_html=True)
     base = f"version {plan.base.number}" if plan.base else "aucune version publiée"
     st.markdown(f"**Comparaison avec la version en ligne** ({base})")
     cols = st.columns(4)
@@ -271,18 +380,36 @@ def _review(plan: ImportPlan) -> None:
     cols[3].metric("Inchangées", diff.unchanged)
     if diff.added:
         with st.expander(f"{diff.added_count} initiative(s) ajoutée(s)"):
-            st.dataframe(_review_rows(diff.added), hide_index=True)
+            st.markdown(row_cards(diff.added[:TABLE_LIMIT]), unsafe_allow_html=True)
     if diff.changed:
         with st.expander(f"{diff.changed_count} initiative(s) modifiée(s)", expanded=True):
-            rows = [
-                {"Initiative": ch.nom, "Champ": f.column, "Avant": str(f.old), "Après": str(f.new)}
-                for ch in diff.changed[:TABLE_LIMIT]
-                for f in ch.fields
-            ]
-            st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True)
+            st.caption("Mots retirés barrés, mots ajoutés soulignés.")
+            st.markdown(
+                change_cards(diff.changed[:TABLE_LIMIT], lines=plan.file_lines),
+                unsafe_allow_html=True,
+            )
     if diff.removed:
         with st.expander(f"{diff.removed_count} initiative(s) retirée(s)", expanded=True):
-            st.dataframe(_review_rows(diff.removed), hide_index=True)
+            st.markdown(row_cards(diff.removed[:TABLE_LIMIT]), unsafe_allow_html=True)
+    shown = max(diff.added_count, diff.changed_count, diff.removed_count)
+    if shown > TABLE_LIMIT:
+        st.caption(f"Listes limitées aux {TABLE_LIMIT} premières initiatives.")
+
+
+def _removal_confirmed(plan: ImportPlan, choices: FileChoices) -> bool:
+    """The second confirmation of a publication that removes many initiatives."""
+    if not plan.needs_removal_confirmation:
+        return True
+    st.warning(
+        f"Attention : cette publication retirerait **{plan.diff.removed_count} initiative(s) "
+        f"sur les {plan.published_count} publiées** (plus de "
+        f"{REMOVAL_CONFIRMATION_TEXT}). Le mode « Fusionner » garde les initiatives "
+        "absentes du fichier."
+    )
+    return st.checkbox(
+        f"{plan.removal_confirmation_text}.",
+        key=choices.key(f"removals:{plan.diff.removed_count}:{plan.published_count}"),
+    )
 
 
 def import_flow(store: Store, gaz: Gazetteer, *, editor: Editor) -> None:
@@ -313,11 +440,14 @@ def import_flow(store: Store, gaz: Gazetteer, *, editor: Editor) -> None:
         )
         return
     loaded = session.loaded(
-        gaz, sheet=raw.sheet, corrections=choices.corrections, accept_outside=choices.outside
+        gaz,
+        sheet=raw.sheet,
+        corrections=choices.corrections,
+        accept_outside=choices.outside,
+        excluded=choices.excluded,
     )
-    _validation_report(loaded, choices)
-    # Likely duplicates (same name and commune) are warnings of the schema check above.
-    _commune_corrections(loaded, gaz, choices)
+    # Likely duplicates (same name and commune) are warnings of the schema check below.
+    _validation_report(loaded, gaz, choices)
     _outside_confirmations(loaded, choices)
     if not loaded.ok:
         st.error("Corrigez les erreurs (dans le fichier ou ci-dessus) : rien ne peut être publié.")
@@ -339,9 +469,18 @@ def import_flow(store: Store, gaz: Gazetteer, *, editor: Editor) -> None:
         f"Je confirme la publication de {len(plan.result)} initiative(s) sur la carte publique.",
         key=choices.key("confirm"),
     )
-    if st.button("Publier", type="primary", disabled=not (confirmed and plan.publishable)):
+    removals = _removal_confirmed(plan, choices)
+    if st.button(
+        "Publier", type="primary", disabled=not (confirmed and removals and plan.publishable)
+    ):
         try:
-            info = publish_plan(plan, store, author=editor.name, note=note)
+            info = publish_plan(
+                plan,
+                store,
+                author=editor.name,
+                note=note,
+                confirmed_removals=plan.diff.removed_count if removals else None,
+            )
         except ConflictError as exc:
             st.error(str(exc))
             st.button("Comparer avec la nouvelle version en ligne", on_click=choices.unpin_base)

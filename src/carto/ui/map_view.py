@@ -6,13 +6,15 @@ import hashlib
 import re
 from collections.abc import Callable, Collection, Hashable, Mapping
 from contextlib import suppress
+from datetime import date
 from functools import partial
+from typing import TypeVar
 
 import pandas as pd
 import streamlit as st
 from streamlit import dataframe_util
 
-from carto import zones
+from carto import timeline, zones
 from carto.config import Settings
 from carto.display import detail_lines, detail_markdown, md_escape
 from carto.exports import EXPORT_FORMATS, MEDIA_TYPES, export_filename, export_table
@@ -22,11 +24,13 @@ from carto.map import basemap
 from carto.map.assets import LABELS_FILE, outlines_url
 from carto.map.markers import marker_payload, script_json
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS
-from carto.publishing.storage import VersionInfo
+from carto.publishing.storage import Store, VersionInfo
 from carto.ui import caches, map_frame, selection
 from carto.ui.errors import log_lasting_problem, logger
 from carto.ui.routes import marker_url
 from carto.ui.selection import Selection
+
+V = TypeVar("V")
 
 TABLE_LIMIT = 1_000
 MAP_HEIGHT = 560
@@ -61,7 +65,25 @@ _SCROLL_INTO_VIEW = """
     setTimeout(check, 50);
 })();
 """.replace("DETAIL_KEY", DETAIL_KEY)
-FILTER_KEYS = ("f_categories", "f_arrondissements", "f_communes", "f_text")
+FILTER_KEYS = (
+    "f_categories",
+    "f_arrondissements",
+    "f_communes",
+    "f_text",
+    "f_start",
+    "f_end",
+    "f_ended",
+)
+# The empty value of each filter widget (what « Réinitialiser les filtres » puts back).
+_FILTER_DEFAULTS: dict[str, object] = {
+    "f_text": "",
+    "f_start": None,
+    "f_end": None,
+    "f_ended": False,
+}
+# Publications listed in « Nouveautés » before « Publications précédentes ».
+NEWS_SHOWN = 3
+NEWS_OLDER_SHOWN = 12
 
 
 # Streamlit's own controls say English things (its index.html and its labels are fixed; no
@@ -97,6 +119,29 @@ _FRENCH_CHROME_JS = """
             var french = words[label] ||
                 (label.indexOf("Remove ") === 0 ? "Retirer " + label.slice(7) : null);
             if (french) { el.setAttribute("aria-label", french); }
+        });
+        // The date fields of the period filter (react-aria segments) speak English: « dd mm
+        // yyyy », « day, … », « Empty », and the help buttons « Help for … ».
+        var parts = {day: ["jour", "jj"], month: ["mois", "mm"], year: ["année", "aaaa"]};
+        document.querySelectorAll('[data-testid="stDateInput"] [role="spinbutton"]')
+            .forEach(function (el) {
+                var part = parts[el.getAttribute("data-type")];
+                if (!part) { return; }
+                var label = el.getAttribute("aria-label") || "";
+                var english = label.match(/^(day|month|year), (.*)$/);
+                if (english) { el.setAttribute("aria-label", part[0] + ", " + english[2]); }
+                if (el.getAttribute("aria-valuetext") === "Empty") {
+                    el.setAttribute("aria-valuetext", "vide");
+                }
+                var text = el.firstChild;
+                if (el.getAttribute("data-placeholder") === "true" && text &&
+                        text.nodeType === 3 && /^[dmy]+$/.test(text.nodeValue) &&
+                        text.nodeValue !== part[1]) {
+                    text.nodeValue = part[1];
+                }
+            });
+        document.querySelectorAll('button[aria-label^="Help for "]').forEach(function (el) {
+            el.setAttribute("aria-label", "Aide : " + el.getAttribute("aria-label").slice(9));
         });
         // A table wider than a phone scrolls sideways: the keyboard must reach it too.
         document.querySelectorAll('[data-testid="stTable"] > div').forEach(function (box) {
@@ -223,6 +268,9 @@ def sidebar_filters(
         st.session_state["f_arrondissements"] = list(spec.arrondissements)
         st.session_state["f_communes"] = list(spec.communes)
         st.session_state["f_text"] = spec.text
+        st.session_state["f_start"] = spec.start
+        st.session_state["f_end"] = spec.end
+        st.session_state["f_ended"] = spec.show_ended
         st.session_state["filters_initialised"] = True
 
     slugs = [c.slug for c in CATEGORIES]
@@ -233,6 +281,9 @@ def sidebar_filters(
         ("f_categories", "Catégories", lambda v: v == _choices(v, slugs), []),
         ("f_arrondissements", "Arrondissements", lambda v: v == _choices(v, arr_names), []),
         ("f_communes", "Communes", lambda v: v == _choices(v, commune_names), []),
+        ("f_start", "Actives à partir du", _is_day, None),
+        ("f_end", "Actives jusqu'au", _is_day, None),
+        ("f_ended", "Afficher aussi les initiatives terminées", _is_flag, False),
     ]
     reset = [
         label for key, label, valid, default in checks if _reset_if_invalid(key, valid, default)
@@ -253,6 +304,9 @@ def sidebar_filters(
         arrondissements=tuple(st.session_state.get("f_arrondissements", [])),
         communes=tuple(st.session_state.get("f_communes", [])),
         text=st.session_state.get("f_text", ""),
+        start=st.session_state.get("f_start"),
+        end=st.session_state.get("f_end"),
+        show_ended=bool(st.session_state.get("f_ended", False)),
     )
     columns = ("categorie", "arrondissement_code")
     counts = (
@@ -293,25 +347,97 @@ def sidebar_filters(
             placeholder="Toutes",
             select_all=False,
         )
+        start, end, show_ended = _time_filters()
         st.button("Réinitialiser les filtres", on_click=_reset_filters)
     return FilterSpec(
         categories=tuple(_choices(categories, slugs)),
         arrondissements=tuple(_choices(arrondissements, arr_names)),
         communes=tuple(_choices(communes, commune_names)),
         text=text if isinstance(text, str) else "",
+        start=start,
+        end=end,
+        show_ended=show_ended,
     )
 
 
-def empty_result_notice() -> None:
+def _is_day(value: object) -> bool:
+    return value is None or (
+        isinstance(value, date) and date(1900, 1, 1) <= value <= date(2200, 1, 1)
+    )
+
+
+def _is_flag(value: object) -> bool:
+    return isinstance(value, bool)
+
+
+# The range a visitor can pick a period in (Streamlit's default is ten years around today).
+_PERIOD_MIN = date(2000, 1, 1)
+_PERIOD_MAX = date(2100, 12, 31)
+
+
+def _time_filters() -> tuple[date | None, date | None, bool]:
+    """The period (two optional days) and « Afficher aussi les initiatives terminées »."""
+    # Without a value in the session, st.date_input would start at today: empty it is.
+    for key in ("f_start", "f_end", "f_ended"):
+        st.session_state.setdefault(key, _FILTER_DEFAULTS[key])
+    st.markdown("**Période**")
+    st.caption(
+        "Les initiatives actives pendant la période choisie. Sans date de début ou de fin "
+        "connue, une initiative compte comme active depuis toujours ou jusqu'à aujourd'hui."
+    )
+    start = st.date_input(
+        "Actives à partir du",
+        key="f_start",
+        min_value=_PERIOD_MIN,
+        max_value=_PERIOD_MAX,
+        format="DD/MM/YYYY",
+        help="Laissez vide pour ne pas limiter le début de la période.",
+    )
+    end = st.date_input(
+        "Actives jusqu'au",
+        key="f_end",
+        min_value=_PERIOD_MIN,
+        max_value=_PERIOD_MAX,
+        format="DD/MM/YYYY",
+        help="Laissez vide pour ne pas limiter la fin de la période.",
+    )
+    show_ended = st.checkbox(
+        "Afficher aussi les initiatives terminées",
+        key="f_ended",
+        help="Une initiative est terminée quand son statut le dit ou que sa date de fin est "
+        "passée. Elles sont masquées par défaut.",
+    )
+    return (
+        start if isinstance(start, date) else None,
+        end if isinstance(end, date) else None,
+        show_ended is True,
+    )
+
+
+def empty_result_notice(hidden_ended: int = 0) -> None:
     """What a view with no initiative says, with a way back to all of them."""
     st.warning("Aucune initiative ne correspond à ces filtres.")
+    if hidden_ended:
+        st.info(
+            _count(
+                hidden_ended,
+                "initiative terminée est masquée",
+                "initiatives terminées sont masquées",
+            )
+            + " : cochez « Afficher aussi les initiatives terminées » dans les filtres "
+            "pour les voir."
+        )
     st.button("Réinitialiser les filtres", on_click=_reset_filters, key="reset_empty_result")
 
 
 def _reset_filters() -> None:
     for key in FILTER_KEYS:
-        st.session_state[key] = "" if key == "f_text" else []
+        st.session_state[key] = _FILTER_DEFAULTS.get(key, [])
     selection.select(Selection())
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def sync_query_params(spec: FilterSpec, selected: Selection) -> None:
@@ -343,7 +469,12 @@ def _base_map_args(cfg: Settings) -> dict[str, object]:
 
 
 def markers_url(
-    table: pd.DataFrame, *, cfg: Settings, data_key: str, spec: FilterSpec
+    table: pd.DataFrame,
+    *,
+    cfg: Settings,
+    data_key: str,
+    spec: FilterSpec,
+    new_ids: Collection[str] = (),
 ) -> str | None:
     """URL of the marker data of one view (data version + filters), or None if it cannot be
     written; equivalent filters (order, case, accents, repeated words) share one file.
@@ -356,7 +487,9 @@ def markers_url(
 
     def payload() -> str:
         # Area initiatives carry their outline (carto.zones), drawn under the markers.
-        return script_json(marker_payload(table, lambda key: zones.zone_geometry(key, gaz)))
+        return script_json(
+            marker_payload(table, lambda key: zones.zone_geometry(key, gaz), new_ids=new_ids)
+        )
 
     try:
         path = files.path_for((data_key, spec.view_key), payload)
@@ -372,7 +505,13 @@ def markers_url(
 
 
 def initiative_map(
-    table: pd.DataFrame, *, cfg: Settings, data_key: str, spec: FilterSpec, selected: Selection
+    table: pd.DataFrame,
+    *,
+    cfg: Settings,
+    data_key: str,
+    spec: FilterSpec,
+    selected: Selection,
+    new_ids: Collection[str] = (),
 ) -> None:
     """Draw the map; a click on an initiative selects it (selection.on_map_click).
 
@@ -384,7 +523,7 @@ def initiative_map(
     selection (carto.ui.map_frame): a run only sends strings already made.
     """
     frame = map_frame.base_frame(**_base_map_args(cfg))
-    url = markers_url(table, cfg=cfg, data_key=data_key, spec=spec)
+    url = markers_url(table, cfg=cfg, data_key=data_key, spec=spec, new_ids=new_ids)
     # A filtered view zooms to its initiatives; the whole set keeps the département's view.
     fit = not spec.is_empty
     if url is None:
@@ -419,12 +558,16 @@ def table_data(shown: pd.DataFrame) -> object:
     return convert(shown) if convert is not None else shown
 
 
-def _table_rows(table: pd.DataFrame) -> tuple[object, list[str], dict[str, str]]:
+def _table_rows(
+    table: pd.DataFrame, new_ids: Collection[str] = ()
+) -> tuple[object, list[str], dict[str, str]]:
     """The table as shown (cells escaped, see table_data), the ids of its rows, their names in
-    the list."""
+    the list. A « Nouveautés » column marks what the latest publication added."""
     labels = {c.slug: c.label for c in CATEGORIES}
+    new = table["id"].astype(str).isin(set(new_ids))
     shown = pd.DataFrame(
         {
+            "Nouveauté": new.map({True: "Nouveau", False: ""}),
             "Nom": table["nom"].astype(str),
             "Catégorie": table["categorie"].map(labels).fillna(table["categorie"]),
             "Commune": table["commune"].fillna("").astype(str),
@@ -433,12 +576,19 @@ def _table_rows(table: pd.DataFrame) -> tuple[object, list[str], dict[str, str]]
         }
     )
     ids = table["id"].astype(str).tolist()
-    names = dict(zip(ids, shown["Nom"] + shown["Commune"].map(_in_commune), strict=True))
+    badge = new.map({True: " — Nouveau", False: ""})
+    names = dict(
+        zip(ids, shown["Nom"] + shown["Commune"].map(_in_commune) + badge.to_numpy(), strict=True)
+    )
+    if not new.any():
+        shown = shown.drop(columns="Nouveauté")
     # st.table renders Markdown in its cells: initiative text is escaped to show literally.
     return table_data(shown.map(md_escape)), ids, names
 
 
-def initiatives_table(table: pd.DataFrame, *, view: Hashable | None = None) -> None:
+def initiatives_table(
+    table: pd.DataFrame, *, view: Hashable | None = None, new_ids: Collection[str] = ()
+) -> None:
     """The filtered initiatives as an HTML table, and a list that selects one of them
     (selection.on_table_pick).
 
@@ -453,7 +603,7 @@ def initiatives_table(table: pd.DataFrame, *, view: Hashable | None = None) -> N
             "affinez les filtres ou téléchargez la sélection ci-dessous."
         )
         table = table.iloc[:TABLE_LIMIT]
-    rows = partial(_table_rows, table)
+    rows = partial(_table_rows, table, new_ids)
     shown, ids, names = rows() if view is None else caches.per_view(view, "table", rows)
     # A real HTML table (st.dataframe draws on a canvas that screen readers cannot read), and a
     # list to open an initiative's detail, reachable by keyboard.
@@ -475,7 +625,9 @@ def _in_commune(commune: str) -> str:
     return f" ({commune})" if commune else ""
 
 
-def detail_panel(table: pd.DataFrame, selected: Selection) -> None:
+def detail_panel(
+    table: pd.DataFrame, selected: Selection, *, new_ids: Collection[str] = ()
+) -> None:
     """Everything about the selected initiative; text shown literally, links only if safe.
 
     When the selection has just changed, the browser scrolls the panel into view if it is not
@@ -494,10 +646,12 @@ def detail_panel(table: pd.DataFrame, selected: Selection) -> None:
             return
         row = {str(column): value for column, value in match.iloc[0].items()}
         st.subheader(md_escape(row.get("nom", "")), anchor=False)
+        if selected.id in new_ids:
+            st.badge("Nouveau", color="orange")
         description = str(row.get("description") or "")
         if description:
             st.text(description)
-        for line in detail_lines(row):
+        for line in detail_lines(row, today=timeline.local_today()):
             st.markdown(detail_markdown(line))
         if st.session_state.get(SHOWN_DETAIL_KEY) != selected.id:
             st.session_state[SHOWN_DETAIL_KEY] = selected.id
@@ -558,3 +712,98 @@ def no_version_notice(cfg: Settings) -> None:
         f"« {md_escape(str(cfg.data_path))} » est introuvable : l'exploitant peut l'indiquer avec "
         "CARTO_DATA, ou un éditeur peut publier un premier fichier (page Publier)."
     )
+
+
+# --- time: « Nouveau » and « Nouveautés » (carto.timeline) -------------------------------------
+
+
+# Per data version: its Nouveautés, its « Nouveau » ids, its count of ended ones per day (a few
+# small objects each; kept apart from caches.per_version, sized for the communes alone).
+_per_version: caches.Lru[object] = caches.Lru(32)
+
+
+def _once(data_key: str, name: str, build: Callable[[], V]) -> V:
+    return _per_version.get((data_key, name), build)  # type: ignore[return-value]
+
+
+@st.cache_resource(show_spinner=False)
+def _news_history(database_url: str) -> timeline.NewsHistory:
+    """One NewsHistory per store and process: each version is read and compared once."""
+    return timeline.NewsHistory()
+
+
+def publication_news(store: Store, *, cfg: Settings, data_key: str) -> list[timeline.VersionNews]:
+    """Every publication's Nouveautés (newest first), computed once per published version."""
+    history = _news_history(cfg.database_url)
+    return _once(data_key, "news", partial(history.news, store))
+
+
+def new_ids(
+    table: pd.DataFrame,
+    news: list[timeline.VersionNews],
+    version: VersionInfo | None,
+    *,
+    data_key: str,
+) -> frozenset[str]:
+    """Ids of the current version's initiatives its publication added (« Nouveau »)."""
+    latest = next((n for n in news if version and n.number == version.number), None)
+    if latest is None or not latest.added_keys:
+        return frozenset()
+
+    def build() -> frozenset[str]:
+        mask = timeline.nouveau_mask(table, latest)
+        return frozenset(table.loc[mask, "id"].astype(str))
+
+    return _once(data_key, "nouveau", build)
+
+
+def hidden_ended_count(table: pd.DataFrame, spec: FilterSpec, *, data_key: str) -> int:
+    """How many initiatives of the version are hidden because they are over (0 when shown)."""
+    if spec.show_ended:
+        return 0
+    day = spec.day
+    return _once(data_key, f"ended:{day}", lambda: int(timeline.ended_mask(table, day).sum()))
+
+
+def shown_caption(shown: int, total: int, hidden_ended: int) -> None:
+    """« N affichées sur M », and how many ended ones the view hides."""
+    st.markdown(f"**{shown} affichées sur {total}**")
+    if hidden_ended:
+        st.caption(
+            _count(
+                hidden_ended,
+                "initiative terminée n'est pas affichée",
+                "initiatives terminées ne sont pas affichées",
+            )
+            + " (filtre « Afficher aussi les initiatives terminées »)."
+        )
+
+
+def news_section(news: list[timeline.VersionNews]) -> None:
+    """« Nouveautés »: what each publication added, changed and ended, newest first.
+
+    The latest NEWS_SHOWN publications are shown, NEWS_OLDER_SHOWN more in an expander (the
+    page stays light however long the history; `carto nouveautes` gives it all).
+    """
+    st.header("Nouveautés", anchor=False)
+    if not news:
+        st.info("Aucune publication pour le moment.")
+        return
+    with st.container(key="carto_news"):
+        for entry in news[:NEWS_SHOWN]:
+            st.markdown(_news_markdown(entry))
+        older = news[NEWS_SHOWN : NEWS_SHOWN + NEWS_OLDER_SHOWN]
+        if older:
+            with st.expander(f"Publications précédentes ({len(news) - NEWS_SHOWN})"):
+                st.markdown("\n\n".join(_news_markdown(entry) for entry in older))
+                if len(news) > NEWS_SHOWN + NEWS_OLDER_SHOWN:
+                    st.caption("Les plus anciennes ne sont pas affichées ici.")
+
+
+def _news_markdown(entry: timeline.VersionNews) -> str:
+    """One publication: its date and version, its note, one line per kind of change."""
+    parts = [f"**{md_escape(entry.title_fr())}** (version {entry.number})"]
+    if entry.note:
+        parts.append(f"Note : _{md_escape(entry.note)}_")
+    parts.append("\n".join(f"- {md_escape(line)}" for line in entry.lines_fr()))
+    return "\n\n".join(parts)

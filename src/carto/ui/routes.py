@@ -1,4 +1,5 @@
-"""What app.py adds to Streamlit's server: the map's data files, and the pages in French.
+"""What app.py adds to Streamlit's server: the map's data files, the editors' « rester connecté »
+cookie, and the pages in French.
 
 Streamlit serves static files only from the code tree (static/ next to the main script), which
 may be read-only; the marker data files the pages write live in Settings.markers_dir instead and
@@ -8,18 +9,29 @@ keep it for good.
 Streamlit's page (its index.html) says `<html lang="en">` and has no setting to change it;
 FrenchPages rewrites that attribute in every HTML response, so that screen readers read the
 pages with a French voice (RGAA 8.3).
+
+A Streamlit script cannot set a cookie (it talks to the browser over a websocket). After a local
+sign-in, the Publier page links to SIGN_IN_URL with a ticket: a random, single-use value valid
+TICKET_SECONDS, kept in this process's memory (a sticky proxy keeps the editor on the instance
+that made it). The route swaps it for the signed token (carto.publishing.accounts.make_token) in
+an HttpOnly, SameSite=Strict cookie, Secure over https, and sends the browser back to the page,
+which reads and checks the cookie (carto.ui.signin). SIGN_OUT_URL (a same-origin POST) expires it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import secrets
+import threading
+import time
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,9 +39,16 @@ from carto.config import Settings
 from carto.errors import ConfigError
 
 MARKERS_URL = "/carto/donnees"
+SIGN_IN_URL = "/carto/connexion"
+SIGN_OUT_URL = "/carto/deconnexion"
+PUBLISH_PAGE = "/publier"
+COOKIE_NAME = "carto_editeur"
+TICKET_SECONDS = 60
+EXPIRED_TICKET = "connexion=expiree"
 IMMUTABLE = "public, max-age=31536000, immutable"
 PAGE_LANGUAGE = "fr"
 _ENGLISH_ROOT = b'<html lang="en">'
+_log = logging.getLogger(__name__)
 
 
 def marker_url(path: str) -> str:
@@ -70,8 +89,98 @@ async def serve_marker_file(request: Request) -> Response:
     return Response(data, media_type="application/json", headers={"Cache-Control": IMMUTABLE})
 
 
+class Tickets:
+    """Single-use tickets of this process, each standing for a cookie to set (token, max-age)."""
+
+    def __init__(self, lifetime: float = TICKET_SECONDS) -> None:
+        self.lifetime = lifetime
+        self._lock = threading.Lock()
+        self._tickets: dict[str, tuple[str, int, float]] = {}
+
+    def issue(self, token: str, max_age: int) -> str:
+        ticket = secrets.token_urlsafe(32)
+        now = time.monotonic()
+        with self._lock:
+            expired = [t for t, (_, _, deadline) in self._tickets.items() if deadline <= now]
+            for old in expired:
+                del self._tickets[old]
+            self._tickets[ticket] = (token, max_age, now + self.lifetime)
+        return ticket
+
+    def redeem(self, ticket: str) -> tuple[str, int] | None:
+        """The (token, max-age) of a ticket still valid, once; None otherwise."""
+        with self._lock:
+            found = self._tickets.pop(ticket, None)
+        if found is None or found[2] <= time.monotonic():
+            return None
+        return found[0], found[1]
+
+
+TICKETS = Tickets()
+
+
+def _over_https(request: Request) -> bool:
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return forwarded == "https" or request.url.scheme == "https"
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+async def keep_signed_in(request: Request) -> Response:
+    """Swap a ticket for the editor's cookie, then back to the Publier page."""
+    found = TICKETS.redeem(request.query_params.get("ticket", ""))
+    if found is None:
+        _log.info("Editor cookie not set: unknown, used or expired ticket.")
+        return _no_store(RedirectResponse(f"{PUBLISH_PAGE}?{EXPIRED_TICKET}", status_code=303))
+    token, max_age = found
+    response = RedirectResponse(PUBLISH_PAGE, status_code=303)
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=max_age,
+        path="/",
+        secure=_over_https(request),
+        httponly=True,
+        samesite="strict",
+    )
+    return _no_store(response)
+
+
+def _same_origin(request: Request) -> bool:
+    """A request sent by a page of this site (not a form of another site)."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
+    origin = request.headers.get("origin")
+    if origin is None:  # an old browser without Origin on this POST: the cookie is SameSite
+        return True
+    host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host.split(",")[0].strip()
+
+
+async def sign_out(request: Request) -> Response:
+    """Expire the editor's cookie, then back to the Publier page (signed out)."""
+    if not _same_origin(request):
+        return PlainTextResponse(
+            "Déconnexion refusée : elle doit venir d'une page de ce site.", status_code=403
+        )
+    response = RedirectResponse(PUBLISH_PAGE, status_code=303)
+    response.delete_cookie(
+        COOKIE_NAME, path="/", secure=_over_https(request), httponly=True, samesite="strict"
+    )
+    return _no_store(response)
+
+
 def routes() -> list[BaseRoute]:
-    return [Route(MARKERS_URL + "/{path:path}", serve_marker_file, methods=["GET", "HEAD"])]
+    return [
+        Route(MARKERS_URL + "/{path:path}", serve_marker_file, methods=["GET", "HEAD"]),
+        Route(SIGN_IN_URL, keep_signed_in, methods=["GET"]),
+        Route(SIGN_OUT_URL, sign_out, methods=["POST"]),
+    ]
 
 
 class FrenchPages:

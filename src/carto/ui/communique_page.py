@@ -1,0 +1,356 @@
+"""Editors' « Importer un communiqué »: drop a communiqué, review the candidate initiatives,
+then the usual check, comparison with the map and confirmed publication.
+
+The reading and the candidates are carto.extract's (the same as `carto extract`); the kept
+candidates become the same CSV that command writes, and go through the import's own steps
+(ImportSession: validation and geocoding, then plan and publish in merge mode, which adds and
+updates but never removes what is on the map).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from carto.auth import Editor
+from carto.display import md_escape
+from carto.errors import CartoError, ConflictError
+from carto.extract import DocumentError, Extraction, extract_candidates, read_document
+from carto.extract.documents import FORMATS, MAX_BYTES
+from carto.extract.output import candidates_csv, onto_published, published_by_name
+from carto.gazetteer import Gazetteer
+from carto.intake.session import ImportSession, file_digest
+from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPES
+from carto.publishing.modes import PublishMode
+from carto.publishing.plan import publish_plan
+from carto.publishing.storage import Store
+from carto.ui import embed
+from carto.ui.import_page import issues_frame
+from carto.ui.readable import row_cards
+
+STATE = "communique_state"
+KEEP = "Garder"
+ALREADY = "Déjà sur la carte ?"
+UPDATE = "Mettre à jour l'existante"
+# Editable columns: schema name -> header shown.
+COLUMNS: dict[str, str] = {
+    "nom": "Nom",
+    "categorie": "Thème",
+    "commune": "Commune",
+    "portee": "Portée",
+    "zone": "Zone",
+    "description": "Description",
+    "site_web": "Site web",
+    "email": "Courriel",
+    "telephone": "Téléphone",
+}
+
+
+@dataclass
+class CommuniqueState:
+    """One dropped communiqué in this browser session: its candidates and the editor's work."""
+
+    digest: str
+    name: str
+    extraction: Extraction | None = None
+    error: str = ""
+    editor_version: int = 0
+    default_keep: bool | None = None  # « Tout garder » / « Tout retirer » chosen
+    reviewed: list[dict[str, str]] | None = None  # the rows sent to the check and comparison
+    session: ImportSession | None = field(default=None, repr=False)
+    base_version: int | None = None
+    published: int | None = None
+
+    def key(self, name: str) -> str:
+        return f"communique:{self.digest}:{name}"
+
+
+def _state(data: bytes, name: str, gaz: Gazetteer) -> CommuniqueState:
+    digest = file_digest(data)
+    state = st.session_state.get(STATE)
+    if isinstance(state, CommuniqueState) and state.digest == digest and state.name == name:
+        return state
+    state = CommuniqueState(digest, name)
+    try:
+        state.extraction = extract_candidates(read_document(data, name), gaz)
+    except DocumentError as exc:
+        state.error = str(exc)
+    st.session_state[STATE] = state
+    return state
+
+
+def _shown(column: str, value: str) -> str:
+    """A theme is shown by its French label (« Solidaires avec les personnes isolées »)."""
+    category = CATEGORY_BY_SLUG.get(value) if column == "categorie" else None
+    return category.label if category else value
+
+
+def _stored(column: str, value: str) -> str:
+    if column == "categorie":
+        return next((c.slug for c in CATEGORIES if c.label == value), value)
+    return value
+
+
+def _table(state: CommuniqueState, published: list[dict[str, Any]]) -> pd.DataFrame:
+    """The candidates as the editor's table, with « déjà sur la carte ? » from the map."""
+    assert state.extraction is not None
+    candidates = state.extraction.candidates
+    rows = [c.row() for c in candidates]
+    matches = published_by_name(rows, published)
+    frame = pd.DataFrame(
+        {
+            KEEP: [
+                state.default_keep if state.default_keep is not None else match is None
+                for match in matches
+            ],
+            ALREADY: [str(m.get("nom", "")) if m else "" for m in matches],
+            UPDATE: [m is not None for m in matches],
+            "Confiance": [c.confiance for c in candidates],
+            **{header: [_shown(name, r[name]) for r in rows] for name, header in COLUMNS.items()},
+            "Remarques": [" ; ".join(c.remarques) for c in candidates],
+            "Phrase du communiqué": [c.phrase for c in candidates],
+        }
+    )
+    return frame
+
+
+def _kept_rows(
+    state: CommuniqueState, edited: pd.DataFrame, published: list[dict[str, Any]]
+) -> list[dict[str, str]]:
+    """The rows kept by the editor, as rows of the schema; an update of an initiative already
+    on the map carries its id, and its published values where the communiqué says nothing."""
+    assert state.extraction is not None
+    base = [c.row() for c in state.extraction.candidates]
+    rows: list[dict[str, str]] = []
+    for index, line in edited.reset_index(drop=True).iterrows():
+        if not bool(line[KEEP]):
+            continue
+        row = dict(base[int(str(index))])
+        for name, header in COLUMNS.items():
+            value = line[header]
+            row[name] = "" if value is None or pd.isna(value) else _stored(name, str(value))
+        # The commune was edited by name: the code found from the communiqué no longer holds.
+        if row["commune"] != base[int(str(index))]["commune"]:
+            row["code_insee"] = ""
+        if bool(line[UPDATE]) and str(line[ALREADY]):
+            match = next(
+                (p for p in published if str(p.get("nom", "")) == str(line[ALREADY])), None
+            )
+            if match is not None:
+                row = onto_published(row, match)
+        rows.append(row)
+    return rows
+
+
+def communique_flow(store: Store, gaz: Gazetteer, *, editor: Editor) -> None:
+    """Upload -> candidates (edit, keep, « déjà sur la carte ? ») -> check -> review -> publish."""
+    upload = st.file_uploader(
+        "Communiqué de presse (PDF, page HTML, Word .docx, OpenDocument .odt ou texte)",
+        type=sorted({s.lstrip(".") for s in FORMATS}),
+        help=f"{MAX_BYTES // 2**20} Mo au plus. Les initiatives trouvées sont proposées une par "
+        "une : rien n'est publié sans votre confirmation.",
+        key="communique_upload",
+    )
+    if upload is None:
+        st.session_state.pop(STATE, None)
+        return
+    data = upload.getvalue()
+    if len(data) > MAX_BYTES:
+        st.error(
+            f"Le fichier « {md_escape(upload.name)} » fait {len(data) / 2**20:.1f} Mo : un "
+            f"communiqué ne peut pas dépasser {MAX_BYTES // 2**20} Mo. Rien n'a été modifié."
+        )
+        return
+    state = _state(data, upload.name, gaz)
+    if state.error or state.extraction is None:
+        st.error(f"{md_escape(state.error)} Rien n'a été modifié.")
+        return
+    if state.published is not None:
+        st.success(
+            f"Version {state.published} publiée : la carte affiche désormais ces initiatives. "
+            "Pour un autre communiqué, déposez un autre fichier."
+        )
+        return
+    extraction = state.extraction
+    when = extraction.published.strftime("%d/%m/%Y") if extraction.published else "date non trouvée"
+    st.success(
+        f"« {md_escape(upload.name)} » lu : « {md_escape(extraction.title or 'sans titre')} », "
+        f"{when} ; **{len(extraction.candidates)} initiative(s) candidate(s)**."
+    )
+    if extraction.ignored_places:
+        st.info(
+            "Lieux hors du département, non placés : "
+            + ", ".join(md_escape(p) for p in extraction.ignored_places)
+            + "."
+        )
+    if not extraction.candidates:
+        st.warning("Aucune initiative trouvée dans ce communiqué : rien à publier.")
+        return
+
+    current = store.current()
+    published: list[dict[str, Any]] = []
+    if current is not None:
+        records = store.load(current.number).to_dict(orient="records")
+        published = [{str(k): v for k, v in row.items()} for row in records]
+    st.subheader("Initiatives candidates", anchor=False)
+    st.caption(
+        "Chaque ligne vient d'une phrase du communiqué. Corrigez ce qu'il faut dans le tableau, "
+        "décochez « Garder » pour écarter une ligne. « Déjà sur la carte ? » nomme une "
+        "initiative publiée de même commune au nom proche : elle est alors mise à jour au lieu "
+        "d'être ajoutée en double (décochez « Mettre à jour l'existante » pour l'ajouter)."
+    )
+    cols = st.columns(3)
+    if cols[0].button("Tout garder", key=state.key("all")):
+        state.default_keep, state.editor_version = True, state.editor_version + 1
+        state.reviewed = None
+        st.rerun()
+    if cols[1].button("Tout écarter", key=state.key("none")):
+        state.default_keep, state.editor_version = False, state.editor_version + 1
+        state.reviewed = None
+        st.rerun()
+    edited: pd.DataFrame = st.data_editor(
+        _table(state, published),
+        hide_index=True,
+        width="stretch",
+        key=state.key(f"editor:{state.editor_version}"),
+        disabled=[ALREADY, "Confiance", "Remarques", "Phrase du communiqué"],
+        column_order=[
+            KEEP,
+            "Nom",
+            "Thème",
+            "Commune",
+            "Zone",
+            ALREADY,
+            UPDATE,
+            "Confiance",
+            "Portée",
+            "Description",
+            "Site web",
+            "Courriel",
+            "Téléphone",
+            "Remarques",
+            "Phrase du communiqué",
+        ],
+        column_config={
+            KEEP: st.column_config.CheckboxColumn(KEEP, width="small"),
+            "Nom": st.column_config.TextColumn("Nom", width="medium", required=True),
+            ALREADY: st.column_config.TextColumn(ALREADY, width="medium"),
+            "Thème": st.column_config.SelectboxColumn(
+                "Thème", options=[c.label for c in CATEGORIES], required=True
+            ),
+            "Portée": st.column_config.SelectboxColumn("Portée", options=list(SCOPES)),
+            "Confiance": st.column_config.ProgressColumn(
+                "Confiance", min_value=0.0, max_value=1.0, format="%.2f"
+            ),
+            "Phrase du communiqué": st.column_config.TextColumn(width="large"),
+            "Description": st.column_config.TextColumn(width="large"),
+        },
+    )
+    _details(state)
+    kept = _kept_rows(state, edited, published)
+    if st.button(
+        f"Vérifier et comparer les {len(kept)} initiative(s) gardée(s)",
+        type="primary",
+        disabled=not kept,
+        key=state.key("check"),
+    ):
+        state.reviewed = kept
+        text = candidates_csv(kept)
+        state.session = ImportSession(text.encode("utf-8"), filename="communique.csv")
+        state.base_version = current.number if current else None
+    if state.session is None or state.reviewed is None:
+        return
+    if state.reviewed != kept:
+        st.info("Le tableau a changé depuis la vérification : cliquez de nouveau sur « Vérifier ».")
+        return
+    _review_and_publish(state, store, gaz, editor=editor)
+
+
+def _details(state: CommuniqueState) -> None:
+    """One candidate at a time: the sentence it came from, its confidence and remarks."""
+    assert state.extraction is not None
+    candidates = state.extraction.candidates
+    with st.expander("Revoir une candidate avec sa phrase d'origine"):
+        index = st.selectbox(
+            "Candidate",
+            range(len(candidates)),
+            format_func=lambda i: f"{i + 1}. {candidates[i].nom}",
+            key=state.key("detail"),
+        )
+        candidate = candidates[index or 0]
+        st.markdown(f"> {md_escape(candidate.phrase)}")
+        st.markdown(
+            f"Lieu écrit : « {md_escape(candidate.lieu_ecrit)} » → "
+            f"**{md_escape(candidate.zone or candidate.commune)}** ; thème "
+            f"**{md_escape(_shown('categorie', candidate.categorie) or '?')}**"
+            + (" (déduit du texte)" if candidate.theme_incertain else " (titre de rubrique)")
+            + f" ; confiance {candidate.confiance:.2f}."
+        )
+        for remark in candidate.remarques:
+            st.caption(md_escape(remark))
+
+
+def _review_and_publish(
+    state: CommuniqueState, store: Store, gaz: Gazetteer, *, editor: Editor
+) -> None:
+    assert state.session is not None
+    loaded = state.session.loaded(gaz)
+    st.subheader("Vérification", anchor=False)
+    st.markdown(
+        f"{len(loaded.table)} initiative(s) ; **{len(loaded.errors)} erreur(s)**, "
+        f"{len(loaded.warnings)} avertissement(s)."
+    )
+    if loaded.issues:
+        st.dataframe(issues_frame(loaded.issues), hide_index=True, width="stretch")
+    if not loaded.ok:
+        st.error("Corrigez les erreurs dans le tableau ci-dessus : rien ne peut être publié.")
+        return
+    plan = state.session.plan(
+        loaded, store, mode=PublishMode.MERGE, base_version=state.base_version
+    )
+    diff = plan.diff
+    base = f"version {plan.base.number}" if plan.base else "aucune version publiée"
+    st.markdown(
+        f"**Comparaison avec la version en ligne** ({base}) : {diff.added_count} ajoutée(s), "
+        f"{diff.changed_count} mise(s) à jour, {diff.removed_count} retirée(s) ; les "
+        "initiatives déjà publiées restent sur la carte (fusion)."
+    )
+    if diff.added:
+        with st.expander(f"{diff.added_count} initiative(s) ajoutée(s)", expanded=True):
+            st.markdown(row_cards(diff.added), unsafe_allow_html=True)
+    if diff.changed:
+        with st.expander(f"{diff.changed_count} initiative(s) mise(s) à jour"):
+            st.markdown("\n".join(f"- {md_escape(change.nom)}" for change in diff.changed))
+    if diff.is_empty:
+        st.info("Aucun changement par rapport à la version en ligne.")
+    note = st.text_input(
+        "Note de version (visible dans l'historique)",
+        value=(state.extraction.source if state.extraction else state.name)[:200],
+        key=state.key("note"),
+    )
+    confirmed = st.checkbox(
+        f"Je confirme la publication de {diff.added_count + diff.changed_count} initiative(s) "
+        "du communiqué sur la carte publique.",
+        key=state.key("confirm"),
+    )
+    if st.button(
+        "Publier le communiqué",
+        type="primary",
+        disabled=not (confirmed and plan.publishable and not diff.is_empty),
+        key=state.key("publish"),
+    ):
+        try:
+            info = publish_plan(plan, store, author=editor.name, note=note)
+        except ConflictError as exc:
+            st.error(f"{md_escape(str(exc))} Cliquez de nouveau sur « Vérifier et comparer ».")
+            state.session = None
+            return
+        except CartoError as exc:
+            st.error(md_escape(str(exc)))
+            return
+        state.published = info.number
+        embed.remember_notices(info.notices)
+        st.rerun()

@@ -1,0 +1,173 @@
+"""In Chromium: an operator creates an editor account with `carto editors add` on the server's
+database, the editor signs in on the Publier page with that name (whatever its case), and what a
+reload does to the sign-in: it ends it, unless the editor chose « Rester connecté sur cet
+appareil » (an HttpOnly cookie: see docs/security.md, « Rester connecté »)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from playwright.sync_api import expect
+
+from carto.config import PROJECT_ROOT
+
+from .conftest import ARTIFACTS
+
+PASSWORD = "Solidarité-62!"
+DATA = PROJECT_ROOT / "data" / "initiatives.csv"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def accounts_app(streamlit_server):
+    """A server of its own, with no account anywhere (empty secrets.toml)."""
+    return streamlit_server({"CARTO_ACCOUNTS_TEST": "1"})
+
+
+def carto_editors(server, *argv: str, stdin: str) -> subprocess.CompletedProcess:
+    """`carto editors …` on the server's database: same CARTO_* environment as the server."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARTO_")}
+    env.update({"CARTO_STATE_DIR": str(server.state_dir), **server.env})
+    return subprocess.run(
+        [sys.executable, "-m", "carto.cli", "editors", *argv],
+        input=stdin, capture_output=True, text=True, env=env, timeout=120,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def test_account_made_with_the_cli_signs_in_and_a_reload_signs_out(page, accounts_app) -> None:
+    base = accounts_app.base_url
+    page.set_viewport_size(DESKTOP)
+    page.goto(base + "/publier")
+    # No account yet: the page says how to make one, and shows no form.
+    expect(page.get_by_text(re.compile("carto editors add IDENTIFIANT"))).to_be_visible()
+    expect(page.get_by_label("Identifiant")).to_have_count(0)
+
+    done = carto_editors(
+        accounts_app, "add", "marie.dupont", "--nom", "Marie Dupont", "--stdin",
+        stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+    page.reload()
+    expect(page.get_by_label("Identifiant")).to_be_visible()
+    # What the name is, said on the form itself.
+    expect(page.get_by_text(re.compile("carto editors add"))).to_be_visible()
+    expect(page.get_by_text(re.compile("Recharger la page vous déconnecte"))).to_be_visible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "accounts-signin-desktop.png"), full_page=True)
+
+    page.get_by_label("Identifiant").fill("Marie.Dupont")
+    page.get_by_label("Mot de passe").fill("mauvais-mot")
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_text("Identifiant ou mot de passe incorrect.")).to_be_visible()
+
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_text("Connecté :")).to_be_visible()
+    expect(page.get_by_text("Marie Dupont").first).to_be_visible()
+
+    # A reload starts a new Streamlit session: the editor must sign in again.
+    page.reload()
+    expect(page.get_by_label("Identifiant")).to_be_visible()
+    expect(page.get_by_text("Connecté :")).to_have_count(0)
+
+    page.set_viewport_size(PHONE)
+    page.reload()
+    expect(page.get_by_label("Identifiant")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "accounts-signin-phone.png"), full_page=True)
+
+
+def test_changing_the_password_ends_the_open_session(page, accounts_app) -> None:
+    base = accounts_app.base_url
+    done = carto_editors(accounts_app, "add", "paul", "--stdin", stdin=PASSWORD + "\n")
+    assert done.returncode == 0, done.stderr
+    page.goto(base + "/publier")
+    page.get_by_label("Identifiant").fill("paul")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_text("Connecté :")).to_be_visible()
+
+    done = carto_editors(accounts_app, "set-password", "paul", "--stdin", stdin="Nouveau-62!\n")
+    assert done.returncode == 0, done.stderr
+    # The editor's next action (dropping a file): the page reads the account again and
+    # closes the session instead of importing.
+    page.locator('input[type="file"]').first.set_input_files(str(DATA))
+    expect(page.get_by_text(re.compile("reconnectez-vous"))).to_be_visible()
+    expect(page.get_by_text("Connecté :")).to_have_count(0)
+
+
+def sign_in(page, base: str, username: str) -> None:
+    page.goto(base + "/publier")
+    page.get_by_label("Identifiant").fill(username)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_text("Connecté :")).to_be_visible()
+
+
+def editor_cookie(page) -> dict | None:
+    return next((c for c in page.context.cookies() if c["name"] == "carto_editeur"), None)
+
+
+def test_keep_signed_in_survives_a_reload_until_sign_out(page, accounts_app) -> None:
+    base = accounts_app.base_url
+    done = carto_editors(accounts_app, "add", "lea", "--nom", "Léa", "--stdin", stdin=PASSWORD)
+    assert done.returncode == 0, done.stderr
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, base, "lea")
+    keep = page.get_by_role("link", name="Rester connecté sur cet appareil (7 jours)")
+    expect(keep).to_be_visible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "accounts-keep-signed-in-desktop.png"), full_page=True)
+    keep.click()
+    page.wait_for_url(re.compile(r"/publier$"))
+    expect(page.get_by_text("Connecté :")).to_be_visible()
+    cookie = editor_cookie(page)
+    assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert 6 * 86_400 < cookie["expires"] - __import__("time").time() <= 7 * 86_400
+
+    page.reload()
+    expect(page.get_by_text("Connecté :")).to_be_visible()
+    expect(page.get_by_text(re.compile("Vous restez connecté sur cet appareil"))).to_be_visible()
+    expect(page.get_by_label("Identifiant")).to_have_count(0)
+    page.set_viewport_size(PHONE)
+    page.reload()
+    expect(page.get_by_text("Connecté :")).to_be_attached()
+    page.screenshot(path=str(ARTIFACTS / "accounts-keep-signed-in-phone.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+    page.reload()
+
+    page.get_by_role("button", name="Se déconnecter").click()
+    expect(page.get_by_label("Identifiant")).to_be_visible()
+    assert editor_cookie(page) is None
+    page.reload()
+    expect(page.get_by_label("Identifiant")).to_be_visible()
+    expect(page.get_by_text("Connecté :")).to_have_count(0)
+
+    # The link works once: going back to it does not set the cookie again.
+    page.goto(keep_url := base + "/carto/connexion?ticket=deja-servi")
+    assert keep_url
+    expect(page.get_by_text(re.compile("n'était plus valable"))).to_be_visible()
+    assert editor_cookie(page) is None
+
+
+def test_a_new_password_ends_the_kept_sign_in(page, accounts_app) -> None:
+    base = accounts_app.base_url
+    done = carto_editors(accounts_app, "add", "hugo", "--stdin", stdin=PASSWORD + "\n")
+    assert done.returncode == 0, done.stderr
+    sign_in(page, base, "hugo")
+    page.get_by_role("link", name=re.compile("Rester connecté sur cet appareil")).click()
+    page.wait_for_url(re.compile(r"/publier$"))
+    page.reload()
+    expect(page.get_by_text("Connecté :")).to_be_visible()
+
+    done = carto_editors(accounts_app, "set-password", "hugo", "--stdin", stdin="Nouveau-62!\n")
+    assert done.returncode == 0, done.stderr
+    page.reload()
+    expect(page.get_by_label("Identifiant")).to_be_visible()
+    expect(page.get_by_text("Connecté :")).to_have_count(0)

@@ -1,0 +1,85 @@
+"""In Chromium, an editor drops the préfecture's communiqué of 6 April 2020 as a PDF in
+« Importer un communiqué », keeps every candidate, publishes, and the public map shows the new
+initiatives with « Nouveau » (issue 12, « Done when »).
+
+Screenshots go to $CARTO_TEST_ARTIFACTS (communique-*.png), to be looked at.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from carto.auth import hash_password
+from carto.config import PROJECT_ROOT
+from carto.publishing.storage import Store
+
+from .conftest import ARTIFACTS, MAP_IFRAME
+from .initiatives import wait_drawn
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "Solidarité-62!"
+HERE = PROJECT_ROOT / "tests" / "data" / "communiques"
+SEED = PROJECT_ROOT / "tests" / "data" / "communiques" / "communique-2020-04-06-pas-de-calais.txt"
+sys.path.insert(0, str(HERE))
+from build import communique_pdf  # noqa: E402
+
+
+def test_editor_publishes_the_seed_communique(
+    page, network, streamlit_server, tmp_path: Path
+) -> None:
+    if not SEED.is_file():
+        pytest.skip(f"communiqué d'origine absent : {SEED}")
+    pdf = tmp_path / "communique-2020-04-06.pdf"
+    pdf.write_bytes(communique_pdf(SEED.read_text(encoding="utf-8")))
+    url = f"sqlite:///{tmp_path / 'carto.sqlite'}"
+    secrets = (
+        '[editors.marie]\nname = "Marie Dupont"\n'
+        f'password_hash = "{hash_password(PASSWORD, n=2**14)}"\n'
+    )
+    app = streamlit_server({"CARTO_DATABASE_URL": url, "CARTO_EDITOR_TEST": "communique"},
+                           secrets=secrets)  # fmt: skip
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(app.base_url + "/publier")
+    page.get_by_label("Identifiant").fill("marie")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_text("Connecté :")).to_be_visible()
+
+    page.get_by_role("tab", name="Importer un communiqué").click()
+    page.locator('input[type="file"]').nth(1).set_input_files(str(pdf))
+    expect(page.get_by_text("16 initiative(s) candidate(s)")).to_be_visible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_text("Initiatives candidates").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "communique-phone.png"))
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.get_by_role("button", name="Tout garder").click()
+    page.get_by_role("button", name=re.compile(r"^Vérifier et comparer les 16")).click()
+    expect(page.get_by_text("Comparaison avec la version en ligne")).to_be_visible()
+    # Matched ones update their initiative (kept as published), two are new.
+    expect(page.get_by_text(re.compile(r": 2 ajoutée\(s\), \d+ mise\(s\) à jour"))).to_be_visible()
+    page.get_by_text("Comparaison avec la version en ligne").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "communique-review.png"))
+    page.get_by_text("Je confirme la publication", exact=False).click()
+    page.get_by_role("button", name="Publier le communiqué").click()
+    expect(page.get_by_text(re.compile(r"Version 2 publiée"))).to_be_visible()
+
+    published = Store.open(url).load()
+    assert len(published) > 18  # new initiatives added, none removed
+    new_names = [n for n in published["nom"] if n == "CUA"]
+    assert new_names
+
+    page.goto(app.base_url)
+    wait_drawn(page.frame_locator(MAP_IFRAME), int(published["latitude"].notna().sum()))
+    row = page.get_by_role("row").filter(has_text="CUA")
+    expect(row).to_contain_text("Nouveau")
+    row.scroll_into_view_if_needed()
+    expect(page.get_by_text(re.compile(rf"affichées sur {len(published)}$"))).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "communique-map.png"), full_page=True)
+    assert network.blocked == [] and network.page_errors == []

@@ -1,0 +1,133 @@
+"""AppTest of the Publier page with accounts made by `carto editors add` (in the database): an
+editor signs in with the name the operator gave, whatever its case; a changed password or a
+removed account ends the open session; secrets.toml accounts keep working beside them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit
+from apptest import EDITOR, PASSWORD, editors_secrets, publish_page, sign_in, uploaders
+from streamlit.runtime.secrets import Secrets
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.util import patch_config_options
+
+from carto.cli import main
+from carto.publishing.accounts import Accounts
+from carto.publishing.storage import Store
+
+
+@pytest.fixture
+def no_secrets_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A server without .streamlit/secrets.toml: the page reads Streamlit's own (empty) secrets."""
+    monkeypatch.setattr(streamlit, "secrets", Secrets())
+    with patch_config_options({"secrets.files": [str(tmp_path / "absent" / "secrets.toml")]}):
+        yield
+
+
+@pytest.fixture
+def accounts(db: str) -> Iterator[Accounts]:
+    """The accounts of the page's own database (the `db` fixture's CARTO_DATABASE_URL)."""
+    with Store.open(db) as store:
+        yield Accounts(store)
+
+
+def messages(at: AppTest) -> list[str]:
+    shown = [e.value for e in at.error] + [w.value for w in at.warning] + [i.value for i in at.info]
+    return [text.replace("\\", "") for text in shown]
+
+
+def signed_in(at: AppTest) -> bool:
+    return len(uploaders(at)) == 1
+
+
+def test_an_account_made_with_the_cli_signs_in(no_secrets_file, db, monkeypatch, capsys) -> None:
+    at = publish_page()
+    assert not at.exception
+    assert any("carto editors add" in text for text in messages(at)), messages(at)
+    assert not at.text_input  # no account yet: no form, the way to make one instead
+
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(PASSWORD + "\n"))
+    assert main(["editors", "add", "marie.dupont", "--nom", "Marie Dupont", "--stdin"]) == 0
+
+    at = publish_page()
+    assert [t.label for t in at.text_input] == ["Identifiant", "Mot de passe"]
+    assert any("carto editors add" in c.value for c in at.caption)  # what the name is
+    sign_in(at, "Marie.Dupont", PASSWORD)
+    assert not at.exception
+    assert signed_in(at)
+    assert any("Marie Dupont" in m.value for m in at.sidebar.markdown)
+
+
+def test_wrong_password_and_unknown_name_get_the_same_answer(no_secrets_file, accounts) -> None:
+    accounts.add("marie", PASSWORD)
+    at = publish_page()
+    sign_in(at, "marie", "mauvais-mdp")
+    known = messages(at)
+    sign_in(at, "personne", "mauvais-mdp")
+    assert messages(at) == known == ["Identifiant ou mot de passe incorrect."]
+    assert not signed_in(at)
+
+
+@pytest.mark.parametrize("change", ["set-password", "remove"])
+def test_changing_the_password_or_removing_the_account_signs_out(
+    no_secrets_file, accounts, change
+) -> None:
+    accounts.add("marie", PASSWORD)
+    at = sign_in(publish_page(), "marie", PASSWORD)
+    assert signed_in(at)
+    at.run()
+    assert signed_in(at)  # still signed in on the next action
+
+    if change == "remove":
+        accounts.remove("marie")
+    else:
+        accounts.set_password("marie", "Nouveau-mot-62")
+    at.run()
+    assert not at.exception
+    assert not signed_in(at)
+    assert any("reconnectez-vous" in text for text in messages(at)), messages(at)
+    assert [t.label for t in at.text_input] == (
+        [] if change == "remove" else ["Identifiant", "Mot de passe"]
+    )
+    if change == "set-password":
+        sign_in(at, "marie", PASSWORD)
+        assert not signed_in(at)
+        sign_in(at, "marie", "Nouveau-mot-62")
+        assert signed_in(at)
+
+
+def test_secrets_accounts_still_sign_in_beside_database_ones(accounts) -> None:
+    accounts.add("paul", PASSWORD)
+    at = publish_page({"editors": editors_secrets()})
+    sign_in(at, EDITOR, PASSWORD)
+    assert signed_in(at)
+    at = sign_in(publish_page({"editors": editors_secrets()}), "paul", PASSWORD)
+    assert signed_in(at)
+
+
+def test_on_a_name_in_both_the_database_password_counts(accounts) -> None:
+    """`carto editors set-password marie` must take effect even if secrets.toml has marie too."""
+    accounts.add(EDITOR, "Base-mot-62!")
+    at = sign_in(publish_page({"editors": editors_secrets()}), EDITOR, PASSWORD)
+    assert not signed_in(at)
+    at = sign_in(publish_page({"editors": editors_secrets()}), EDITOR, "Base-mot-62!")
+    assert signed_in(at)
+
+
+def test_unreachable_database_leaves_secrets_accounts_usable(db, monkeypatch) -> None:
+    """The database is down: the page says its accounts cannot be read, and the accounts of
+    secrets.toml still get the sign-in form (no traceback)."""
+    monkeypatch.setenv("CARTO_DATABASE_URL", "postgresql+psycopg://carto:x@127.0.0.1:1/carto")
+    at = publish_page({"editors": editors_secrets()})
+    assert not at.exception
+    assert any("ne peuvent pas être lus" in text for text in messages(at)), messages(at)
+    assert [t.label for t in at.text_input] == ["Identifiant", "Mot de passe"]
+
+    # No account in secrets.toml either: no form, and no claim that nothing is configured.
+    at = publish_page({"other": "x"})
+    assert not at.exception
+    assert not at.text_input
+    assert not any("Aucun compte éditeur" in text for text in messages(at)), messages(at)

@@ -1,0 +1,251 @@
+"""« Rester connecté sur cet appareil » for local accounts: the signed token kept in the editor's
+cookie (carto.publishing.accounts), its key shared through the database, and the two routes that
+set and expire the cookie (carto.ui.routes), on a real Starlette app called as the ASGI server
+calls it (starlette's TestClient needs httpx, which the project does not install)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from starlette.applications import Starlette
+from test_storage_readonly import _unwritable
+
+from carto.auth import Editor, hash_password
+from carto.publishing.accounts import Accounts, make_token, read_token, signing_key
+from carto.publishing.storage import Store
+from carto.ui import routes
+from carto.ui.routes import COOKIE_NAME, TICKETS, Tickets
+
+PASSWORD = "Solidarité-62!"
+WEEK = timedelta(days=7)
+
+
+def editors_of(store: Store, *extra: Editor) -> dict[str, Editor]:
+    """What the Publier page checks a token against: database accounts and secrets.toml ones."""
+    found = {e.username.casefold(): e for e in extra}
+    found.update(Accounts(store).editors())
+    return found
+
+
+def test_a_token_signs_the_editor_in_until_it_expires(store: Store) -> None:
+    accounts = Accounts(store)
+    accounts.add("Marie.Dupont", PASSWORD, name="Marie Dupont")
+    key = signing_key(store, create=True)
+    assert key is not None and len(key) == 32
+    [editor] = editors_of(store).values()
+    now = datetime.now(UTC)
+    token = make_token(key, editor, expires=now + WEEK)
+    assert PASSWORD not in token and editor.password_hash not in token
+
+    found, why = read_token(key, token, editors_of(store))
+    assert (found, why) == (editor, "")
+    assert found is not None and found.name == "Marie Dupont"
+    # Still valid the day before it ends, not after.
+    assert read_token(key, token, editors_of(store), now=now + WEEK - timedelta(days=1))[0]
+    assert read_token(key, token, editors_of(store), now=now + WEEK + timedelta(seconds=1)) == (
+        None,
+        "expired",
+    )
+
+
+def test_forged_tokens_are_refused(store: Store) -> None:
+    Accounts(store).add("marie", PASSWORD)
+    Accounts(store).add("paul", PASSWORD)
+    key = signing_key(store, create=True)
+    assert key is not None
+    editors = editors_of(store)
+    token = make_token(key, editors["marie"], expires=datetime.now(UTC) + WEEK)
+    version, name, expiry, fingerprint, signature = token.split(".")
+    # Another name, a later expiry, or another key: the signature no longer matches.
+    paul = make_token(key, editors["paul"], expires=datetime.now(UTC)).split(".")[1]
+    for forged in (
+        ".".join([version, paul, expiry, fingerprint, signature]),
+        ".".join([version, name, str(int(expiry) + 86_400 * 365), fingerprint, signature]),
+        make_token(b"k" * 32, editors["marie"], expires=datetime.now(UTC) + WEEK),
+        token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+        "",
+        "v1.x.y",
+        "v2" + token[2:],
+    ):
+        assert read_token(key, forged, editors)[0] is None, forged
+
+
+def test_a_new_password_or_a_removed_account_ends_the_token(store: Store) -> None:
+    accounts = Accounts(store)
+    accounts.add("marie", PASSWORD)
+    accounts.add("paul", PASSWORD)
+    key = signing_key(store, create=True)
+    assert key is not None
+    later = datetime.now(UTC) + WEEK
+    marie = make_token(key, editors_of(store)["marie"], expires=later)
+    paul = make_token(key, editors_of(store)["paul"], expires=later)
+
+    accounts.set_password("marie", "Nouveau-mot-62")
+    assert read_token(key, marie, editors_of(store)) == (None, "password changed")
+    # Even set back to the same password: the new hash has a new salt.
+    accounts.set_password("marie", PASSWORD)
+    assert read_token(key, marie, editors_of(store))[0] is None
+
+    accounts.remove("paul")
+    assert read_token(key, paul, editors_of(store)) == (None, "no such account")
+
+
+def test_secrets_toml_accounts_too(store: Store) -> None:
+    """An account of secrets.toml: a changed hash in the file ends its token."""
+    key = signing_key(store, create=True)
+    assert key is not None
+    editor = Editor("Jeanne", "Jeanne", hash_password(PASSWORD), source="secrets")
+    token = make_token(key, editor, expires=datetime.now(UTC) + WEEK)
+    assert read_token(key, token, editors_of(store, editor))[0] == editor
+    changed = Editor("Jeanne", "Jeanne", hash_password(PASSWORD), source="secrets")
+    assert read_token(key, token, editors_of(store, changed))[0] is None
+    # A database account of the same name replaces it (as on the page): another fingerprint.
+    Accounts(store).add("jeanne", PASSWORD)
+    assert read_token(key, token, editors_of(store, editor))[0] is None
+
+
+def test_the_key_is_made_once_and_shared_by_every_instance(store_target) -> None:
+    with store_target.open() as first:
+        assert signing_key(first, create=False) is None  # reading makes nothing
+        made = signing_key(first, create=True)
+        assert made is not None
+        assert signing_key(first, create=True) == made
+        Accounts(first).add("marie", PASSWORD)
+        token = make_token(
+            made, Accounts(first).editors()["marie"], expires=datetime.now(UTC) + WEEK
+        )
+    with store_target.open() as second:  # another instance, same database
+        key = signing_key(second, create=True)
+        assert key == made
+        assert read_token(key, token, Accounts(second).editors())[0] is not None
+
+
+def test_a_read_only_store_without_a_key_offers_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "base"
+    folder.mkdir()
+    path = folder / "carto.sqlite"
+    with Store.open(f"sqlite:///{path}") as writable:
+        Accounts(writable).add("marie", PASSWORD)
+    with _unwritable(path, folder), Store.open(f"sqlite:///{path}") as read_only:
+        assert read_only.read_only
+        assert signing_key(read_only, create=True) is None
+    with Store.open(f"sqlite:///{path}") as writable:
+        made = signing_key(writable, create=True)
+    with _unwritable(path, folder), Store.open(f"sqlite:///{path}") as read_only:
+        assert signing_key(read_only, create=True) == made  # made earlier: used as it is
+
+
+# --- the routes --------------------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status_code: int
+    headers: dict[str, str]
+    text: str
+
+
+class Client:
+    """Sends one HTTP request to the app the way uvicorn does (ASGI), as a browser would."""
+
+    def __init__(self) -> None:
+        self.app = Starlette(routes=routes.routes())
+
+    def request(self, method: str, url: str, headers: dict[str, str] | None = None) -> Answer:
+        path, _, query = url.partition("?")
+        sent = {"host": "carto.test", **{k.lower(): v for k, v in (headers or {}).items()}}
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+            "query_string": query.encode(), "root_path": "", "server": ("carto.test", 80),
+            "client": ("127.0.0.1", 5000),
+            "headers": [(k.encode(), v.encode()) for k, v in sent.items()],
+        }  # fmt: skip
+        messages: list[dict] = []
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            messages.append(message)
+
+        asyncio.run(self.app(scope, receive, send))
+        start = messages[0]
+        received = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+        body = b"".join(m.get("body", b"") for m in messages[1:])
+        return Answer(start["status"], received, body.decode())
+
+    def get(self, url: str, headers: dict[str, str] | None = None) -> Answer:
+        return self.request("GET", url, headers)
+
+    def post(self, url: str, headers: dict[str, str] | None = None) -> Answer:
+        return self.request("POST", url, headers)
+
+
+@pytest.fixture
+def client() -> Client:
+    return Client()
+
+
+def test_a_ticket_sets_the_cookie_once(client: Client) -> None:
+    ticket = TICKETS.issue("v1.token", max_age=7 * 86_400)
+    answer = client.get(f"/carto/connexion?ticket={ticket}")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/publier"
+    assert answer.headers["cache-control"] == "no-store"
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE_NAME}=v1.token;")
+    for attribute in ("HttpOnly", "Max-Age=604800", "Path=/", "SameSite=strict"):
+        assert attribute.casefold() in cookie.casefold(), cookie
+    assert "secure" not in cookie.casefold()  # plain http (a test server, no proxy)
+
+    again = client.get(f"/carto/connexion?ticket={ticket}")
+    assert again.status_code == 303
+    assert again.headers["location"] == "/publier?connexion=expiree"
+    assert "set-cookie" not in again.headers
+    for unknown in ("", "ticket=", "ticket=devine"):
+        answer = client.get(f"/carto/connexion?{unknown}")
+        assert "set-cookie" not in answer.headers
+
+
+def test_the_cookie_is_secure_behind_a_tls_proxy(client: Client) -> None:
+    ticket = TICKETS.issue("v1.token", max_age=86_400)
+    answer = client.get(
+        f"/carto/connexion?ticket={ticket}",
+        headers={"X-Forwarded-Proto": "https"},
+    )
+    assert re.search(r";\s*Secure", answer.headers["set-cookie"], re.IGNORECASE)
+
+
+def test_a_ticket_lasts_its_lifetime_only() -> None:
+    tickets = Tickets(lifetime=0)
+    assert tickets.redeem(tickets.issue("v1.token", max_age=60)) is None
+    tickets = Tickets(lifetime=60)
+    assert tickets.redeem(tickets.issue("v1.token", max_age=60)) == ("v1.token", 60)
+
+
+def test_signing_out_expires_the_cookie(client: Client) -> None:
+    answer = client.post(
+        "/carto/deconnexion",
+        headers={"Sec-Fetch-Site": "same-origin", "Cookie": f"{COOKIE_NAME}=v1.token"},
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/publier"
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith(f'{COOKIE_NAME}="";') and "max-age=0" in cookie.casefold(), cookie
+    # Without Sec-Fetch-Site (an older browser): the Origin must be this site.
+    answer = client.post("/carto/deconnexion", headers={"Origin": "http://carto.test"})
+    assert answer.status_code == 303
+
+
+def test_another_site_cannot_sign_an_editor_out(client: Client) -> None:
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://ailleurs.example"}):
+        answer = client.post("/carto/deconnexion", headers=headers)
+        assert answer.status_code == 403
+        assert "set-cookie" not in answer.headers
+        assert "Déconnexion refusée" in answer.text
+    assert client.get("/carto/deconnexion").status_code == 405

@@ -1,0 +1,78 @@
+"""`carto extract FILE -o CANDIDATES.csv`, then `carto validate` and `carto import` of it."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import pytest
+
+from carto.cli import main
+from carto.config import PROJECT_ROOT
+from carto.publishing.storage import Store
+
+HERE = PROJECT_ROOT / "tests" / "data" / "communiques"
+sys.path.insert(0, str(HERE))
+from build import communique_pdf  # noqa: E402
+
+
+def test_extract_then_validate_and_import(
+    tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "communique-2020-04-20.pdf"
+    source.write_bytes(communique_pdf((HERE / "communique-2020-04-20.txt").read_text()))
+    out = tmp_path / "candidates.csv"
+    review = tmp_path / "revue.csv"
+    assert main(["extract", str(source), "-o", str(out), "--revue", str(review)]) == 0
+    err = capsys.readouterr().err
+    assert "12 initiative(s) candidate(s)" in err
+    assert "Hesdin-la-Forêt" in err and "Traceback" not in err
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert len(rows) == 12
+    assert {r["date_publication"] for r in rows} == {"2020-04-20"}
+    reviewed = list(csv.DictReader(review.open(encoding="utf-8")))
+    assert all(r["phrase_source"] and r["confiance"] for r in reviewed)
+
+    assert main(["validate", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "12 initiatives lues" in said and "0 erreur(s), 0 avertissement(s)" in said
+
+    assert main(["versions"]) == 0  # the store is filled from data/initiatives.csv
+    before = len(Store.open(db).load())
+    assert before == 18
+    assert main(["import", str(out), "--mode", "merge", "--note", "communiqué"]) == 0
+    after = Store.open(db).load()
+    assert len(after) == before + 12
+    assert "Saint-Martin-lez-Tatinghem" in set(after["commune"])
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "code", "message"),
+    [
+        ("communique.rtf", b"{\\rtf1}", 1, "non pris en charge"),
+        ("vide.txt", b"", 1, "est vide"),
+        ("abime.pdf", b"%PDF-1.7\n garbage", 1, "illisible ou abîmé"),
+        ("rien.txt", b"Bonjour.\n\nAu revoir.\n", 1, "Aucune initiative trouvée"),
+    ],
+)
+def test_bad_input_exit_code_and_french_message(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    data: bytes,
+    code: int,
+    message: str,
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    out = tmp_path / "out.csv"
+    assert main(["extract", str(path), "-o", str(out)]) == code
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_missing_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["extract", str(tmp_path / "absent.pdf"), "-o", str(tmp_path / "o.csv")]) == 2
+    assert "introuvable" in capsys.readouterr().err
