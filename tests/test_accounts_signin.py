@@ -1,9 +1,12 @@
 """AppTest of the Publier page with accounts made by `carto editors add` (in the database): an
 editor signs in with the name the operator gave, whatever its case; a changed password or a
-removed account ends the open session; secrets.toml accounts keep working beside them."""
+removed account ends the open session; secrets.toml accounts keep working beside them; the
+signed-in editor is offered « Rester connecté sur cet appareil » (the cookie itself: AppTest
+cannot send one, see tests/test_editor_cookie.py and tests/e2e/test_accounts_browser.py)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from streamlit.testing.v1.util import patch_config_options
 from carto.cli import main
 from carto.publishing.accounts import Accounts
 from carto.publishing.storage import Store
+from carto.ui.routes import TICKETS
 
 
 @pytest.fixture
@@ -131,3 +135,32 @@ def test_unreachable_database_leaves_secrets_accounts_usable(db, monkeypatch) ->
     assert not at.exception
     assert not at.text_input
     assert not any("Aucun compte éditeur" in text for text in messages(at)), messages(at)
+
+
+def keep_link(at: AppTest) -> str:
+    """The « Rester connecté… » link of the sidebar (HTML, no script), or ""."""
+    shown = [element.proto.body for element in at.sidebar.get("html")]
+    return next((body for body in shown if "Rester connecté" in body), "")
+
+
+def test_signed_in_editor_is_offered_to_stay_signed_in(no_secrets_file, accounts) -> None:
+    accounts.add("marie", PASSWORD)
+    at = sign_in(publish_page(), "marie", PASSWORD)
+    link = keep_link(at)
+    assert "Rester connecté sur cet appareil (7 jours)" in link, link
+    ticket = re.search(r'href="/carto/connexion\?ticket=([\w-]+)"', link)
+    assert ticket, link
+    assert any("appareil personnel" in c.value for c in at.sidebar.caption)
+    # The ticket stands for a token of this account, valid 7 days (the cookie's Max-Age).
+    redeemed = TICKETS.redeem(ticket[1])
+    assert redeemed is not None and redeemed[1] == 7 * 86_400
+    assert redeemed[0].startswith("v1.")
+    assert TICKETS.redeem(ticket[1]) is None  # once only
+
+
+def test_no_offer_when_the_operator_turns_it_off(no_secrets_file, accounts, monkeypatch) -> None:
+    monkeypatch.setenv("CARTO_EDITOR_COOKIE_DAYS", "0")
+    accounts.add("marie", PASSWORD)
+    at = sign_in(publish_page(), "marie", PASSWORD)
+    assert signed_in(at)
+    assert not keep_link(at)

@@ -49,7 +49,7 @@ def test_a_token_signs_the_editor_in_until_it_expires(store: Store) -> None:
     assert read_token(key, token, editors_of(store), now=now + WEEK - timedelta(days=1))[0]
     assert read_token(key, token, editors_of(store), now=now + WEEK + timedelta(seconds=1)) == (
         None,
-        "expired",
+        "expiré",
     )
 
 
@@ -86,13 +86,13 @@ def test_a_new_password_or_a_removed_account_ends_the_token(store: Store) -> Non
     paul = make_token(key, editors_of(store)["paul"], expires=later)
 
     accounts.set_password("marie", "Nouveau-mot-62")
-    assert read_token(key, marie, editors_of(store)) == (None, "password changed")
+    assert read_token(key, marie, editors_of(store)) == (None, "mot de passe changé")
     # Even set back to the same password: the new hash has a new salt.
     accounts.set_password("marie", PASSWORD)
     assert read_token(key, marie, editors_of(store))[0] is None
 
     accounts.remove("paul")
-    assert read_token(key, paul, editors_of(store)) == (None, "no such account")
+    assert read_token(key, paul, editors_of(store)) == (None, "compte supprimé")
 
 
 def test_secrets_toml_accounts_too(store: Store) -> None:

@@ -132,6 +132,11 @@ def test_the_keyboard_opens_every_initiative_from_the_list(page, streamlit_app) 
         page.keyboard.type(name)
         page.keyboard.press("Enter")
         expect(detail).to_have_text(name)
+        # As a person would, the next pick waits for the page to have finished this one (a
+        # pick typed in the middle of a run is reset by it).
+        expect(page.get_by_test_id("stApp")).to_have_attribute(
+            "data-test-script-state", "notRunning"
+        )
 
 
 @pytest.mark.parametrize(

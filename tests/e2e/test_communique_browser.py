@@ -52,7 +52,7 @@ def test_editor_publishes_the_seed_communique(
     expect(page.get_by_text("Connecté :")).to_be_visible()
 
     page.get_by_role("tab", name="Importer un communiqué").click()
-    page.locator('input[type="file"]').nth(1).set_input_files(str(pdf))
+    page.locator('input[type="file"][accept*=".pdf"]').set_input_files(str(pdf))
     expect(page.get_by_text("16 initiative(s) candidate(s)")).to_be_visible()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": 390, "height": 844})

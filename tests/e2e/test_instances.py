@@ -304,7 +304,7 @@ def test_two_instances_behind_nginx_share_one_database(browser, cluster) -> None
     editor.get_by_label("Mot de passe").fill(PASSWORD)
     editor.get_by_role("button", name="Se connecter").click()
     expect(editor.get_by_text("Connecté :")).to_be_visible()
-    editor.locator('input[type="file"]').set_input_files(str(EXCEL_EXPORT))
+    editor.locator('input[type="file"][accept*=".xlsx"]').set_input_files(str(EXCEL_EXPORT))
     expect(editor.get_by_text("Revue des changements")).to_be_visible()
     editor.get_by_text(re.compile("^Je confirme la publication")).click()
     editor.get_by_role("button", name="Publier", exact=True).click()

@@ -146,7 +146,7 @@ def test_editor_publishes_then_rolls_back(page, network, editor_app) -> None:
     expect(page.locator('[data-testid="stFileUploader"]')).to_have_count(0)
 
     sign_in(page, base)
-    page.locator('input[type="file"]').set_input_files(str(EXCEL_EXPORT))
+    page.locator('input[type="file"][accept*=".xlsx"]').set_input_files(str(EXCEL_EXPORT))
     expect(page.get_by_text(re.compile("séparateur point-virgule"))).to_be_visible()
     expect(page.get_by_text("Revue des changements")).to_be_visible()
     publish = page.get_by_role("button", name="Publier", exact=True)

@@ -459,6 +459,12 @@ def legend_html(categories: Iterable[Category]) -> str:
     lines.append(
         f'<div class="carto-legend-row">{disc(sector)}Secteur, arrondissement, département</div>'
     )
+    # The yellow dot of carto.map.markers (.carto-initiative--new), drawn the same way.
+    lines.append(
+        '<div class="carto-legend-row"><span class="carto-legend-swatch" aria-hidden="true"'
+        ' style="background:#ffd400;box-shadow:0 0 0 2px #1d1d1b;width:8px;height:8px;'
+        'margin:0 2px"></span>Nouveau : ajoutée par la dernière publication</div>'
+    )
     # <details>: a « Légende » button (keyboard operable, its state read as expanded or
     # collapsed) that folds the legend; the Legend control folds it on small maps.
     return f"<details open><summary>Légende</summary>{''.join(lines)}</details>"

@@ -347,23 +347,23 @@ def read_token(
     was removed or its password changed since. `editors` are keyed by case-folded name."""
     parts = token.split(".")
     if len(parts) != 5 or parts[0] != _COOKIE_FORMAT:
-        return None, "malformed"
+        return None, "jeton mal formé"
     body, signature = ".".join(parts[:4]), parts[4]
     if not hmac.compare_digest(_sign(key, body).encode(), signature.encode()):
-        return None, "bad signature"
+        return None, "signature fausse"
     try:
         username = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)).decode()
         expiry = int(parts[2])
     except (ValueError, UnicodeDecodeError):
-        return None, "malformed"
+        return None, "jeton mal formé"
     moment = datetime.now(UTC) if now is None else now
     if expiry <= moment.timestamp():
-        return None, "expired"
+        return None, "expiré"
     editor = editors.get(account_key(username))
     if editor is None:
-        return None, "no such account"
+        return None, "compte supprimé"
     if not hmac.compare_digest(password_fingerprint(key, editor).encode(), parts[3].encode()):
-        return None, "password changed"
+        return None, "mot de passe changé"
     return editor, ""
 
 

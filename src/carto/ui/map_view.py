@@ -24,7 +24,7 @@ from carto.map import basemap
 from carto.map.assets import LABELS_FILE, outlines_url
 from carto.map.markers import marker_payload, script_json
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS
-from carto.publishing.storage import Store, VersionInfo
+from carto.publishing.storage import LOCAL_TZ, Store, VersionInfo
 from carto.ui import caches, map_frame, selection
 from carto.ui.errors import log_lasting_problem, logger
 from carto.ui.routes import marker_url
@@ -692,7 +692,7 @@ def data_footer(table: pd.DataFrame, version: VersionInfo | None) -> None:
     if version is not None:
         parts.append(
             f"Données : version {version.number} publiée le "
-            f"{version.created_at.strftime('%d/%m/%Y à %H:%M')} (UTC)."
+            f"{version.created_at.astimezone(LOCAL_TZ):%d/%m/%Y à %H:%M}."
         )
     if unplaced:
         parts.append(f"{unplaced} initiative(s) sans position ne figurent que dans le tableau.")

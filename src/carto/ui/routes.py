@@ -48,7 +48,7 @@ EXPIRED_TICKET = "connexion=expiree"
 IMMUTABLE = "public, max-age=31536000, immutable"
 PAGE_LANGUAGE = "fr"
 _ENGLISH_ROOT = b'<html lang="en">'
-_log = logging.getLogger(__name__)
+_log = logging.getLogger("carto")
 
 
 def marker_url(path: str) -> str:
@@ -134,7 +134,7 @@ async def keep_signed_in(request: Request) -> Response:
     """Swap a ticket for the editor's cookie, then back to the Publier page."""
     found = TICKETS.redeem(request.query_params.get("ticket", ""))
     if found is None:
-        _log.info("Editor cookie not set: unknown, used or expired ticket.")
+        _log.warning("Cookie « rester connecté » non posé : ticket inconnu, déjà servi ou expiré.")
         return _no_store(RedirectResponse(f"{PUBLISH_PAGE}?{EXPIRED_TICKET}", status_code=303))
     token, max_age = found
     response = RedirectResponse(PUBLISH_PAGE, status_code=303)

@@ -42,7 +42,7 @@ USERNAME_HELP = (
     "(`carto editors set-password`). Recharger la page vous déconnecte, sauf si vous choisissez "
     "ensuite « Rester connecté sur cet appareil »."
 )
-_log = logging.getLogger(__name__)
+_log = logging.getLogger("carto")
 # A ticket is offered again once this old, so that the link shown stays valid a while.
 _TICKET_REFRESH = TICKET_SECONDS / 3
 # Looks like Streamlit's secondary button; plain HTML (no script): a link, and a form.
@@ -171,10 +171,12 @@ def _cookie_editor(editors: dict[str, Editor]) -> Editor | None:
         key = signing_key(caches.store(caches.settings()), create=False)
     except CartoError:
         return None  # the database is unreachable: the warning above says so
-    found, why = (None, "no signing key") if key is None else read_token(key, token, editors)
+    found, why = (
+        (None, "aucune clé de signature") if key is None else read_token(key, token, editors)
+    )
     if found is None:
         st.session_state["editor_cookie_rejected"] = token
-        _log.info("Editor cookie ignored: %s.", why)
+        _log.warning("Cookie « rester connecté » ignoré : %s.", why)
     return found
 
 
