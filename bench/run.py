@@ -145,6 +145,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="réglages de Streamlit comparés à la graine dans le même passage (gc, magic ; vide : "
         "aucun)",
     )
+    parser.add_argument(
+        "--before",
+        default=visitors.BEFORE_REV,
+        help="révision git du code « avant » mesurée dans le même passage que (h) et (i) "
+        f"(défaut : {visitors.BEFORE_REV}, le code quand l'issue 11 a été ouverte ; vide : sans)",
+    )
     parser.add_argument("--batches", type=int, default=7, help="lots de (h) par serveur")
     parser.add_argument("--batch", type=int, default=10, help="visiteurs par lot de (h)")
     parser.add_argument(
@@ -329,6 +335,7 @@ def run(options: argparse.Namespace) -> Results:
             everything,
             sizes=options.visitor_size_list,
             variants=options.variant_list,
+            before=options.before.strip(),
             batches=options.batches,
             batch=options.batch,
             arrivals=options.arrivals,

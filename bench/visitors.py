@@ -9,12 +9,17 @@ websocket clients, the soak, and the static site under nginx — in one run, so 
 - Crowd: N websocket clients arrive at once on a warm server that is alone to run; seconds
   until their first page run ends (p50, p95), and errors.
 - Soak: sessions opened and closed, a few at a time, on a fresh server; RSS every 100 sessions.
+- Before and after: the app as it was when issue 11 was opened (BEFORE_REV, `git archive`) is
+  one more server of the CPU comparison and of the crowds, on its own seed store.
 - Static site: `carto site build` of the same store, served by nginx, loaded by wrk.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,7 +28,7 @@ from pathlib import Path
 
 import sessions
 import static_site
-from datasets import SEED_SIZE, BenchDataset
+from datasets import CACHE_DIR, SEED_SIZE, BenchDataset
 from measure import Sample
 
 # The settings compared with the map as configured (.streamlit/config.toml), at seed size:
@@ -39,6 +44,40 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     ),
 }
 MINIMAL = "minimal"
+# The code when issue 11 was opened (the last commit before its changes to the app): measured
+# beside today's in the same run, so that « before » and « after » share the machine's state.
+BEFORE_REV = "2df257d"
+BEFORE = "before"
+
+
+def before_tree(rev: str, log: Callable[[str], None]) -> Path | None:
+    """The app as it was at `rev` (`git archive`), with its own browser files, under
+    .cache/bench; None (said in the log) when git or the revision is missing."""
+    repo = Path(__file__).resolve().parents[1]
+    tree = CACHE_DIR / f"tree-{rev}"
+    if (tree / ".ready").is_file():
+        return tree
+    shutil.rmtree(tree, ignore_errors=True)
+    tree.mkdir(parents=True)
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(repo), "archive", rev], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        (tree / "node_modules").symlink_to(repo / "node_modules")
+        subprocess.run(
+            [sys.executable, "-m", "carto.cli", "assets", "install"],
+            cwd=tree,
+            env={**os.environ, "PYTHONPATH": str(tree / "src")},
+            check=True,
+            capture_output=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as error:
+        log(f"  code « avant » {rev} non mesuré : {error}")
+        shutil.rmtree(tree, ignore_errors=True)
+        return None
+    (tree / ".ready").write_text(rev)
+    return tree
 
 
 def size_key(size: int) -> str:
@@ -103,6 +142,7 @@ def run_visitors(
     *,
     sizes: list[int],
     variants: list[str],
+    before: str,
     batches: int,
     batch: int,
     arrivals: int,
@@ -130,6 +170,24 @@ def run_visitors(
             plan.append(
                 (size_key(size), f"carte, {name} ({len(data[size].table)} lignes)", {"env": env})
             )
+            if size == SEED_SIZE and before:
+                tree = before_tree(before, log)
+                if tree is not None:
+                    plan.append(
+                        (
+                            BEFORE,
+                            f"carte, graine, code avant l'issue 11 ({before})",
+                            {
+                                "cwd": tree,
+                                "env": {
+                                    # Its own store, filled from its own seed file.
+                                    "CARTO_DATABASE_URL": f"sqlite:///{tmp / 'before.sqlite'}",
+                                    "CARTO_STATE_DIR": str(tmp / "before-state"),
+                                    "PYTHONPATH": str(tree / "src"),
+                                },
+                            },
+                        )
+                    )
             if size == SEED_SIZE:
                 for variant in variants:
                     label, extra = VARIANTS[variant]

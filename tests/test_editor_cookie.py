@@ -5,12 +5,12 @@ calls it (starlette's TestClient needs httpx, which the project does not install
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aio
 import pytest
 from starlette.applications import Starlette
 from test_storage_readonly import _unwritable
@@ -174,7 +174,7 @@ class Client:
         async def send(message: dict) -> None:
             messages.append(message)
 
-        asyncio.run(self.app(scope, receive, send))
+        aio.run(self.app(scope, receive, send))
         start = messages[0]
         received = {k.decode().lower(): v.decode() for k, v in start["headers"]}
         body = b"".join(m.get("body", b"") for m in messages[1:])

@@ -76,3 +76,33 @@ def test_bad_input_exit_code_and_french_message(
 def test_missing_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["extract", str(tmp_path / "absent.pdf"), "-o", str(tmp_path / "o.csv")]) == 2
     assert "introuvable" in capsys.readouterr().err
+
+
+def test_the_seed_communique_does_not_duplicate_what_is_on_the_map(
+    tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The map already holds the seed communiqué's initiatives (data/initiatives.csv): an editor
+    who extracts it again and imports gets no duplicates, as on the page (« déjà sur la carte »)."""
+    seed = HERE / "communique-2020-04-06-pas-de-calais.txt"
+    assert main(["versions"]) == 0  # the store is filled from data/initiatives.csv
+    capsys.readouterr()
+    before = Store.open(db).load()
+    out = tmp_path / "candidates.csv"
+
+    assert main(["extract", str(seed), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "déjà sur la carte : « Tereos : production de gel hydro-alcoolique », écartée" in err
+    left = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert 0 < len(left) < 16  # only what the map does not show yet
+    assert main(["import", str(out), "--mode", "merge"]) == 0
+    assert len(Store.open(db).load()) == len(before) + len(left)
+
+    updates = tmp_path / "updates.csv"
+    assert main(["extract", str(seed), "-o", str(updates), "--mettre-a-jour"]) == 0
+    rows = list(csv.DictReader(updates.open(encoding="utf-8")))
+    assert len(rows) == 16
+    tereos = next(r for r in rows if r["id"] == "pdc-2020-04-06-01")
+    assert tereos["nom"] == "Tereos : production de gel hydro-alcoolique"  # published name kept
+
+    assert main(["extract", str(seed), "-o", str(tmp_path / "all.csv"), "--sans-carte"]) == 0
+    assert len(list(csv.DictReader((tmp_path / "all.csv").open(encoding="utf-8")))) == 16

@@ -3,15 +3,14 @@ the map's data files (under CARTO_STATE_DIR), and settings as the only source of
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import tomllib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import aio
 import pytest
 import streamlit as st
 from apptest import NAVIGATION, TIMEOUT, map_page, shown_count
@@ -170,9 +169,7 @@ def markers_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
 
 def get(path: str) -> tuple[int, bytes, dict[str, str]]:
     request = Request({"type": "http", "method": "GET", "path_params": {"path": path}})
-    # In a thread of its own: the browser tests' Playwright may hold this thread's event loop.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        response = pool.submit(asyncio.run, serve_marker_file(request)).result()
+    response = aio.run(serve_marker_file(request))
     return response.status_code, bytes(response.body), dict(response.headers)
 
 

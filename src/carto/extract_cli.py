@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from carto.errors import UsageError
+from carto.text import cell_text
 
 EXIT_OK, EXIT_INVALID = 0, 1
 
@@ -16,7 +18,12 @@ EXIT_OK, EXIT_INVALID = 0, 1
 def cmd_extract(args: argparse.Namespace) -> int:
     from carto.config import Settings
     from carto.extract import extract_candidates, read_path
-    from carto.extract.output import candidates_csv, review_csv
+    from carto.extract.output import (
+        candidates_csv,
+        onto_published,
+        published_by_name,
+        review_csv,
+    )
     from carto.gazetteer import load_gazetteer
 
     path = Path(args.file)
@@ -32,14 +39,26 @@ def cmd_extract(args: argparse.Namespace) -> int:
         f"{len(candidates)} initiative(s) candidate(s).",
         file=sys.stderr,
     )
-    for number, candidate in enumerate(candidates, start=2):
+    rows: list[Mapping[str, Any]] = [c.row() for c in candidates]
+    matches = published_by_name(rows, _published_rows(args.no_map))
+    written: list[Mapping[str, Any]] = []
+    for number, (candidate, row, match) in enumerate(
+        zip(candidates, rows, matches, strict=True), start=1
+    ):
         place = candidate.zone or candidate.commune
         flags = f" [{' ; '.join(candidate.remarques)}]" if candidate.remarques else ""
+        if match is not None:
+            done = "mise à jour" if args.update else "écartée (--mettre-a-jour pour la compléter)"
+            flags += f" — déjà sur la carte : « {cell_text(match.get('nom'))} », {done}"
         print(
-            f"  ligne {number} : {candidate.nom} — {candidate.categorie or 'thème ?'} — {place} "
+            f"  {number}. {candidate.nom} — {candidate.categorie or 'thème ?'} — {place} "
             f"(confiance {candidate.confiance:.2f}){flags}",
             file=sys.stderr,
         )
+        if match is None:
+            written.append(row)
+        elif args.update:
+            written.append(onto_published(row, match))
     if extraction.ignored_places:
         print(
             "  lieux hors du département, ignorés : " + ", ".join(extraction.ignored_places),
@@ -48,10 +67,31 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if not candidates:
         print("Aucune initiative trouvée : rien n'a été écrit.", file=sys.stderr)
         return EXIT_INVALID
-    _write(args.output, candidates_csv(candidates))
+    _write(args.output, candidates_csv(written))
     if args.revue:
         _write(args.revue, review_csv(candidates))
     return EXIT_OK
+
+
+def _published_rows(skip: bool) -> list[dict[str, Any]]:
+    """The initiatives on the map now (to say « déjà sur la carte »), as the page compares them;
+    none with --sans-carte, or when the store cannot be read (said on stderr)."""
+    if skip:
+        return []
+    from carto.config import Settings
+    from carto.errors import CartoError
+    from carto.publishing.storage import Store
+
+    try:
+        with Store.open(Settings.from_env().database_url) as store:
+            current = store.current()
+            table = store.load(current.number) if current is not None else None
+    except CartoError as exc:
+        print(f"  carte non comparée : {exc}", file=sys.stderr)
+        return []
+    if table is None:
+        return []
+    return [{str(k): v for k, v in row.items()} for row in table.to_dict(orient="records")]
 
 
 def _write(target: str, text: str) -> None:
@@ -80,6 +120,20 @@ def add_parser(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
         "--revue",
         metavar="CSV",
         help="écrire aussi un CSV de revue : phrase d'origine, confiance, remarques",
+    )
+    extract.add_argument(
+        "--mettre-a-jour",
+        dest="update",
+        action="store_true",
+        help="une candidate déjà sur la carte (nom proche, même commune) est écrite comme mise à "
+        "jour de l'initiative publiée (son id ; ses valeurs gardées, les vides complétés) ; "
+        "sans cette option elle est écartée",
+    )
+    extract.add_argument(
+        "--sans-carte",
+        dest="no_map",
+        action="store_true",
+        help="ne pas comparer avec la version en ligne",
     )
     extract.add_argument("--departement", help="département du référentiel (défaut : 62)")
     extract.set_defaults(func=cmd_extract)

@@ -22,12 +22,12 @@ more visitor comes and goes, and only that last one may still be held.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aio
 import pytest
 from streamlit_server import StreamlitServer, start_streamlit
 
@@ -170,10 +170,7 @@ def _visit_then_leave(ports: list[int], visitors: int) -> list[str]:
             await ws.close()  # type: ignore[attr-defined]
         return [text for _, text in opened]
 
-    # In a thread of its own: Playwright's sync API (other tests of the session) keeps an event
-    # loop running in the main thread, where asyncio.run refuses to start another.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, main()).result()
+    return aio.run(main())
 
 
 def test_closed_tabs_are_freed_after_the_ttl(servers: dict[int, CountedServer]) -> None:
