@@ -130,6 +130,9 @@ def test_the_keyboard_opens_every_initiative_from_the_list(page, streamlit_app) 
     for name in names:
         picker.focus()
         page.keyboard.type(name)
+        # Enter once the list shows that initiative alone, as a person reads it before choosing.
+        expect(page.get_by_role("option")).to_have_count(1)
+        expect(page.get_by_role("option")).to_contain_text(name)
         page.keyboard.press("Enter")
         expect(detail).to_have_text(name)
         # As a person would, the next pick waits for the page to have finished this one (a

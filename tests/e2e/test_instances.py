@@ -338,6 +338,8 @@ def test_two_instances_behind_nginx_share_one_database(browser, cluster) -> None
     expect(on_a.get_by_text("Aucune initiative ne correspond").first).to_be_visible()
     log = proxy.access_log.read_text().splitlines()
     assert any(line.startswith(f"{cookies[a.port]} 127.0.0.1:{b.port} ") for line in log)
+    # The address holds the search once the run that shows it has ended; then reload.
+    expect(on_a).to_have_url(re.compile(r"[?&]q=introuvable"))
     on_a.reload()
     expect(caption(on_a, 0, total_after)).to_be_visible()
 
