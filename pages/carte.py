@@ -39,6 +39,9 @@ with stop_on_error("La carte ne peut pas s'afficher"):
     notice = selection.unavailable_notice(set(table["id"].astype(str)))
     if notice:
         st.warning(notice)
+    # The address follows the view as soon as it is known: a visitor who copies or reloads it
+    # while the map is still being drawn keeps this view.
+    map_view.sync_query_params(spec, selected)
 
     col_map, col_detail = st.columns([3, 2], gap="medium")
     with col_map:
@@ -52,4 +55,3 @@ with stop_on_error("La carte ne peut pas s'afficher"):
     map_view.news_section(news)
     map_view.download_buttons(shown, data_key=data_key, spec=spec)
     map_view.data_footer(table, version)
-    map_view.sync_query_params(spec, selected)
