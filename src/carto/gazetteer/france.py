@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import csv
 import functools
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rapidfuzz import fuzz, process
 
@@ -163,8 +161,12 @@ def build_france_names(decoupage_dir: Path, *, out_dir: Path = FRANCE_DIR) -> tu
     One row per folded name, its départements sorted; rows ordered by the population of the
     largest commune of that name, so that the first of equally close names is the best known.
     """
-    communes = _json_list(decoupage_dir / "communes.json")
-    departements = _json_list(decoupage_dir / "departements.json")
+    from carto.gazetteer.build import load_json  # build-only: not loaded by the running app
+
+    communes = [e for e in load_json(decoupage_dir / "communes.json") if isinstance(e, dict)]
+    departements = [
+        e for e in load_json(decoupage_dir / "departements.json") if isinstance(e, dict)
+    ]
     by_key: dict[str, set[str]] = {}
     largest: dict[str, int] = {}
     for entry in communes:
@@ -202,14 +204,3 @@ def _place_phrase(code: str, nom: str, liaison: object) -> str:
     if "-et-" in nom and not nom.startswith("Saint"):
         return f"en {nom}"
     return f"à {nom}"
-
-
-def _json_list(path: Path) -> list[dict[str, Any]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise GazetteerError(
-            f"Fichier « {path} » illisible : installez le paquet npm "
-            f"@etalab/decoupage-administratif (npm ci). ({exc})"
-        ) from exc
-    return [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
