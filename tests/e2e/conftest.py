@@ -16,6 +16,7 @@ Fixtures:
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import time
@@ -26,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
 from streamlit_server import StreamlitServer, start_streamlit
 
 from carto.config import PROJECT_ROOT
@@ -155,6 +157,24 @@ def wait_until(page: Any, condition: Callable[[], bool], *, timeout_ms: int = 10
         page.wait_for_timeout(50)  # pumps Playwright's event loop between checks
 
 
+def pick_from_list(page: Any, label: str, text: str) -> None:
+    """Open an initiative from the list under the table with the keyboard, as a person does:
+    select what the field holds, type, wait until the list marks an option as the active one
+    (the combobox's aria-activedescendant, which a screen reader announces), then Enter.
+
+    Enter pressed before the list has settled on an option selects nothing: a person would see
+    it and press again; the test waits, as that person reads, instead."""
+    picker = page.get_by_role("combobox", name=label)
+    picker.focus()
+    page.keyboard.press("ControlOrMeta+a")  # the previous choice's name, replaced by typing
+    page.keyboard.type(text)
+    first = page.get_by_role("option").first
+    expect(first).to_contain_text(text)
+    expect(first).to_have_attribute("id", re.compile(".+"))
+    expect(picker).to_have_attribute("aria-activedescendant", first.get_attribute("id") or "")
+    page.keyboard.press("Enter")
+
+
 @pytest.fixture
 def network() -> NetworkLog:
     return NetworkLog()
@@ -169,8 +189,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.fixture
 def page(browser: Any, network: NetworkLog, request: pytest.FixtureRequest) -> Iterator[Any]:
-    from playwright.sync_api import expect
-
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="fr-FR")
 
     def route(route: Any) -> None:

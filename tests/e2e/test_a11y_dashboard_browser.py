@@ -19,7 +19,7 @@ from carto.config import PROJECT_ROOT
 from carto.intake import pipeline as dataset
 from carto.map.basemap import MAP_TITLE, MARKER_CLASS, ZOOM_IN_TITLE, ZOOM_OUT_TITLE
 
-from .conftest import ARTIFACTS, MAP_IFRAME
+from .conftest import ARTIFACTS, MAP_IFRAME, pick_from_list
 
 pytestmark = pytest.mark.browser
 
@@ -28,9 +28,16 @@ DATA = PROJECT_ROOT / "data" / "initiatives.csv"
 GUINES = "pdc-2020-04-06-14"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
+PICKER = "Voir le détail de l'initiative"
 # Rule ids that may remain, by impact, and why (docs/accessibility.md): none at these levels.
 ALLOWED: dict[str, frozenset[str]] = {"critical": frozenset(), "serious": frozenset()}
 # English words Streamlit or Leaflet put on their controls, which a French page must not show.
+# Whether the focused element is at least partly on screen (RGAA 10.7, WCAG 2.4.11).
+FOCUS_ON_SCREEN = """() => {
+    const box = document.activeElement.getBoundingClientRect();
+    return document.activeElement !== document.body && box.bottom > 0
+        && box.top < window.innerHeight;
+}"""
 ENGLISH = ("Skip to main content", "Select all", "Download as CSV", "Zoom in", "Zoom out")
 
 
@@ -110,31 +117,35 @@ def test_the_table_is_html_and_the_keyboard_opens_an_initiative(page, streamlit_
     for name in names_of(DATA):
         expect(table.get_by_role("cell", name=name, exact=True)).to_have_count(1)
     expect(page.get_by_test_id("stDataFrame")).to_have_count(0)  # no canvas grid
-    picker = page.get_by_role("combobox", name="Voir le détail de l'initiative")
-    picker.focus()
-    page.keyboard.type("Guînes")
-    page.keyboard.press("Enter")
+    pick_from_list(page, PICKER, "Guînes")
     expect(page.locator(".st-key-carto_detail h3")).to_contain_text("Guînes")
     page.wait_for_url(re.compile(rf"[?&]id={GUINES}(&|$)"))
 
 
 def test_the_keyboard_opens_every_initiative_from_the_list(page, streamlit_app) -> None:
     """Keyboard only, from the list under the table: each of the initiatives opens its detail
-    (the map's markers are Tab stops too, see tests/e2e/test_reach_browser.py)."""
+    (the map's markers are Tab stops too, see tests/e2e/test_reach_browser.py).
+
+    The page scrolls up to the detail, which hides the list: the focus then goes to the
+    initiative's name, never left off screen (RGAA 10.7), and Tab leads back to the list."""
     page.set_viewport_size(DESKTOP)
     open_map(page, streamlit_app.base_url)
-    picker = page.get_by_role("combobox", name="Voir le détail de l'initiative")
-    detail = page.locator(".st-key-carto_detail h3")
+    picker = page.get_by_role("combobox", name=PICKER)
+    panel = page.locator(".st-key-carto_detail")
+    detail = panel.locator("h3")
     names = names_of(DATA)
     assert len(names) == 18
+    picker.focus()
     for name in names:
-        picker.focus()
-        page.keyboard.type(name)
-        # Enter once the list shows that initiative alone, as a person reads it before choosing.
-        expect(page.get_by_role("option")).to_have_count(1)
-        expect(page.get_by_role("option")).to_contain_text(name)
-        page.keyboard.press("Enter")
+        tabs = 0
+        while not picker.evaluate("e => e === document.activeElement"):
+            assert tabs < 12, "Tab ne ramène pas à la liste"
+            page.keyboard.press("Tab")
+            tabs += 1
+        pick_from_list(page, PICKER, name)
         expect(detail).to_have_text(name)
+        expect(detail).to_be_in_viewport()
+        assert page.evaluate(FOCUS_ON_SCREEN), name
         # As a person would, the next pick waits for the page to have finished this one (a
         # pick typed in the middle of a run is reset by it).
         expect(page.get_by_test_id("stApp")).to_have_attribute(

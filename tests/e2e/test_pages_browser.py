@@ -19,7 +19,7 @@ from carto.map.basemap import MARKER_CLASS
 from carto.ui.errors import UNEXPECTED
 from carto.ui.routes import IMMUTABLE, MARKERS_URL
 
-from .conftest import DEFAULT_ENV, MAP_IFRAME
+from .conftest import DEFAULT_ENV, MAP_IFRAME, pick_from_list
 from .initiatives import wait_drawn
 
 pytestmark = pytest.mark.browser
@@ -89,10 +89,7 @@ def test_a_table_row_selects_its_initiative(page, network, streamlit_app) -> Non
     # The table is plain HTML; the list under it opens an initiative (by pointer or keyboard).
     third = page.get_by_test_id("stTable").locator("tbody tr").nth(2).locator("td").first
     name = third.inner_text()
-    picker = page.get_by_role("combobox", name="Voir le détail de l'initiative")
-    picker.click()
-    page.keyboard.type(name)
-    page.keyboard.press("Enter")
+    pick_from_list(page, "Voir le détail de l'initiative", name)
     page.wait_for_url(re.compile(r"[?&]id="))
     picked = page.url.split("id=", 1)[1].split("&", 1)[0]
     assert names[picked] == name

@@ -45,19 +45,40 @@ SHOWN_DETAIL_KEY = "detail_shown"
 _SCROLL_INTO_VIEW = """
 (function () {
     // Checked for 4 s: on a first load the map's frame gets its height late and pushes the
-    // panel down. Stops as soon as the visitor scrolls or acts himself.
-    var tries = 0, stopped = false;
-    function stop() { stopped = true; }
-    ["wheel", "touchstart", "pointerdown", "keydown"].forEach(function (type) {
-        window.addEventListener(type, stop, {once: true, passive: true});
-    });
+    // panel down. Stops as soon as the visitor scrolls, moves the focus or acts himself (a scroll
+    // event alone is not his: the page's own layout changes fire them too).
+    // The focus is never left off screen (RGAA 10.7): when the scroll hides the control that
+    // chose the initiative (the list under the table), the focus goes to the initiative's
+    // name, from which Tab leads back to the list.
+    var tries = 0, stopped = false, ours = false;
+    var events = ["wheel", "touchstart", "pointerdown", "keydown", "focusin"];
+    function stop() {
+        if (ours) { return; }
+        stopped = true;
+        events.forEach(function (type) { window.removeEventListener(type, stop, true); });
+    }
+    events.forEach(function (type) { window.addEventListener(type, stop, true); });
+    function onScreen(el) {
+        var box = el.getBoundingClientRect();
+        return box.bottom > 0 && box.top < window.innerHeight;
+    }
     function check() {
-        if (stopped || tries++ > 16) { return; }
+        if (stopped) { return; }
+        if (tries++ > 16) { ours = false; stop(); return; }
         var panel = document.querySelector(".st-key-DETAIL_KEY");
         if (panel) {
             var box = panel.getBoundingClientRect();
             if (box.top < 0 || box.top > window.innerHeight - 80) {
+                var focused = document.activeElement;
                 panel.scrollIntoView({block: "start"});
+                var name = panel.querySelector("h3");
+                if (name && focused && focused !== document.body && !panel.contains(focused)
+                        && !onScreen(focused)) {
+                    name.setAttribute("tabindex", "-1");
+                    ours = true;
+                    name.focus({preventScroll: true});
+                    ours = false;
+                }
             }
         }
         setTimeout(check, 250);
@@ -655,10 +676,11 @@ def detail_panel(
             st.markdown(detail_markdown(line))
         if st.session_state.get(SHOWN_DETAIL_KEY) != selected.id:
             st.session_state[SHOWN_DETAIL_KEY] = selected.id
-            # The comment makes each opening a new element, so that its script runs again.
+            # The nonce in the script makes each opening's script differ, so that it runs again
+            # (Streamlit keeps the element; a differing HTML comment alone did not rerun it).
             nonce = hashlib.sha256(selected.id.encode()).hexdigest()[:16] if selected.id else ""
             st.html(
-                f"<!-- {nonce} --><script>{_SCROLL_INTO_VIEW}</script>",
+                f"<script>/* {nonce} */{_SCROLL_INTO_VIEW}</script>",
                 unsafe_allow_javascript=True,
             )
 
