@@ -10,6 +10,7 @@ from apptest import map_page, shown_count, signed_in_publish_page
 from streamlit.testing.v1 import AppTest
 
 from carto.config import PROJECT_ROOT
+from carto.display import md_escape
 from carto.intake import pipeline
 from carto.publishing.storage import Store
 
@@ -110,6 +111,28 @@ def test_odd_time_values_in_a_link_are_ignored_without_a_crash(
     assert not at.exception
     assert not at.error
     assert shown_count(at)[1] == len(two_publications)
+
+
+def test_a_link_to_an_initiative_that_has_ended_shows_it(
+    two_publications: pd.DataFrame,
+) -> None:
+    """Shared while it ran, opened after it ended: the visitor sees it, marked as ended, and
+    the view (and its address) shows the ended ones, instead of a « masquée » notice."""
+    ended_id, ended_name = two_publications.loc[1, ["id", "nom"]]
+    at = map_page(id=ended_id)
+    assert not at.exception
+    assert not any("L'initiative demandée" in w.value for w in at.warning)
+    assert [s.value for s in at.subheader] == [md_escape(ended_name)]
+    assert "Terminée" in _all_markdown(at)
+    assert at.sidebar.checkbox(key="f_ended").value is True
+    assert at.query_params.get("terminees") == "1" and at.query_params["id"] == ended_id
+    total = len(two_publications)
+    assert shown_count(at) == (total, total)
+    # An explicit choice of the link is kept: « terminees=0 » still hides it, and says so.
+    at = map_page(id=ended_id, terminees="0")
+    assert not at.exception
+    assert at.sidebar.checkbox(key="f_ended").value is False
+    assert any("masquée par les filtres" in w.value for w in at.warning)
 
 
 def test_the_detail_of_a_new_initiative_says_nouveau(two_publications: pd.DataFrame) -> None:

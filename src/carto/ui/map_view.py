@@ -18,7 +18,7 @@ from carto import timeline, zones
 from carto.config import Settings
 from carto.display import detail_lines, detail_markdown, md_escape
 from carto.exports import EXPORT_FORMATS, MEDIA_TYPES, export_filename, export_table
-from carto.filters import MAX_QUERY_TEXT, FilterSpec, facets
+from carto.filters import MAX_QUERY_TEXT, PARAM_ENDED, FilterSpec, facets
 from carto.gazetteer import Gazetteer
 from carto.map import basemap
 from carto.map.assets import LABELS_FILE, outlines_url
@@ -291,7 +291,12 @@ def sidebar_filters(
         st.session_state["f_text"] = spec.text
         st.session_state["f_start"] = spec.start
         st.session_state["f_end"] = spec.end
-        st.session_state["f_ended"] = spec.show_ended
+        # A shared link to an initiative that has ended since shows it (with « Terminée » in
+        # its detail), as the static site does, rather than a « masquée » notice; unless the
+        # link itself says whether to show ended ones.
+        st.session_state["f_ended"] = spec.show_ended or (
+            PARAM_ENDED not in st.query_params and _links_to_ended(table)
+        )
         st.session_state["filters_initialised"] = True
 
     slugs = [c.slug for c in CATEGORIES]
@@ -433,6 +438,17 @@ def _time_filters() -> tuple[date | None, date | None, bool]:
         end if isinstance(end, date) else None,
         show_ended is True,
     )
+
+
+def _links_to_ended(table: pd.DataFrame) -> bool:
+    """Whether the address names (?id=) an initiative that has ended."""
+    ident = selection.Selection.from_url(
+        {k: st.query_params.get_all(k) for k in st.query_params}
+    ).id
+    if ident is None or "id" not in table.columns:
+        return False
+    row = table[table["id"].astype(str) == ident]
+    return bool(timeline.ended_mask(row, timeline.local_today()).any())
 
 
 def empty_result_notice(hidden_ended: int = 0) -> None:
