@@ -124,21 +124,14 @@ def _wait_focus_on_marker(frame: Any) -> None:
     )
 
 
-def _position(frame: Any) -> tuple[int, int]:
-    box = frame.locator("body").evaluate(
-        "() => { const r = document.activeElement.getBoundingClientRect(); return [r.x, r.y]; }"
+def _place(frame: Any) -> tuple[float, float]:
+    """Where the focused group is on the map (not on the screen: the view pans as groups open)."""
+    where = frame.locator("body").evaluate(
+        "() => { const p = document.activeElement._cartoLayer.getLatLng(); return [p.lat, p.lng]; }"
     )
-    return round(box[0]), round(box[1])
+    return round(where[0], 5), round(where[1], 5)
 
 
-@pytest.mark.xfail(
-    reason="issue 10 §2, left open: on the Streamlit page, after a few initiatives are opened,"
-    " Enter on a group at the last zoom level (13 -> 14) leaves markercluster with no layer drawn"
-    " (its feature group goes from 1 layer to 0 about 1 s later), so the focus has nowhere to go;"
-    " every initiative is reached by keyboard from the list instead"
-    " (test_a11y_dashboard_browser.py::test_the_keyboard_opens_every_initiative_from_the_list)",
-    strict=False,
-)
 def test_every_initiative_opens_by_keyboard(page, network, streamlit_app) -> None:
     table = seed()
     names = {accessible_name(row): row["nom"] for _, row in table.iterrows()}
@@ -156,8 +149,8 @@ def test_every_initiative_opens_by_keyboard(page, network, streamlit_app) -> Non
         active = _active(frame)
         if active["kind"] == "cluster":
             assert CLUSTER_NAME.match(active["label"] or ""), active
-            where = (round(_zoom(frame), 1), active["label"], *_position(frame))
-            if where not in entered:  # a group not opened yet from this view
+            where = (round(_zoom(frame), 1), active["label"], *_place(frame))
+            if where not in entered:  # a group not opened yet at this zoom level
                 entered.add(where)
                 page.keyboard.press("Enter")
                 wait_still(frame)
@@ -366,6 +359,47 @@ def test_area_outlines_are_drawn_under_the_markers_and_never_catch_clicks(
     )
     assert "leaflet-interactive" not in str(hit)
     assert labels and all(label for label in labels)
+    assert network.page_errors == [], network.report()
+
+
+def test_enter_on_a_group_at_the_last_zoom_spreads_it(page, network, tmp_path) -> None:
+    """Three initiatives a few metres apart stay grouped at the last zoom level: there, Enter
+    spreads the group out (no zoom left) and the focus goes to its first initiative."""
+    table = seed().head(3).copy()
+    table["latitude"] = [50.95, 50.95003, 50.95]
+    table["longitude"] = [1.85, 1.85002, 1.85004]
+    names = {accessible_name(row) for _, row in table.iterrows()}
+    open_inline(page, inline_map(tmp_path, table, fit=True))
+    page.locator(".leaflet-container").focus()
+    for _ in range(20):  # the "+" key, until the map zooms no further
+        before = map_view(page)["zoom"]
+        page.keyboard.press("+")
+        wait_still(page)
+        if map_view(page)["zoom"] == before:
+            break
+    top = map_view(page)["zoom"]
+    assert top == page.evaluate("() => window.__cartoInitiativesState.map.getMaxZoom()")
+    expect(clusters(page)).to_have_count(1)
+    expect(clusters(page)).to_have_attribute("aria-label", CLUSTER_NAME)
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if _active(page)["kind"] == "cluster":
+            break
+    assert _active(page)["kind"] == "cluster"
+    page.keyboard.press("Enter")
+    wait_still(page)
+    _wait_focus_on_marker(page)
+    active = _active(page)
+    assert active["kind"] == "marker" and active["label"] in names, active
+    expect(markers(page)).to_have_count(3)
+    assert map_view(page)["zoom"] == top
+    # Enter on the focused initiative opens it like a click.
+    page.evaluate(
+        "() => { window.__got = [];"
+        " window.cartoInitiatives.onSelect(id => window.__got.push(id)); }"
+    )
+    page.keyboard.press("Enter")
+    assert len(page.evaluate("() => window.__got")) == 1
     assert network.page_errors == [], network.report()
 
 

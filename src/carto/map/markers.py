@@ -691,33 +691,49 @@ class InitiativeMarkers(MacroElement):
         if (el) { el.focus(); }
     }
 
+    // Enter on a group: zoom in until its first initiative is drawn, or spread the group out
+    // when zooming cannot split it (last zoom level), then move the focus to that initiative.
+    function openGroup(cluster, origin) {
+        var map = state.map, mcg = state.mcg;
+        var group = cluster.getAllChildMarkers().sort(function (a, b) {
+            return a._cartoIndex - b._cartoIndex;
+        });
+        if (!group.length) { return; }
+        var focusFirst = function () {
+            // Markercluster re-creates marker elements when its zoom animation ends, which
+            // drops the focus to the page: give it back to the group's first initiative,
+            // unless the visitor has moved on.
+            var active = document.activeElement;
+            var lost = !active || active === document.body || active === origin;
+            var inGroup = group.some(function (m) { return m.getElement() === active; });
+            if (inGroup || !lost) { return; }
+            var shown = group.filter(function (m) { return m.getElement(); });
+            if (!shown.length) { return; }
+            sortPane();
+            focusMarker(shown[0]);
+        };
+        // Leaflet pans a focused group into view (autoPanOnFocus). A pan still running when
+        // Enter is pressed would be stopped by the zoom below, with a "moveend" fired before
+        // the zoom starts: zoomToShowLayer takes it for the end of its zoom and spreads the
+        // group at the current level, and the zoom that follows then loses the spread markers.
+        map.stop();
+        mcg.once("animationend spiderfied", function () { setTimeout(focusFirst, 0); });
+        if (map.getZoom() >= map.getMaxZoom()) {
+            cluster.spiderfy();
+        } else {
+            mcg.zoomToShowLayer(group[0], focusFirst);
+        }
+        // The group was off screen or is re-drawn late: focus it once the map is still.
+        [300, 600, 1000, 1500, 2500].forEach(function (ms) { setTimeout(focusFirst, ms); });
+    }
+
     function onKey(e) {
         if (e.key !== "Enter" && e.key !== " " && e.key !== "Spacebar") { return; }
         var layer = e.target && e.target._cartoLayer;
         if (!layer || !state) { return; }
         L.DomEvent.preventDefault(e);
         if (L.MarkerCluster && layer instanceof L.MarkerCluster) {
-            var group = layer.getAllChildMarkers().sort(function (a, b) {
-                return a._cartoIndex - b._cartoIndex;
-            });
-            if (!group.length) { return; }
-            var origin = e.target, focusFirst = function () {
-                // Markercluster re-creates marker elements when its zoom animation ends, which
-                // drops the focus to the page: give it back to the group's first initiative,
-                // unless the visitor has moved on.
-                var active = document.activeElement;
-                var lost = !active || active === document.body || active === origin;
-                var inGroup = group.some(function (m) { return m.getElement() === active; });
-                if (inGroup || !lost) { return; }
-                var shown = group.filter(function (m) { return m.getElement(); });
-                if (!shown.length) { return; }
-                sortPane();
-                focusMarker(shown[0]);
-            };
-            state.mcg.zoomToShowLayer(group[0], focusFirst);
-            state.mcg.once("animationend spiderfied", function () { setTimeout(focusFirst, 0); });
-            // The group was off screen or is re-drawn late: focus it once the map is still.
-            [300, 600, 1000, 1500, 2500].forEach(function (ms) { setTimeout(focusFirst, ms); });
+            openGroup(layer, e.target);
         } else {
             layer.fire("click", {latlng: layer.getLatLng(), originalEvent: e}, true);
         }
@@ -804,6 +820,16 @@ class InitiativeMarkers(MacroElement):
         map.addLayer(mcg);
         map.on("moveend zoomend", sortSoon);
         mcg.on("animationend spiderfied unspiderfied", sortSoon);
+        if (mcg._noanimationUnspiderfy) {
+            // markercluster (1.5.3) loses a spread group when a zoom ends before the group was
+            // folded back (a zoom without animation, or one starting during the 200 ms of the
+            // spreading): on "zoomend" it first draws the new level, leaving the spread markers
+            // where they are, then folds them away, and that place stays empty. Fold the group
+            // back as the zoom changes, before "zoomend".
+            map.on("zoom", function () {
+                if (mcg._spiderfied) { mcg._noanimationUnspiderfy(); }
+            });
+        }
         L.DomEvent.on(map.getContainer(), "keydown", onKey);
     }
 
