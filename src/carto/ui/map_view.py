@@ -64,7 +64,7 @@ _SCROLL_INTO_VIEW = """
     }
     function check() {
         if (stopped) { return; }
-        if (tries++ > 16) { ours = false; stop(); return; }
+        if (tries++ > 16) { stop(); return; }
         var panel = document.querySelector(".st-key-DETAIL_KEY");
         if (panel) {
             var box = panel.getBoundingClientRect();
@@ -280,8 +280,9 @@ def sidebar_filters(
         else _present_communes(table)
     )
     if "filters_initialised" not in st.session_state:
+        query = selection.address()
         spec = FilterSpec.from_query(
-            {k: st.query_params.get_all(k) for k in st.query_params},
+            query,
             known_arrondissements=arr_names,
             known_communes=commune_names,
         )
@@ -295,7 +296,7 @@ def sidebar_filters(
         # its detail), as the static site does, rather than a « masquée » notice; unless the
         # link itself says whether to show ended ones.
         st.session_state["f_ended"] = spec.show_ended or (
-            PARAM_ENDED not in st.query_params and _links_to_ended(table)
+            PARAM_ENDED not in query and _links_to_ended(table, query)
         )
         st.session_state["filters_initialised"] = True
 
@@ -440,11 +441,9 @@ def _time_filters() -> tuple[date | None, date | None, bool]:
     )
 
 
-def _links_to_ended(table: pd.DataFrame) -> bool:
-    """Whether the address names (?id=) an initiative that has ended."""
-    ident = selection.Selection.from_url(
-        {k: st.query_params.get_all(k) for k in st.query_params}
-    ).id
+def _links_to_ended(table: pd.DataFrame, query: Mapping[str, list[str]]) -> bool:
+    """Whether the address (`query`) names (?id=) an initiative that has ended."""
+    ident = Selection.from_url(query).id
     if ident is None or "id" not in table.columns:
         return False
     row = table[table["id"].astype(str) == ident]
@@ -480,7 +479,7 @@ def _count(n: int, one: str, many: str) -> str:
 def sync_query_params(spec: FilterSpec, selected: Selection) -> None:
     """Keep the address bar equal to the view, so that copying it shares the view."""
     wanted = spec.to_query() | selected.to_query()
-    current = {k: st.query_params.get_all(k) for k in st.query_params}
+    current = selection.address()
     normalised = {k: v if isinstance(v, list) else [v] for k, v in wanted.items()}
     if current != normalised:
         st.query_params.from_dict(wanted)

@@ -68,12 +68,16 @@ def _clean(value: object) -> str | None:
     return text or None
 
 
+def address() -> dict[str, list[str]]:
+    """The page address's parameters, with every value of each (what links carry)."""
+    return {k: st.query_params.get_all(k) for k in st.query_params}
+
+
 def current(ids: Collection[str]) -> Selection:
     """This run's selection among the initiatives shown; from the address on a first run."""
     value = st.session_state.get(SESSION_KEY)
     if value is None:
-        query = {k: st.query_params.get_all(k) for k in st.query_params}
-        value = Selection.from_url(query)
+        value = Selection.from_url(address())
         if value.id is not None and value.id not in ids:
             st.session_state[UNAVAILABLE_KEY] = value.id
     if not isinstance(value, Selection):
