@@ -220,11 +220,13 @@ def test_reimporting_our_own_export_changes_nothing(env, capsys, fmt: str, mode:
     added, changed, removed, unchanged = _review_counts(capsys.readouterr().out)
     assert (added, changed, removed) == (0, 0, 0)
     assert unchanged == len(list(csv.DictReader(DATA.open(encoding="utf-8"))))
-    # Published anyway, it is the same content: same checksum as the version online.
-    assert main(["import", str(export), "--mode", mode]) == 0
+    # Nothing is published: no empty version erases « Nouveau » nor shows in « Nouveautés ».
     with _store() as store:
-        newest, previous = store.versions()[:2]
-    assert newest.checksum == previous.checksum
+        before = store.versions()
+    assert main(["import", str(export), "--mode", mode]) == 0
+    assert "Aucun changement : rien n'a été publié." in capsys.readouterr().out
+    with _store() as store:
+        assert store.versions() == before
 
 
 def test_coordinates_equal_at_six_decimals_are_unchanged_in_review_and_checksum(
@@ -244,8 +246,11 @@ def test_coordinates_equal_at_six_decimals_are_unchanged_in_review_and_checksum(
     # Replacing the 18 published initiatives by this one (Roquette stays) removes 17 of them.
     assert main(["import", str(first), "--mode", "replace", "--confirmer-suppressions", "17"]) == 0
     capsys.readouterr()
-    assert main(["import", str(noisy), "--mode", "replace"]) == 0
-    assert _review_counts(capsys.readouterr().out) == (0, 0, 0, 1)
     with _store() as store:
-        newest, previous = store.versions()[:2]
-    assert newest.checksum == previous.checksum
+        before = store.versions()
+    assert main(["import", str(noisy), "--mode", "replace"]) == 0
+    out = capsys.readouterr().out
+    assert _review_counts(out) == (0, 0, 0, 1)
+    assert "Aucun changement : rien n'a été publié." in out
+    with _store() as store:
+        assert store.versions() == before

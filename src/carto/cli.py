@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from carto import __version__
 from carto.config import PROJECT_ROOT, Settings
-from carto.errors import CartoError, ConfigError, ReadError, UsageError
+from carto.errors import CartoError, ConfigError, NothingToPublish, ReadError, UsageError
 from carto.models import Issue
 from carto.publishing.modes import (
     IMPORT_MODES,
@@ -473,6 +473,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReadError as exc:
         print(f"Erreur : {exc}", file=sys.stderr)
         return EXIT_INVALID
+    except NothingToPublish as exc:
+        # Not an error: the map is already what the editor asked for.
+        print(exc)
+        return EXIT_OK
     except CartoError as exc:
         print(f"Erreur : {exc}", file=sys.stderr)
         return EXIT_INVALID

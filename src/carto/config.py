@@ -43,6 +43,10 @@ class Settings:
     review_weeks: int = DEFAULT_REVIEW_WEEKS
     editor_cookie_days: int = DEFAULT_EDITOR_COOKIE_DAYS
 
+    def store_options(self) -> dict[str, str]:
+        """Store.open's arguments: the database, and the département that new ids start with."""
+        return {"url": self.database_url, "id_prefix": self.departement.lower()}
+
     @property
     def markers_dir(self) -> Path:
         """Marker data files handed to browsers (one sub-folder per process)."""

@@ -75,7 +75,7 @@ def _accounts() -> tuple[Store, Accounts]:
     from carto.publishing.accounts import Accounts
     from carto.publishing.storage import Store
 
-    store = Store.open(Settings.from_env().database_url)
+    store = Store.open(**Settings.from_env().store_options())
     return store, Accounts(store)
 
 

@@ -47,6 +47,11 @@ class InvalidImport(CartoError):
     """The file has errors, or conflicts with the published version: nothing may be published."""
 
 
+class NothingToPublish(CartoError):
+    """A publication or rollback would leave the map as it is: no version is made (the pages
+    and `carto` say so and exit 0)."""
+
+
 class UsageError(CartoError):
     """The command line itself is wrong (`carto` exits with 2)."""
 

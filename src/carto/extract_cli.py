@@ -83,7 +83,7 @@ def _published_rows(skip: bool) -> list[dict[str, Any]]:
     from carto.publishing.storage import Store
 
     try:
-        with Store.open(Settings.from_env().database_url) as store:
+        with Store.open(**Settings.from_env().store_options()) as store:
             current = store.current()
             table = store.load(current.number) if current is not None else None
     except CartoError as exc:

@@ -1,7 +1,7 @@
 """Review an incoming table against the published one: added, removed and changed rows; merge.
 
 Rows are matched by `id` when both rows have one, else by their folded (nom, commune) key
-(`carto.text.fold_key`). Cells are compared as `carto.text.cell_text` and `stored_float` give
+(the rule of `carto.identity`). Cells are compared as `carto.text.cell_text` and `stored_float` give
 them, which is also what storage checksums and stores, so "unchanged" in a review means "same
 checksum" once published.
 """
@@ -17,6 +17,9 @@ import pandas as pd
 
 from carto import fields
 from carto.fields import NUMBER_COLUMNS, TABLE_COLUMNS
+from carto.identity import name_key as _name_key
+from carto.identity import row_id as _row_id
+from carto.identity import row_key
 from carto.models import Issue
 from carto.text import cell_number, cell_text, fold_key, is_missing
 
@@ -98,14 +101,6 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in row.items()} for row in table.to_dict(orient="records")]
 
 
-def _row_id(row: Mapping[str, Any]) -> str:
-    return cell_text(row.get("id")).strip()
-
-
-def _name_key(row: Mapping[str, Any]) -> tuple[str, str]:
-    return _folded(row.get("nom")), _folded(row.get("commune"))
-
-
 def _comparable(column: str, value: object) -> object:
     if column in NUMBER_COLUMNS:
         try:
@@ -164,14 +159,6 @@ def _columns(*tables: pd.DataFrame) -> list[str]:
     for t in tables:
         extras += [str(c) for c in t.columns if str(c) not in TABLE_COLUMNS and c not in extras]
     return [c for c in TABLE_COLUMNS if c in present] + extras
-
-
-def row_key(row: Mapping[str, Any]) -> str:
-    """Display key of a row: its id, else « nom — commune »."""
-    if rid := _row_id(row):
-        return rid
-    nom, commune = cell_text(row.get("nom")), cell_text(row.get("commune"))
-    return f"{nom} — {commune}" if commune else nom
 
 
 def diff_tables(published: pd.DataFrame, incoming: pd.DataFrame) -> TableDiff:
@@ -354,3 +341,53 @@ def without_identical_rows(
         return previous, table
     old, new = _row_tokens(previous, columns), _row_tokens(table, columns)
     return previous[~old.isin(set(new))], table[~new.isin(set(old))]
+
+
+def inherit_ids(
+    published: pd.DataFrame,
+    table: pd.DataFrame,
+    *,
+    row_numbers: Sequence[int] | None = None,
+    strict: bool = True,
+) -> tuple[pd.DataFrame, list[Issue]]:
+    """`table` where each row without id takes the id of the published initiative it matches
+    (same folded nom and commune: the merge's rule), and the errors for rows that match two
+    (`strict`; otherwise such a row takes the first, as the merge pairs it).
+
+    Rows left without id are new initiatives: the store gives them one as they enter it.
+    `row_numbers[i]` is the spreadsheet line of row i (default: i + 2).
+    """
+    old_rows, new_rows = _records(published), _records(table)
+    if not new_rows or all(_row_id(row) for row in new_rows):
+        return table, []
+    pairs, _, _ = _match(old_rows, new_rows)
+    by_name: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in old_rows:
+        if _name_key(row)[0]:
+            by_name[_name_key(row)].append(row)
+    result = table.copy()
+    if "id" not in result.columns:
+        result["id"] = ""
+    column = list(result.columns).index("id")
+    issues: list[Issue] = []
+    for i, new in enumerate(new_rows):
+        if _row_id(new):
+            continue
+        same = by_name.get(_name_key(new), [])
+        if strict and len(same) > 1:
+            both = " et ".join(f"« {_row_id(r) or _place_label(r)} »" for r in same[:2])
+            issues.append(
+                Issue(
+                    "error",
+                    f"« {_place_label(new)} » n'a pas d'identifiant et correspond à "
+                    f"{len(same)} initiatives publiées ({both}) : rien n'a été publié",
+                    row=row_numbers[i] if row_numbers is not None else i + 2,
+                    column="id",
+                    value="",
+                    hint="indiquez dans sa case id l'identifiant de celle que cette ligne met "
+                    "à jour",
+                )
+            )
+        elif i in pairs:
+            result.iat[i, column] = _row_id(old_rows[pairs[i]])
+    return result, issues

@@ -9,7 +9,7 @@ from typing import Literal
 import pandas as pd
 
 from carto.config import Settings
-from carto.errors import CartoError, InvalidImport
+from carto.errors import CartoError, InvalidImport, NothingToPublish
 from carto.fields import label
 from carto.gazetteer import Gazetteer
 from carto.intake.pipeline import ALL_COLUMNS, LoadedTable, load
@@ -18,6 +18,7 @@ from carto.publishing.diffing import (
     TableDiff,
     diff_tables,
     find_id_conflicts,
+    inherit_ids,
     keep_published_geocoding,
     merge_tables,
     row_key,
@@ -28,7 +29,7 @@ from carto.publishing.modes import (
     REMOVAL_CONFIRMATION_TEXT,
     PublishMode,
 )
-from carto.publishing.storage import Store, VersionInfo
+from carto.publishing.storage import NOTHING_TO_PUBLISH, Store, VersionInfo
 from carto.text import cell_text
 
 
@@ -136,12 +137,16 @@ def plan_import(
         if base is None:
             raise CartoError(f"La version {base_version} n'existe pas.")
     published = store.load(base.number) if base else pd.DataFrame(columns=list(ALL_COLUMNS))
-    incoming = loaded.table[list(ALL_COLUMNS)]
+    # A row without id that is a published initiative takes its id, so that replacing keeps
+    # its links; one that could be two of them stops the import.
+    incoming, ambiguous = inherit_ids(
+        published, loaded.table[list(ALL_COLUMNS)], row_numbers=loaded.row_numbers
+    )
     if mode is PublishMode.MERGE:
         result = merge_tables(published, incoming, supplied=loaded.file_columns)
     else:
         result = keep_published_geocoding(published, incoming)
-    conflicts = find_id_conflicts(published, incoming, row_numbers=loaded.row_numbers)
+    conflicts = ambiguous + find_id_conflicts(published, incoming, row_numbers=loaded.row_numbers)
     return ImportPlan(
         loaded=loaded,
         mode=mode,
@@ -178,6 +183,8 @@ def publish_plan(
         )
     if not len(plan.result):
         raise InvalidImport("Le fichier ne contient aucune initiative : rien n'a été publié.")
+    if plan.base is not None and plan.diff.is_empty:
+        raise NothingToPublish(NOTHING_TO_PUBLISH)
     plan.check_removals(confirmed_removals)
     return store.publish(
         plan.result,
@@ -190,7 +197,7 @@ def publish_plan(
 
 def open_store(cfg: Settings, gazetteer: Gazetteer) -> Store:
     """Open the configured store and, when it is empty and writable, fill it from CARTO_DATA."""
-    store = Store.open(cfg.database_url)
+    store = Store.open(**cfg.store_options())
     if not store.read_only and store.current() is None and cfg.data_path.is_file():
         loaded = load(cfg.data_path, gazetteer=gazetteer, settings=cfg)
         # Rows with errors are left out: the operator sees them with `carto validate`.

@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import (
     CheckConstraint,
+    bindparam,
     Column,
     DateTime,
     Double,
@@ -70,10 +71,11 @@ from sqlalchemy.exc import (
 from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateSchema
 
-from carto.errors import ConflictError, StorageError
+from carto.errors import ConflictError, NothingToPublish, StorageError
 from carto.fields import NUMBER_COLUMNS, TABLE_COLUMNS
+from carto.identity import derived_id, fill_ids, new_id
 from carto.models import Issue
-from carto.publishing.diffing import stored_float
+from carto.publishing.diffing import inherit_ids, stored_float
 from carto.publishing.modes import PUBLISH_MODES, PublishMode
 from carto.text import cell_text
 
@@ -85,6 +87,8 @@ LOCAL_TZ = ZoneInfo("Europe/Paris")
 _DDL_LOCK_KEY = 620_406_2020
 # Connection execution option asking for the write lock (read by the SQLite "begin" hook).
 _WRITE_OPTION = "carto_write"
+# What the pages and the CLI say when a publication would change nothing.
+NOTHING_TO_PUBLISH = "Aucun changement : rien n'a été publié."
 
 metadata = MetaData()
 
@@ -164,6 +168,26 @@ def _canonical_rows(table: pd.DataFrame) -> list[Row]:
                 raise StorageError(str(issue)) from None
         rows.append(row)
     return rows
+
+
+def _check_unique_ids(rows: Sequence[Row]) -> None:
+    """Refuse two rows with the same id: a link and a click must open one initiative."""
+    first: dict[str, int] = {}
+    for position, row in enumerate(rows):
+        rid = str(row["id"] or "")
+        if not rid:
+            continue
+        if rid in first:
+            issue = Issue(
+                "error",
+                f"l'identifiant « {rid} » est déjà celui de la ligne {first[rid] + 2} ; "
+                "rien n'a été enregistré",
+                row=position + 2,
+                column="id",
+                value=rid,
+            )
+            raise StorageError(str(issue))
+        first[rid] = position
 
 
 def _checksum_rows(rows: Sequence[Row]) -> str:
@@ -255,9 +279,19 @@ class Store:
     """The versioned initiatives store. Open with `Store.open(url)`; close with `close()`."""
 
     def __init__(
-        self, engine: Engine, *, schema: str | None = None, read_only: str | None = None
+        self,
+        engine: Engine,
+        *,
+        schema: str | None = None,
+        read_only: str | None = None,
+        id_prefix: str = "",
     ) -> None:
         self._engine = engine
+        # Before new ids (« 62-k4q7m2 »): the département code (carto.identity).
+        self._id_prefix = id_prefix
+        # Ids computed in memory for rows stored without one, by version: a read-only store
+        # that `carto` has not migrated yet (see _give_ids).
+        self._memory_ids: dict[int, list[str]] = {}
         self._schema = schema
         self._backend = engine.dialect.name
         # Why this process cannot write the store (French), or None when it can.
@@ -268,16 +302,18 @@ class Store:
         self._missing_columns: frozenset[str] = frozenset()
 
     @classmethod
-    def open(cls, url: str, *, schema: str | None = None) -> Store:
-        """Connect and create the tables if missing.
+    def open(cls, url: str, *, schema: str | None = None, id_prefix: str = "") -> Store:
+        """Connect, create the tables if missing, and give an id to rows stored without one.
 
         `url`: `sqlite:///path/to/file.sqlite` or `postgresql+psycopg://user:pw@host/db`.
         `schema` (PostgreSQL only): keep the tables in that schema, created if missing.
+        `id_prefix`: what new ids start with, the département code (« 62-k4q7m2 »).
         """
         engine, read_only = _make_engine(url, schema=schema)
-        store = cls(engine, schema=schema, read_only=read_only)
+        store = cls(engine, schema=schema, read_only=read_only, id_prefix=id_prefix)
         try:
             store._create_tables()
+            store._give_ids()
         except BaseException:
             engine.dispose()
             raise
@@ -321,9 +357,8 @@ class Store:
 
     def versions(self) -> list[VersionInfo]:
         """Every version, newest first."""
-        query = select(versions_table).order_by(versions_table.c.number.desc())
         with self._errors("Lecture de l'historique"), self._engine.connect() as conn:
-            return [_version_info(r) for r in conn.execute(query).mappings()]
+            return self._versions(conn)
 
     def load(self, version: int | None = None) -> pd.DataFrame:
         """Rows of `version` (the current one when None) in stored order; empty when no version."""
@@ -337,18 +372,37 @@ class Store:
                 if self._version(conn, version) is None:
                     raise StorageError(self._missing_version_message(conn, version))
                 number = version
-            query = (
-                select(*self._stored_columns())
-                .where(initiatives_table.c.version == number)
-                .order_by(initiatives_table.c.position)
-            )
-            # Streamed in partitions: at 50,000 rows, materialising every row as a Python tuple
-            # first would cost several times the size of the finished frame.
-            result = conn.execution_options(yield_per=LOAD_BATCH).execute(query)
-            chunks = [_frame(self._full_rows(part)) for part in result.partitions()]
+            table = self._load(conn, number)
+        if number in self._memory_ids:
+            table["id"] = self._memory_ids[number]
+        return table
+
+    def _load(self, conn: Connection, number: int) -> pd.DataFrame:
+        query = (
+            select(*self._stored_columns())
+            .where(initiatives_table.c.version == number)
+            .order_by(initiatives_table.c.position)
+        )
+        # Streamed in partitions: at 50,000 rows, materialising every row as a Python tuple
+        # first would cost several times the size of the finished frame.
+        # (An option of this statement only: set on `conn`, it would stay for the next ones.)
+        result = conn.execute(query, execution_options={"yield_per": LOAD_BATCH})
+        chunks = [_frame(self._full_rows(part)) for part in result.partitions()]
         if not chunks:
             return _frame([])
         return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+
+    @property
+    def ids_notice(self) -> str | None:
+        """French, for operators: this read-only store has rows stored without id, which are
+        given ids in memory (by the migration's rule) until `carto` can migrate it."""
+        if not self._memory_ids:
+            return None
+        return (
+            "Des initiatives de cette base n'ont pas d'identifiant enregistré : ils sont calculés "
+            "en mémoire, de la même façon à chaque lecture. Pour les enregistrer, lancez une fois "
+            "`carto versions` avec un compte qui peut écrire dans la base."
+        )
 
     # --- writing -------------------------------------------------------------------------
 
@@ -372,7 +426,6 @@ class Store:
             raise ValueError(f"mode de publication inconnu « {mode} » : {', '.join(PUBLISH_MODES)}")
         mode = PublishMode(mode)
         rows = _canonical_rows(table)
-        digest = _checksum_rows(rows)
         try:
             with self._errors("Publication"), self._writing() as conn:
                 current = self._current(conn)
@@ -381,7 +434,6 @@ class Store:
                 info = self._insert_version(
                     conn,
                     rows,
-                    digest=digest,
                     author=author,
                     note=note,
                     mode=mode,
@@ -404,6 +456,12 @@ class Store:
                 if current.number == number:
                     raise StorageError(
                         f"La version {number} est déjà la version en ligne : rien n'a été fait."
+                    )
+                # Compared as stored (a recorded checksum may predate added columns).
+                if checksum(self._load(conn, number)) == checksum(self._load(conn, current.number)):
+                    raise NothingToPublish(
+                        f"La version {number} a le même contenu que la version en ligne "
+                        f"({current.number}). {NOTHING_TO_PUBLISH}"
                     )
                 new = current.number + 1
                 info = self._insert_version_row(
@@ -465,7 +523,6 @@ class Store:
         Safe when several app instances start at once: only one of them creates version 1.
         """
         rows = _canonical_rows(table)
-        digest = _checksum_rows(rows)
         try:
             with self._errors("Import initial"), self._writing() as conn:
                 if self._current(conn) is not None:
@@ -473,7 +530,6 @@ class Store:
                 return self._insert_version(
                     conn,
                     rows,
-                    digest=digest,
                     author=author,
                     note=note,
                     mode=PublishMode.INITIAL,
@@ -483,6 +539,91 @@ class Store:
             return None
 
     # --- internals -----------------------------------------------------------------------
+
+    def _all_ids(self, conn: Connection) -> set[str]:
+        """Every id the store holds or has held: a new id must be none of them."""
+        column = initiatives_table.c.id
+        query = select(column).where(column.is_not(None), column != "").distinct()
+        return {str(rid) for rid in conn.execute(query).scalars()}
+
+    def _lacks_ids(self, conn: Connection) -> bool:
+        column = initiatives_table.c.id
+        query = select(literal(1)).where(column.is_(None) | (column == "")).limit(1)
+        return conn.execute(query).first() is not None
+
+    def _history_ids(self, conn: Connection) -> dict[int, list[str]]:
+        """The ids of every version holding rows without one, oldest version first.
+
+        A row takes the id of its match in the version it was made from (the previous one, or
+        the one a rollback copies), matched as a merge matches rows; an unmatched row gets an id
+        derived from its place in the history, so that the same store always gets the same ids.
+        """
+        versions = list(reversed(self._versions(conn)))
+        sources = {v.rolled_back_from for v in versions if v.rolled_back_from is not None}
+        taken = self._all_ids(conn)
+        kept: dict[int, pd.DataFrame] = {}
+        changed: dict[int, list[str]] = {}
+        previous: pd.DataFrame | None = None
+        for info in versions:
+            table = self._load(conn, info.number)
+            if info.rolled_back_from is not None and info.rolled_back_from in kept:
+                reference = kept[info.rolled_back_from]
+            else:
+                reference = previous
+            ids = [str(rid) for rid in table["id"]]
+            if not all(ids):
+                if reference is not None:
+                    table, _ = inherit_ids(reference, table, strict=False)
+                number = info.number
+                ids, _ = fill_ids(
+                    [str(rid) for rid in table["id"]],
+                    taken,
+                    lambda position, seen: derived_id(
+                        self._id_prefix, f"{number}:{position}", seen
+                    ),
+                )
+                table["id"] = ids
+                changed[info.number] = ids
+            if info.number in sources:
+                kept[info.number] = table
+            previous = table
+        return changed
+
+    def _versions(self, conn: Connection) -> list[VersionInfo]:
+        query = select(versions_table).order_by(versions_table.c.number.desc())
+        return [_version_info(r) for r in conn.execute(query).mappings()]
+
+    def _give_ids(self) -> None:
+        """Give an id to every row stored without one, once, in one transaction under the
+        write lock (several instances starting together migrate once). A store this process
+        cannot write gets the same ids in memory (see ids_notice)."""
+        with self._errors("Attribution des identifiants"):
+            with self._engine.connect() as conn:
+                if not self._lacks_ids(conn):
+                    return
+                if self._read_only is not None:
+                    self._memory_ids = self._history_ids(conn)
+                    logging.getLogger(__name__).warning("%s", self.ids_notice)
+                    return
+            with self._writing() as conn:
+                if not self._lacks_ids(conn):
+                    return  # another instance migrated it meanwhile
+                for number, ids in self._history_ids(conn).items():
+                    conn.execute(
+                        initiatives_table.update()
+                        .where(
+                            initiatives_table.c.version == bindparam("v"),
+                            initiatives_table.c.position == bindparam("p"),
+                        )
+                        .values(id=bindparam("new_id")),
+                        [{"v": number, "p": p, "new_id": rid} for p, rid in enumerate(ids)],
+                    )
+                    table = self._load(conn, number)
+                    conn.execute(
+                        versions_table.update()
+                        .where(versions_table.c.number == number)
+                        .values(checksum=checksum(table))
+                    )
 
     def _stored_columns(self) -> list[Column[Any]]:
         return [initiatives_table.c[n] for n in TABLE_COLUMNS if n not in self._missing_columns]
@@ -654,12 +795,21 @@ class Store:
         conn: Connection,
         rows: Sequence[Row],
         *,
-        digest: str,
         author: str,
         note: str,
         mode: PublishMode,
         base_version: int | None,
     ) -> VersionInfo:
+        """Insert a version of `rows`; rows without id get a new one (carto.identity)."""
+        _check_unique_ids(rows)
+        if any(not row["id"] for row in rows):
+            ids, _ = fill_ids(
+                [str(row["id"]) for row in rows],
+                self._all_ids(conn),
+                lambda _position, taken: new_id(self._id_prefix, taken),
+            )
+            rows = [{**row, "id": rid} for row, rid in zip(rows, ids, strict=True)]
+        digest = _checksum_rows(rows)
         current = self._current(conn)
         number = 1 if current is None else current.number + 1
         info = self._insert_version_row(
