@@ -41,7 +41,6 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import (
     CheckConstraint,
-    bindparam,
     Column,
     DateTime,
     Double,
@@ -51,6 +50,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     event,
     func,
@@ -566,6 +566,7 @@ class Store:
         previous: pd.DataFrame | None = None
         for info in versions:
             table = self._load(conn, info.number)
+            reference: pd.DataFrame | None
             if info.rolled_back_from is not None and info.rolled_back_from in kept:
                 reference = kept[info.rolled_back_from]
             else:
@@ -574,13 +575,8 @@ class Store:
             if not all(ids):
                 if reference is not None:
                     table, _ = inherit_ids(reference, table, strict=False)
-                number = info.number
                 ids, _ = fill_ids(
-                    [str(rid) for rid in table["id"]],
-                    taken,
-                    lambda position, seen: derived_id(
-                        self._id_prefix, f"{number}:{position}", seen
-                    ),
+                    [str(rid) for rid in table["id"]], taken, self._derived_ids(info.number)
                 )
                 table["id"] = ids
                 changed[info.number] = ids
@@ -588,6 +584,14 @@ class Store:
                 kept[info.number] = table
             previous = table
         return changed
+
+    def _derived_ids(self, number: int) -> Callable[[int, set[str]], str]:
+        """How the migration names the row at `position` of version `number`."""
+
+        def make(position: int, taken: set[str]) -> str:
+            return derived_id(self._id_prefix, f"{number}:{position}", taken)
+
+        return make
 
     def _versions(self, conn: Connection) -> list[VersionInfo]:
         query = select(versions_table).order_by(versions_table.c.number.desc())
