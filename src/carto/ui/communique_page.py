@@ -28,6 +28,7 @@ from carto.publishing.modes import PublishMode
 from carto.publishing.plan import publish_plan
 from carto.publishing.storage import Store
 from carto.ui import embed
+from carto.ui.errors import shown_error
 from carto.ui.import_page import issues_frame
 from carto.ui.readable import row_cards
 
@@ -345,11 +346,13 @@ def _review_and_publish(
         try:
             info = publish_plan(plan, store, author=editor.name, note=note)
         except ConflictError as exc:
-            st.error(f"{md_escape(str(exc))} Cliquez de nouveau sur « Vérifier et comparer ».")
+            st.error(
+                f"{md_escape(shown_error(exc))} Cliquez de nouveau sur « Vérifier et comparer »."
+            )
             state.session = None
             return
         except CartoError as exc:
-            st.error(md_escape(str(exc)))
+            st.error(md_escape(shown_error(exc)))
             return
         state.published = info.number
         embed.remember_notices(info.notices)

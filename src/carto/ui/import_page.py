@@ -43,6 +43,7 @@ from carto.publishing.modes import (
 from carto.publishing.plan import ImportPlan, publish_plan
 from carto.publishing.storage import Store
 from carto.ui import embed
+from carto.ui.errors import shown_error
 from carto.ui.readable import STYLE, change_cards, issue_cards, row_cards
 
 TABLE_LIMIT = 1_000
@@ -482,11 +483,11 @@ def import_flow(store: Store, gaz: Gazetteer, *, editor: Editor) -> None:
                 confirmed_removals=plan.diff.removed_count if removals else None,
             )
         except ConflictError as exc:
-            st.error(str(exc))
+            st.error(md_escape(shown_error(exc)))
             st.button("Comparer avec la nouvelle version en ligne", on_click=choices.unpin_base)
             return
         except CartoError as exc:
-            st.error(str(exc))
+            st.error(md_escape(shown_error(exc)))
             return
         choices.published = info.number
         embed.remember_notices(info.notices)
