@@ -91,8 +91,8 @@ def _load_file(path: Path, args: argparse.Namespace, *, departement: str) -> Loa
 
 def _source_text(loaded: LoadedTable) -> str:
     """How the file was read: the sheet of a workbook, the encoding and separator of a CSV."""
-    if loaded.format == "xlsx":
-        return f"xlsx, feuille « {loaded.sheet} »"
+    if loaded.format in ("xlsx", "ods"):
+        return f"{loaded.format}, feuille « {loaded.sheet} »"
     return (
         f"{loaded.format}, encodage {loaded.encoding or '-'}, "
         f"séparateur {_sep_name(loaded.separator)}"
@@ -320,7 +320,7 @@ def _default_author() -> str:
         return "ligne de commande"
 
 
-_FEUILLE_HELP = "feuille du classeur .xlsx à lire (nécessaire s'il en a plusieurs)"
+_FEUILLE_HELP = "feuille du classeur .xlsx ou .ods à lire (nécessaire s'il en a plusieurs)"
 _OUTSIDE_HELP = (
     "lignes (ex. 2,5) dont le point hors du département est confirmé : gardées avec un "
     "avertissement au lieu d'une erreur"
@@ -341,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMANDE", required=True, parser_class=_FrenchParser
     )
 
-    validate = sub.add_parser("validate", help="vérifier un fichier CSV/XLSX d'initiatives")
+    validate = sub.add_parser("validate", help="vérifier un fichier CSV, XLSX ou ODS d'initiatives")
     validate.add_argument("file", metavar="FICHIER")
     validate.add_argument("--departement", help="code du département (défaut : CARTO_DEPARTEMENT)")
     validate.add_argument("--feuille", help=_FEUILLE_HELP)

@@ -148,7 +148,7 @@ def _upload_session(upload: UploadedFile) -> ImportSession:
 
 def _read_summary(raw: RawTable) -> str:
     """How the file was read: the sheet of a workbook, the encoding and separator of a CSV."""
-    if raw.format == "xlsx":
+    if raw.format in ("xlsx", "ods"):
         how = f"feuille « {md_escape(raw.sheet or '')} »"
     else:
         separator = SEPARATOR_LABELS.get(raw.separator or "", "—")
