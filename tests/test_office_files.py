@@ -10,6 +10,7 @@ refused before they are spelt out.
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import zipfile
@@ -17,8 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from apptest import signed_in_publish_page
+from apptest import upload as upload_file
 from office import Office
 from openpyxl import Workbook
+from streamlit.testing.v1 import AppTest
 
 from carto.cli import main
 from carto.errors import ReadError
@@ -223,3 +227,15 @@ def test_a_writer_document_is_not_a_spreadsheet(saved) -> None:
     with pytest.raises(ReadError, match="pas un classeur") as caught:
         read_table(saved["odt"].read_bytes(), filename="lettre.ods")
     assert "opendocument.text" in str(caught.value)
+
+
+def test_import_page_reads_an_ods_and_names_row_column_value(saved, db) -> None:
+    at: AppTest = signed_in_publish_page()
+    at = upload_file(at, "editeur.ods", saved["ods"].read_bytes(), ODS_MIME)
+    assert not at.exception
+    assert [s.value for s in at.success] == [
+        "« editeur\\.ods » lu : format ODS, feuille « editeur », 3 ligne(s) de données."
+    ]
+    cards = html.unescape(" ".join(m.value for m in at.markdown if "carto-report" in m.value))
+    assert "Ligne 7" in cards and "colonne « Catégorie »" in cards
+    assert "valeur « inconnue »" in cards

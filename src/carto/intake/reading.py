@@ -62,6 +62,10 @@ _BINARY_MAGICS: tuple[bytes, ...] = (
     b"\x7fELF",
     b"MZ",
 )
+# The extensions taken as tables where an upload is checked by its name (the editors' page);
+# an old .xls is taken too, to be refused by read_table with a French word on what to do.
+TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".ods", ".xls")
+_EXTENSION = re.compile(r"^\.(?=[0-9]*[a-z])[a-z0-9]{1,6}$")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _C0_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Letters and punctuation of French text (Latin-1, Latin Extended-A, typographic marks): a few
@@ -88,6 +92,16 @@ class RawTable:
     sheet: str | None = None
     # What reading itself has to say (sheet chosen among hidden ones, uncalculated formulas).
     issues: tuple[Issue, ...] = ()
+
+
+def refusal_by_name(filename: str) -> str | None:
+    """The French refusal of a file whose extension is not a table's (« x.pdf »), else None.
+
+    A name without a real extension (« liste v2.1 finale ») is left to its content."""
+    suffix = Path(filename).suffix.lower()
+    if not _EXTENSION.match(suffix) or suffix in TABLE_SUFFIXES:
+        return None
+    return f"Le fichier « {filename} » n’est pas un tableau : déposez un CSV, XLSX ou ODS."
 
 
 def read_path(path: Path, **options: Any) -> RawTable:

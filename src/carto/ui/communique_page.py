@@ -19,7 +19,7 @@ from carto.auth import Editor
 from carto.display import md_escape
 from carto.errors import CartoError, ConflictError
 from carto.extract import DocumentError, Extraction, extract_candidates, read_document
-from carto.extract.documents import FORMATS, MAX_BYTES
+from carto.extract.documents import MAX_BYTES
 from carto.extract.output import candidates_csv, onto_published, published_by_name
 from carto.gazetteer import Gazetteer
 from carto.intake.session import ImportSession, file_digest
@@ -148,12 +148,16 @@ def _kept_rows(
 
 def communique_flow(store: Store, gaz: Gazetteer, *, editor: Editor) -> None:
     """Upload -> candidates (edit, keep, « déjà sur la carte ? ») -> check -> review -> publish."""
+    # Every type is taken (type=None): Streamlit would refuse the others in the browser, in
+    # English; read_document refuses them here, in French on the page.
     upload = st.file_uploader(
         "Communiqué de presse (PDF, page HTML, Word .docx, OpenDocument .odt ou texte)",
-        type=sorted({s.lstrip(".") for s in FORMATS}),
-        help=f"{MAX_BYTES // 2**20} Mo au plus. Les initiatives trouvées sont proposées une par "
-        "une : rien n'est publié sans votre confirmation.",
+        type=None,
         key="communique_upload",
+    )
+    st.caption(
+        f"{MAX_BYTES // 2**20} Mo au plus. Les initiatives trouvées sont proposées une par "
+        "une : rien n'est publié sans votre confirmation."
     )
     if upload is None:
         st.session_state.pop(STATE, None)
