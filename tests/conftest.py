@@ -10,6 +10,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from office import REQUIRE_ENV, Office, missing_reason, soffice_path
+from office import required as office_required
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -107,3 +109,18 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     for name in ("DATA", "DEPARTEMENT", "ONLINE_GEOCODER", "MARKERS_MAX_MB"):
         monkeypatch.delenv(f"CARTO_{name}", raising=False)
     return url
+
+
+# --- files saved by an office suite (tests/office.py) ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def office(tmp_path_factory: pytest.TempPathFactory) -> Office:
+    """LibreOffice with this session's own profile; skipped when absent unless
+    CARTO_REQUIRE_OFFICE=1 (then the test fails)."""
+    soffice = soffice_path()
+    if soffice is None:
+        if office_required():
+            pytest.fail(f"{missing_reason()}, alors que {REQUIRE_ENV}=1")
+        pytest.skip(missing_reason())
+    return Office(soffice, tmp_path_factory.mktemp("libreoffice-profile"))

@@ -298,7 +298,14 @@ def valid_xlsx_bytes(tmp_path: Path) -> bytes:
         (
             lambda tmp: zip_bytes({"mimetype": b"application/vnd.oasis", "content.xml": b"<x/>"}),
             "calc.ods",
-            "OpenDocument",
+            "ne semble pas",
+        ),
+        (
+            lambda tmp: zip_bytes(
+                {"mimetype": b"application/vnd.oasis.opendocument.text", "content.xml": b"<x/>"}
+            ),
+            "lettre.ods",
+            "pas un classeur",
         ),
         (
             lambda tmp: zip_bytes(

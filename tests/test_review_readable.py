@@ -36,6 +36,7 @@ from carto.publishing.history import count_changes
 from carto.publishing.modes import REMOVAL_CONFIRMATION_SHARE
 from carto.publishing.plan import open_store, plan_import
 from carto.publishing.storage import Store
+from carto.ui.readable import inline_diff
 
 ROOT = Path(__file__).resolve().parents[1]
 DECOUPAGE = ROOT / "node_modules" / "@etalab" / "decoupage-administratif" / "data"
@@ -369,3 +370,18 @@ def test_history_counts_agree_with_the_review_diff(edit, tmp_path: Path) -> None
         diff.changed_count,
         diff.removed_count,
     )
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("spécialiste de la confection", "expert du tricot"),
+        ("Atelier couture, spécialiste de la confection", "Atelier : couture et confection"),
+    ],
+)
+def test_review_diff_keeps_the_spaces_between_words(old: str, new: str) -> None:
+    # A space between two changed words was escaped as an empty cell: « spécialistedela… ».
+    before, after = inline_diff(old, new)
+    assert html.unescape(re.sub("<[^>]+>", "", before)) == old
+    assert html.unescape(re.sub("<[^>]+>", "", after)) == new
+    assert "<del>" in before and "<ins>" in after

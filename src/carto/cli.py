@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 from carto import __version__
 from carto.config import PROJECT_ROOT, Settings
 from carto.errors import CartoError, ConfigError, NothingToPublish, ReadError, UsageError
+from carto.french_args import FrenchParser as _FrenchParser
 from carto.models import Issue
 from carto.publishing.modes import (
     IMPORT_MODES,
@@ -90,8 +91,8 @@ def _load_file(path: Path, args: argparse.Namespace, *, departement: str) -> Loa
 
 def _source_text(loaded: LoadedTable) -> str:
     """How the file was read: the sheet of a workbook, the encoding and separator of a CSV."""
-    if loaded.format == "xlsx":
-        return f"xlsx, feuille « {loaded.sheet} »"
+    if loaded.format in ("xlsx", "ods"):
+        return f"{loaded.format}, feuille « {loaded.sheet} »"
     return (
         f"{loaded.format}, encodage {loaded.encoding or '-'}, "
         f"séparateur {_sep_name(loaded.separator)}"
@@ -319,14 +320,7 @@ def _default_author() -> str:
         return "ligne de commande"
 
 
-class _FrenchParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"carto : erreur d'utilisation : {message}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
-
-
-_FEUILLE_HELP = "feuille du classeur .xlsx à lire (nécessaire s'il en a plusieurs)"
+_FEUILLE_HELP = "feuille du classeur .xlsx ou .ods à lire (nécessaire s'il en a plusieurs)"
 _OUTSIDE_HELP = (
     "lignes (ex. 2,5) dont le point hors du département est confirmé : gardées avec un "
     "avertissement au lieu d'une erreur"
@@ -337,11 +331,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _FrenchParser(
         prog="carto", description="Carto solidaire : données et carte des initiatives solidaires."
     )
-    parser.add_argument("--version", action="version", version=f"carto {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_FrenchParser)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"carto {__version__}",
+        help="afficher la version et quitter",
+    )
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMANDE", required=True, parser_class=_FrenchParser
+    )
 
-    validate = sub.add_parser("validate", help="vérifier un fichier CSV/XLSX d'initiatives")
-    validate.add_argument("file")
+    validate = sub.add_parser("validate", help="vérifier un fichier CSV, XLSX ou ODS d'initiatives")
+    validate.add_argument("file", metavar="FICHIER")
     validate.add_argument("--departement", help="code du département (défaut : CARTO_DEPARTEMENT)")
     validate.add_argument("--feuille", help=_FEUILLE_HELP)
     validate.add_argument(
@@ -351,8 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(func=cmd_validate)
 
     geocode = sub.add_parser("geocode", help="géocoder les communes d'un fichier, hors ligne")
-    geocode.add_argument("file")
-    geocode.add_argument("-o", "--output", required=True, help="fichier CSV à écrire")
+    geocode.add_argument("file", metavar="FICHIER")
+    geocode.add_argument(
+        "-o", "--output", required=True, metavar="FICHIER", help="fichier CSV à écrire"
+    )
     geocode.add_argument("--departement")
     geocode.add_argument("--feuille", help=_FEUILLE_HELP)
     geocode.add_argument(
@@ -362,20 +365,28 @@ def build_parser() -> argparse.ArgumentParser:
     geocode.set_defaults(func=cmd_geocode)
 
     gazetteer = sub.add_parser("gazetteer", help="référentiel des communes")
-    gsub = gazetteer.add_subparsers(dest="action", required=True, parser_class=_FrenchParser)
+    gsub = gazetteer.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_FrenchParser
+    )
     build = gsub.add_parser("build", help="reconstruire le référentiel depuis les données ouvertes")
     build.add_argument("--departement", required=True)
-    build.add_argument("--out", help="dossier de sortie (défaut : src/carto/data/<dép>)")
-    build.add_argument("--decoupage-dir", help="données de @etalab/decoupage-administratif")
     build.add_argument(
-        "--historique", help="historique-communes.json (noms des anciennes communes)"
+        "--out", metavar="DOSSIER", help="dossier de sortie (défaut : src/carto/data/<dép>)"
+    )
+    build.add_argument(
+        "--decoupage-dir", metavar="DOSSIER", help="données de @etalab/decoupage-administratif"
+    )
+    build.add_argument(
+        "--historique",
+        metavar="FICHIER",
+        help="historique-communes.json (noms des anciennes communes)",
     )
     build.set_defaults(func=cmd_gazetteer_build)
 
     imp = sub.add_parser(
         "import", help="valider, comparer et publier un fichier (nouvelle version)"
     )
-    imp.add_argument("file")
+    imp.add_argument("file", metavar="FICHIER")
     imp.add_argument(
         "--mode",
         choices=[str(mode) for mode in IMPORT_MODES],
@@ -383,7 +394,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=" ; ".join(f"{mode} ({import_mode_text(mode)})" for mode in IMPORT_MODES),
     )
     imp.add_argument("--note", help="note de version")
-    imp.add_argument("--author", default=_default_author(), help="auteur (défaut : utilisateur)")
+    imp.add_argument(
+        "--author",
+        default=_default_author(),
+        metavar="AUTEUR",
+        help="auteur (défaut : utilisateur)",
+    )
     imp.add_argument("--dry-run", action="store_true", help="montrer la revue sans publier")
     imp.add_argument(
         "--exclure-ligne", type=_line_numbers, action="append", metavar="LIGNE[,LIGNE]",
@@ -405,14 +421,16 @@ def build_parser() -> argparse.ArgumentParser:
     versions.set_defaults(func=cmd_versions)
 
     rollback = sub.add_parser("rollback", help="remettre en ligne le contenu de la version N")
-    rollback.add_argument("version", type=int)
+    rollback.add_argument("version", type=int, metavar="N")
     rollback.add_argument("--note")
-    rollback.add_argument("--author", default=_default_author())
+    rollback.add_argument("--author", default=_default_author(), metavar="AUTEUR")
     rollback.set_defaults(func=cmd_rollback)
 
     export = sub.add_parser("export", help="exporter la version en ligne (filtrable)")
     export.add_argument("--format", choices=["csv", "geojson", "xlsx"], default="csv")
-    export.add_argument("-o", "--output", help="fichier à écrire (« - » : sortie standard)")
+    export.add_argument(
+        "-o", "--output", metavar="FICHIER", help="fichier à écrire (« - » : sortie standard)"
+    )
     export.add_argument("--categorie", action="append", help="catégorie (répétable)")
     export.add_argument("--arrondissement", action="append", help="code d'arrondissement")
     export.add_argument("--recherche", help="texte recherché")
@@ -443,7 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_extract_parser(sub, _FrenchParser)
 
     site = sub.add_parser("site", help="site public statique (HTML, JS, données) de la carte")
-    ssub = site.add_subparsers(dest="action", required=True, parser_class=_FrenchParser)
+    ssub = site.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_FrenchParser
+    )
     site_build = ssub.add_parser(
         "build", help="écrire le site public de la version en ligne dans un dossier"
     )
@@ -454,10 +474,12 @@ def build_parser() -> argparse.ArgumentParser:
     site_build.set_defaults(func=cmd_site_build)
 
     assets = sub.add_parser("assets", help="fichiers JS/CSS de la carte servis localement")
-    asub = assets.add_subparsers(dest="action", required=True, parser_class=_FrenchParser)
+    asub = assets.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_FrenchParser
+    )
     install = asub.add_parser("install", help="copier Leaflet & co. depuis node_modules")
-    install.add_argument("--node-modules")
-    install.add_argument("--static-dir")
+    install.add_argument("--node-modules", metavar="DOSSIER")
+    install.add_argument("--static-dir", metavar="DOSSIER")
     install.set_defaults(func=cmd_assets_install)
     return parser
 

@@ -164,7 +164,9 @@ def add_parser(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     editors = sub.add_parser(
         "editors", help="comptes des éditeurs (page Publier), gardés dans la base de données"
     )
-    esub = editors.add_subparsers(dest="action", required=True, parser_class=parser_class)
+    esub = editors.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=parser_class
+    )
     name_help = "identifiant de connexion (2 à 64 caractères : lettres, chiffres, . _ - @)"
 
     add = esub.add_parser("add", help="créer un compte (le mot de passe est demandé)")

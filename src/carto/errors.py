@@ -4,7 +4,15 @@ from __future__ import annotations
 
 
 class CartoError(Exception):
-    """Base of every error the project raises on purpose."""
+    """Base of every error the project raises on purpose.
+
+    `public`: what the pages show instead of the message, when the message is for the operator
+    (a server path, a command to run); the message itself then goes to the server log only.
+    """
+
+    def __init__(self, *args: object, public: str | None = None) -> None:
+        super().__init__(*args)
+        self.public = public
 
 
 class ConfigError(CartoError):

@@ -45,6 +45,14 @@ MAP_IFRAME = (
     'iframe[title="streamlit_folium.st_folium"], iframe[title="Carte des initiatives solidaires"]'
 )
 DEFAULT_TIMEOUT_MS = 30_000
+# The file inputs of the Publier page's two uploaders, by their label: they take every type
+# (no `accept` attribute to tell them apart).
+IMPORT_FILE_INPUT = (
+    '[data-testid="stFileUploader"]:has-text("Fichier d\'initiatives") input[type="file"]'
+)
+COMMUNIQUE_FILE_INPUT = (
+    '[data-testid="stFileUploader"]:has-text("Communiqué de presse") input[type="file"]'
+)
 DEFAULT_ENV = {"CARTO_TILES": "none"}
 
 

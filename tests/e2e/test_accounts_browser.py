@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from carto.config import PROJECT_ROOT
 
 from . import test_instances as instances
-from .conftest import ARTIFACTS
+from .conftest import ARTIFACTS, IMPORT_FILE_INPUT
 
 # Two instances behind the documented nginx, one PostgreSQL database (fixture).
 cluster = instances.cluster
@@ -102,7 +102,7 @@ def test_changing_the_password_ends_the_open_session(page, accounts_app) -> None
     assert done.returncode == 0, done.stderr
     # The editor's next action (dropping a file): the page reads the account again and
     # closes the session instead of importing.
-    page.locator('input[type="file"][accept*=".xlsx"]').set_input_files(str(DATA))
+    page.locator(IMPORT_FILE_INPUT).set_input_files(str(DATA))
     expect(page.get_by_text(re.compile("reconnectez-vous"))).to_be_visible()
     expect(page.get_by_text("Connecté :")).to_have_count(0)
 

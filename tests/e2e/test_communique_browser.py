@@ -18,7 +18,7 @@ from carto.auth import hash_password
 from carto.config import PROJECT_ROOT
 from carto.publishing.storage import Store
 
-from .conftest import ARTIFACTS, MAP_IFRAME
+from .conftest import ARTIFACTS, COMMUNIQUE_FILE_INPUT, MAP_IFRAME
 from .initiatives import wait_drawn
 
 pytestmark = pytest.mark.browser
@@ -52,7 +52,7 @@ def test_editor_publishes_the_seed_communique(
     expect(page.get_by_text("Connecté :")).to_be_visible()
 
     page.get_by_role("tab", name="Importer un communiqué").click()
-    page.locator('input[type="file"][accept*=".pdf"]').set_input_files(str(pdf))
+    page.locator(COMMUNIQUE_FILE_INPUT).set_input_files(str(pdf))
     expect(page.get_by_text("16 initiative(s) candidate(s)")).to_be_visible()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": 390, "height": 844})

@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 
 from carto.auth import hash_password
 
-from .conftest import ARTIFACTS, DEFAULT_TIMEOUT_MS, NetworkLog, is_local
+from .conftest import ARTIFACTS, DEFAULT_TIMEOUT_MS, IMPORT_FILE_INPUT, NetworkLog, is_local
 
 pytestmark = pytest.mark.browser
 
@@ -89,7 +89,7 @@ def _sign_in_and_upload(page: Any, base_url: str, file: Path) -> None:
     page.get_by_role("button", name="Se connecter").click()
     expect(page.get_by_text("Connecté :")).to_be_visible()
     # The tab « Importer un fichier »'s uploader (the communiqué tab has one too).
-    page.locator('input[type="file"][accept*=".xlsx"]').set_input_files(str(file))
+    page.locator(IMPORT_FILE_INPUT).set_input_files(str(file))
     expect(page.get_by_text("Rapport de validation")).to_be_visible()
 
 
@@ -209,4 +209,28 @@ def test_report_fits_a_phone(phone: Any, network: NetworkLog, editor_app: Any, t
     _card(phone, "Roquette").scroll_into_view_if_needed()
     _shot(phone, "phone-review")
     assert _overflowing(phone, PHONE["width"]) == []
+    assert network.blocked == [] and network.page_errors == []
+
+
+def test_a_refused_file_is_explained_in_french_on_the_page(
+    desktop: Any, network: NetworkLog, editor_app: Any, tmp_path: Path
+) -> None:
+    """Issue 17, §2: a PDF dropped on « Importer un fichier » reaches the server (no type left
+    for the browser to refuse in English) and the page says in French what to drop instead."""
+    page = desktop
+    file = tmp_path / "rapport.pdf"
+    file.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n")
+    page.goto(editor_app.base_url + "/publier")
+    page.get_by_label("Identifiant").fill("marie")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_text("Connecté :")).to_be_visible()
+    page.locator(IMPORT_FILE_INPUT).set_input_files(str(file))
+    expect(
+        page.get_by_text(
+            "Le fichier « rapport.pdf » n’est pas un tableau : déposez un CSV, XLSX ou ODS."
+        )
+    ).to_be_visible()
+    expect(page.get_by_text(re.compile("not allowed|files are not", re.I))).to_have_count(0)
+    _shot(page, "refused-pdf")
     assert network.blocked == [] and network.page_errors == []

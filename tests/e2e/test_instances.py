@@ -34,7 +34,7 @@ from carto.auth import hash_password
 from carto.config import PROJECT_ROOT
 from carto.intake import pipeline as dataset
 
-from .conftest import LOCAL_HOSTS
+from .conftest import IMPORT_FILE_INPUT, LOCAL_HOSTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
@@ -304,7 +304,7 @@ def test_two_instances_behind_nginx_share_one_database(browser, cluster) -> None
     editor.get_by_label("Mot de passe").fill(PASSWORD)
     editor.get_by_role("button", name="Se connecter").click()
     expect(editor.get_by_text("Connecté :")).to_be_visible()
-    editor.locator('input[type="file"][accept*=".xlsx"]').set_input_files(str(EXCEL_EXPORT))
+    editor.locator(IMPORT_FILE_INPUT).set_input_files(str(EXCEL_EXPORT))
     expect(editor.get_by_text("Revue des changements")).to_be_visible()
     editor.get_by_text(re.compile("^Je confirme la publication")).click()
     editor.get_by_role("button", name="Publier", exact=True).click()

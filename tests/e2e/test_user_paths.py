@@ -17,7 +17,7 @@ from carto.gazetteer import load_gazetteer
 from carto.intake import pipeline as dataset
 from carto.map.basemap import MARKER_CLASS
 
-from .conftest import MAP_IFRAME
+from .conftest import IMPORT_FILE_INPUT, MAP_IFRAME
 from .initiatives import open_by_pointer, reveal_by_pointer, wait_drawn
 
 pytestmark = pytest.mark.browser
@@ -146,7 +146,7 @@ def test_editor_publishes_then_rolls_back(page, network, editor_app) -> None:
     expect(page.locator('[data-testid="stFileUploader"]')).to_have_count(0)
 
     sign_in(page, base)
-    page.locator('input[type="file"][accept*=".xlsx"]').set_input_files(str(EXCEL_EXPORT))
+    page.locator(IMPORT_FILE_INPUT).set_input_files(str(EXCEL_EXPORT))
     expect(page.get_by_text(re.compile("séparateur point-virgule"))).to_be_visible()
     expect(page.get_by_text("Revue des changements")).to_be_visible()
     publish = page.get_by_role("button", name="Publier", exact=True)

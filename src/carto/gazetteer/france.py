@@ -99,7 +99,9 @@ class FranceNames:
         except (OSError, KeyError) as exc:
             raise GazetteerError(
                 f"Liste nationale des communes illisible dans « {directory} » : lancez "
-                f"`carto gazetteer build --departement 62`. ({exc})"
+                f"`carto gazetteer build --departement 62`. ({exc})",
+                public="la liste nationale des communes est absente ou illisible sur le serveur. "
+                "L'erreur est enregistrée dans le journal du serveur pour l'exploitant.",
             ) from exc
         return cls(names, departements)
 

@@ -258,7 +258,8 @@ class Gazetteer:
         except OSError as exc:
             raise GazetteerError(
                 f"Fichier du référentiel « {path} » illisible ({exc.strerror}) : lancez "
-                f"`carto gazetteer build --departement {self.departement}`."
+                f"`carto gazetteer build --departement {self.departement}`.",
+                public=_unavailable(self.departement),
             ) from exc
 
     def _read_geojson(self, name: str) -> dict[str, Any]:
@@ -354,7 +355,8 @@ class Gazetteer:
         if not path.is_file():
             raise GazetteerError(
                 f"Référentiel des communes du département {departement} absent ({path}) : "
-                f"lancez `carto gazetteer build --departement {departement}`."
+                f"lancez `carto gazetteer build --departement {departement}`.",
+                public=_unavailable(departement),
             )
         communes: list[Commune] = []
         anciens_noms: dict[str, tuple[str, ...]] = {}
@@ -366,7 +368,8 @@ class Gazetteer:
                 raise GazetteerError(
                     f"Fichier « {path} » incomplet (colonnes manquantes : "
                     f"{', '.join(sorted(missing))}) : lancez "
-                    f"`carto gazetteer build --departement {departement}`."
+                    f"`carto gazetteer build --departement {departement}`.",
+                    public=_unavailable(departement),
                 )
             for line, row in enumerate(reader, start=2):
                 try:
@@ -383,7 +386,8 @@ class Gazetteer:
                 except (TypeError, ValueError) as exc:
                     raise GazetteerError(
                         f"Fichier « {path} », ligne {line} illisible ({exc}) : lancez "
-                        f"`carto gazetteer build --departement {departement}`."
+                        f"`carto gazetteer build --departement {departement}`.",
+                        public=_unavailable(departement),
                     ) from exc
                 communes.append(commune)
                 if row["anciens_noms"]:
@@ -456,6 +460,14 @@ def _read_arrondissements(path: Path, communes: Sequence[Commune]) -> list[Arron
 
 def _finite(value: float) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _unavailable(departement: str) -> str:
+    """What the pages say of a missing or damaged gazetteer: no path, no command."""
+    return (
+        f"le référentiel des communes du département {departement} est absent ou illisible "
+        "sur le serveur. L'erreur est enregistrée dans le journal du serveur pour l'exploitant."
+    )
 
 
 def load_gazetteer(departement: str = "62", *, data_dir: Path | None = None) -> Gazetteer:

@@ -1,8 +1,11 @@
-"""Turn an uploaded file (CSV in any common encoding and separator, or XLSX) into a string table.
+"""Turn an uploaded file (CSV in any common encoding and separator, XLSX, ODS) into a table.
 
 Files come from spreadsheets as people really save them: Excel's "CSV (séparateur: point-virgule)"
 in Windows-1252, "Texte Unicode" in UTF-16 with tabs, UTF-8 with or without BOM, blank lines,
-trailing empty columns, quoted multi-line cells. Every failure is a ReadError with a French message.
+trailing empty columns, quoted multi-line cells. Workbooks are Excel's .xlsx (openpyxl) or
+OpenDocument's .ods (LibreOffice, OnlyOffice…; pandas' odf engine), with the same report: the sheet
+read, hidden sheets left aside, formulas without a calculated value. Every failure is a ReadError
+with a French message.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import io
 import re
 import zipfile
 from collections.abc import Generator, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Literal
 from xml.sax.saxutils import unescape
@@ -31,9 +34,19 @@ MAX_COLUMNS = 256
 SEPARATORS: tuple[str, ...] = (";", ",", "\t")
 # How the pages and the command line name each separator.
 SEPARATOR_LABELS: dict[str, str] = {";": "point-virgule", ",": "virgule", "\t": "tabulation"}
-# An XLSX is a zip; refuse archives that would inflate far beyond the upload limit (zip bombs).
+# An XLSX or ODS is a zip; refuse archives that would inflate far beyond the upload limit (zip
+# bombs).
 XLSX_MAX_UNCOMPRESSED_FACTOR = 10
 XLSX_MAX_RATIO = 200
+# pandas' odf engine (odfpy) holds the whole content.xml as a tree, about 25 times its size in
+# memory (a 20,000-row sheet saved by LibreOffice: 34 Mo of XML, 0.8 Go): a tighter bound.
+ODS_MAX_CONTENT_FACTOR = 2
+# ODS repeats a row or a cell with a count (table:number-rows-repeated): a few bytes may stand for
+# millions of cells, which pandas spells out. Lines spanned by a sheet (blank ones between data
+# included), and lines x columns, at most.
+ODS_MAX_LINES = 2 * DEFAULT_MAX_ROWS
+ODS_MAX_CELLS = DEFAULT_MAX_ROWS * MAX_COLUMNS
+ODS_MIMETYPE = "application/vnd.oasis.opendocument.spreadsheet"
 _SNIFF_CHARS = 64 * 1024
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -49,6 +62,10 @@ _BINARY_MAGICS: tuple[bytes, ...] = (
     b"\x7fELF",
     b"MZ",
 )
+# The extensions taken as tables where an upload is checked by its name (the editors' page);
+# an old .xls is taken too, to be refused by read_table with a French word on what to do.
+TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".ods", ".xls")
+_EXTENSION = re.compile(r"^\.(?=[0-9]*[a-z])[a-z0-9]{1,6}$")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _C0_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Letters and punctuation of French text (Latin-1, Latin Extended-A, typographic marks): a few
@@ -68,7 +85,7 @@ class RawTable:
     frame: pd.DataFrame
     encoding: str | None
     separator: str | None
-    format: Literal["csv", "xlsx"]
+    format: Literal["csv", "xlsx", "ods"]
     rows_read: int
     first_row: int
     row_numbers: tuple[int, ...]
@@ -77,8 +94,18 @@ class RawTable:
     issues: tuple[Issue, ...] = ()
 
 
+def refusal_by_name(filename: str) -> str | None:
+    """The French refusal of a file whose extension is not a table's (« x.pdf »), else None.
+
+    A name without a real extension (« liste v2.1 finale ») is left to its content."""
+    suffix = Path(filename).suffix.lower()
+    if not _EXTENSION.match(suffix) or suffix in TABLE_SUFFIXES:
+        return None
+    return f"Le fichier « {filename} » n’est pas un tableau : déposez un CSV, XLSX ou ODS."
+
+
 def read_path(path: Path, **options: Any) -> RawTable:
-    """Read a CSV or XLSX file from disk (same options as `read_table`)."""
+    """Read a CSV, XLSX or ODS file from disk (same options as `read_table`)."""
     return read_table(Path(path), **options)
 
 
@@ -118,14 +145,14 @@ def read_table(
             "ouvrez-le dans votre tableur et enregistrez-le au format .xlsx ou CSV."
         )
     try:
-        if data.startswith(_ZIP_MAGIC) or suffix in (".xlsx", ".xlsm"):
-            return _read_xlsx(
-                data, shown=shown, sheet=sheet, max_bytes=max_bytes, max_rows=max_rows
-            )
+        if data.startswith(_ZIP_MAGIC) or suffix in (".xlsx", ".xlsm", ".ods"):
+            kind = _check_zip(data, shown=shown, max_bytes=max_bytes)
+            reader = _read_ods if kind == "ods" else _read_xlsx
+            return reader(data, shown=shown, sheet=sheet, max_bytes=max_bytes, max_rows=max_rows)
         if sheet is not None:
             raise SheetError(
                 f"Le fichier {shown} est un fichier CSV : il n’a pas de feuille « {sheet} » "
-                "(seuls les classeurs .xlsx ont des feuilles)."
+                "(seuls les classeurs .xlsx et .ods ont des feuilles)."
             )
         return _read_csv(data, shown=shown, max_rows=max_rows)
     except ReadError:
@@ -133,7 +160,7 @@ def read_table(
     except Exception as exc:  # parsers raise many types on bad input
         raise ReadError(
             f"Le fichier {shown} n’a pas pu être lu ({type(exc).__name__}) : "
-            "vérifiez qu’il s’agit bien d’un tableau CSV ou Excel (.xlsx)."
+            "vérifiez qu’il s’agit bien d’un tableau CSV, Excel (.xlsx) ou OpenDocument (.ods)."
         ) from exc
 
 
@@ -157,8 +184,8 @@ def _size(n: int) -> str:
 
 def _not_a_table(shown: str) -> ReadError:
     return ReadError(
-        f"Le fichier {shown} ne semble pas être un tableau CSV ou Excel : "
-        "enregistrez-le depuis votre tableur au format CSV ou .xlsx."
+        f"Le fichier {shown} ne semble pas être un tableau CSV, Excel ou OpenDocument : "
+        "enregistrez-le depuis votre tableur au format CSV, .xlsx ou .ods."
     )
 
 
@@ -381,7 +408,7 @@ def _build(
     header_line: int,
     encoding: str | None,
     separator: str | None,
-    fmt: Literal["csv", "xlsx"],
+    fmt: Literal["csv", "xlsx", "ods"],
     sheet: str | None,
 ) -> RawTable:
     rows = [(n, [f.strip() for f in r]) for n, r in records]
@@ -421,22 +448,34 @@ def _build(
 # --- XLSX ----------------------------------------------------------------------------------------
 
 
-def _check_zip(data: bytes, *, shown: str, max_bytes: int) -> None:
+def _check_zip(data: bytes, *, shown: str, max_bytes: int) -> Literal["xlsx", "ods"]:
+    """The kind of workbook in the zip, once its sizes are known to be reasonable."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
             names = {i.filename for i in infos}
+            mimetype = b""
+            if "mimetype" in names and archive.getinfo("mimetype").file_size <= 200:
+                mimetype = archive.read("mimetype").strip()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise ReadError(
-            f"Le fichier {shown} est un classeur Excel endommagé ou incomplet : "
+            f"Le fichier {shown} est un classeur endommagé ou incomplet : "
             "ouvrez-le dans votre tableur et enregistrez-le de nouveau."
         ) from exc
-    if "content.xml" in names and "xl/workbook.xml" not in names:
-        raise ReadError(
-            f"Le fichier {shown} est au format OpenDocument (.ods), qui n’est pas accepté : "
-            "enregistrez-le au format .xlsx ou CSV."
-        )
-    if "xl/workbook.xml" not in names:
+    kind: Literal["xlsx", "ods"]
+    if "xl/workbook.xml" in names:
+        kind = "xlsx"
+    elif "content.xml" in names and mimetype.startswith(b"application/vnd.oasis.opendocument"):
+        if mimetype.decode("ascii", "replace") != ODS_MIMETYPE:
+            raise ReadError(
+                f"Le fichier {shown} est un document OpenDocument mais pas un classeur "
+                f"({mimetype.decode('ascii', 'replace')}) : ouvrez-le dans votre tableur "
+                "(LibreOffice Calc…) et enregistrez le tableau au format .ods, .xlsx ou CSV."
+            )
+        kind = "ods"
+    elif "content.xml" in names:
+        kind = "ods"  # an OpenDocument spreadsheet without its mimetype member
+    else:
         raise _not_a_table(shown)
     # Declared sizes are trustworthy upper bounds: zipfile stops at them and checks the CRC.
     total = sum(i.file_size for i in infos)
@@ -453,6 +492,16 @@ def _check_zip(data: bytes, *, shown: str, max_bytes: int) -> None:
             f"{worst:.0f} fois sa taille compressée : aucun vrai classeur n’est aussi répétitif "
             f"(limite : {XLSX_MAX_RATIO} fois). Enregistrez-le au format CSV."
         )
+    if kind == "ods":
+        content = next(i.file_size for i in infos if i.filename == "content.xml")
+        ods_limit = ODS_MAX_CONTENT_FACTOR * max_bytes
+        if content > ods_limit:
+            raise ReadError(
+                f"Le classeur {shown} occuperait {_size(content)} une fois décompressé : "
+                f"c’est au-delà de la limite des classeurs .ods ({_size(ods_limit)}). "
+                "Enregistrez-le au format CSV ou .xlsx."
+            )
+    return kind
 
 
 def _read_xlsx(
@@ -460,7 +509,6 @@ def _read_xlsx(
 ) -> RawTable:
     from openpyxl import load_workbook  # imported here: CSV-only use never pays for it
 
-    _check_zip(data, shown=shown, max_bytes=max_bytes)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types on damaged files
@@ -489,7 +537,12 @@ def _read_xlsx(
         sheet=title,
     )
     formulas = (
-        _formula_issues(data, member, title=title, header=header, header_line=header_line)
+        _formula_issues(
+            _uncalculated_formulas(data, member),
+            title=title,
+            header=header,
+            header_line=header_line,
+        )
         if isinstance(member, str)
         else []
     )
@@ -497,6 +550,9 @@ def _read_xlsx(
 
 
 def _sheet_rows(sheet: Any) -> Generator[list[str], None, None]:
+    if isinstance(sheet, _OdsSheet):
+        yield from sheet.rows()
+        return
     if hasattr(sheet, "reset_dimensions"):
         # The stored dimension may claim XFD1048576; compute it from the cells instead.
         sheet.reset_dimensions()
@@ -703,12 +759,16 @@ def _uncalculated_formulas(
 
 
 def _formula_issues(
-    data: bytes, member: str, *, title: str, header: list[str], header_line: int
+    found: Iterable[tuple[int | None, int | None, str]],
+    *,
+    title: str,
+    header: list[str],
+    header_line: int,
 ) -> list[Issue]:
     """One warning per formula cell without a value (up to a cap), naming the cell."""
     cells = [
         (line, column, formula)
-        for line, column, formula in _uncalculated_formulas(data, member)
+        for line, column, formula in found
         if (line is None or line >= header_line) and (column is None or column < MAX_COLUMNS)
     ]
     issues: list[Issue] = []
@@ -744,3 +804,198 @@ def _formula_issues(
             )
         )
     return issues
+
+
+# --- ODS -----------------------------------------------------------------------------------------
+# pandas' odf engine reads the cells. Before it does, one streaming pass over content.xml (expat,
+# no tree) finds what pandas does not say or would pay dearly for: the hidden sheets (a table
+# style with table:display="false"), how far each sheet spans once its repeat counts are spelt out
+# (refused beyond ODS_MAX_CELLS, before pandas spells them out), and the formula cells without a
+# calculated value (table:formula without office:value-type, as programs that do not calculate
+# write them; pandas reads them as empty cells).
+
+_ODS_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_ODS_OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+_ODS_STYLE = "urn:oasis:names:tc:opendocument:xmlns:style:1.0"
+# Formula blocks kept per sheet (a block: one cell, or one cell repeated over rows and columns).
+_ODS_MAX_FORMULA_BLOCKS = 10_000
+_ODS_FORMULA_PREFIX = re.compile(r"^[a-z]+:=?|^=")
+
+
+@dataclass
+class _OdsTableScan:
+    """What the streaming pass learnt of one sheet."""
+
+    title: str
+    style: str
+    lines: int = 0  # spreadsheet line of the last row with a value
+    width: int = 0  # columns up to the last cell with a value, in any row
+    # (first line, rows, first column, columns, formula) of formula cells without a value.
+    formulas: list[tuple[int, int, int, int, str]] = field(default_factory=list)
+
+
+def _repeat(attrs: dict[str, str], name: str) -> int:
+    try:
+        return max(1, int(attrs.get(f"{_ODS_TABLE} {name}", "1")))
+    except ValueError:
+        return 1
+
+
+def _scan_ods(data: bytes, *, shown: str) -> tuple[list[_OdsTableScan], set[str]]:
+    """(the sheets in order, the names of the table styles that hide a sheet)."""
+    import pyexpat
+
+    tables: list[_OdsTableScan] = []
+    hidden_styles: set[str] = set()
+    state: dict[str, Any] = {"style": None, "line": 0, "col": 0, "rows": 1, "width": 0}
+
+    def refuse_dtd(*_: object) -> None:
+        raise ReadError(
+            f"Le classeur {shown} contient des déclarations XML (DTD) qu’aucun tableur "
+            "n’écrit : il n’est pas lu. Enregistrez-le de nouveau depuis votre tableur."
+        )
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if name == f"{_ODS_STYLE} style":
+            family = attrs.get(f"{_ODS_STYLE} family")
+            state["style"] = attrs.get(f"{_ODS_STYLE} name") if family == "table" else None
+        elif name == f"{_ODS_STYLE} table-properties":
+            if state["style"] and attrs.get(f"{_ODS_TABLE} display") == "false":
+                hidden_styles.add(state["style"])
+        elif name == f"{_ODS_TABLE} table":
+            tables.append(
+                _OdsTableScan(
+                    attrs.get(f"{_ODS_TABLE} name", f"Feuille{len(tables) + 1}"),
+                    attrs.get(f"{_ODS_TABLE} style-name", ""),
+                )
+            )
+            state["line"] = 0
+        elif name == f"{_ODS_TABLE} table-row" and tables:
+            state["rows"] = _repeat(attrs, "number-rows-repeated")
+            state["col"] = state["width"] = 0
+        elif name in (f"{_ODS_TABLE} table-cell", f"{_ODS_TABLE} covered-table-cell") and tables:
+            columns = _repeat(attrs, "number-columns-repeated")
+            col = state["col"]
+            valued = f"{_ODS_OFFICE} value-type" in attrs
+            if valued:
+                state["width"] = col + columns
+            formula = attrs.get(f"{_ODS_TABLE} formula")
+            table = tables[-1]
+            if formula is not None and not valued and len(table.formulas) < _ODS_MAX_FORMULA_BLOCKS:
+                text = _ODS_FORMULA_PREFIX.sub("", formula, count=1)
+                table.formulas.append((state["line"] + 1, state["rows"], col, columns, text))
+            state["col"] = col + columns
+
+    def end(name: str) -> None:
+        if name == f"{_ODS_TABLE} table-row" and tables:
+            table = tables[-1]
+            rows = state["rows"]
+            if state["width"]:
+                table.lines = state["line"] + rows
+                table.width = max(table.width, state["width"])
+                if table.lines > ODS_MAX_LINES or table.lines * table.width > ODS_MAX_CELLS:
+                    raise _ods_too_large(shown, table)
+            state["line"] += rows
+        elif name == f"{_ODS_STYLE} style":
+            state["style"] = None
+
+    parser = pyexpat.ParserCreate(namespace_separator=" ")
+    parser.StartDoctypeDeclHandler = refuse_dtd
+    parser.EntityDeclHandler = refuse_dtd
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open("content.xml") as stream:
+            parser.ParseFile(stream)
+    except (pyexpat.ExpatError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ReadError(
+            f"Le classeur {shown} est endommagé ou illisible : ouvrez-le dans votre tableur et "
+            "enregistrez-le de nouveau."
+        ) from exc
+    return tables, hidden_styles
+
+
+def _ods_too_large(shown: str, table: _OdsTableScan) -> ReadError:
+    return ReadError(
+        f"La feuille « {table.title} » du classeur {shown} s’étend sur au moins "
+        f"{table.lines} lignes et {table.width} colonnes : c’est au-delà de ce qui peut être "
+        f"lu ({ODS_MAX_LINES} lignes, {ODS_MAX_CELLS} cellules). Supprimez les lignes et "
+        "colonnes inutiles (souvent une valeur recopiée jusqu’en bas de la feuille), ou "
+        "enregistrez la feuille au format CSV."
+    )
+
+
+class _OdsSheet:
+    """A sheet of an ODS as _pick_sheet sees a sheet of openpyxl: title, sheet_state, rows."""
+
+    def __init__(self, book: Any, scan: _OdsTableScan, *, hidden: bool) -> None:
+        self._book = book
+        self.scan = scan
+        self.title = scan.title
+        self.sheet_state = "hidden" if hidden else "visible"
+        self._rows: list[list[str]] | None = None
+
+    def rows(self) -> list[list[str]]:
+        """The sheet's lines as text, line 1 first, up to its last line with a value."""
+        if self._rows is None:
+            if self.scan.lines == 0:
+                self._rows = []
+            else:
+                frame = pd.read_excel(
+                    self._book,
+                    sheet_name=self.title,
+                    header=None,
+                    dtype=object,
+                    na_filter=False,
+                    nrows=self.scan.lines,
+                )
+                # One cell-to-text rule for the file and the review (cell_text).
+                self._rows = [
+                    [cell_text(v) for v in values[:MAX_COLUMNS]]
+                    for values in frame.itertuples(index=False, name=None)
+                ]
+        return self._rows
+
+
+def _ods_formulas(scan: _OdsTableScan) -> Iterator[tuple[int | None, int | None, str]]:
+    for line, rows, column, columns, formula in scan.formulas:
+        for row in range(line, line + min(rows, MAX_FORMULA_WARNINGS + 1)):
+            for col in range(column, column + min(columns, MAX_FORMULA_WARNINGS + 1)):
+                yield row, col, formula
+
+
+def _read_ods(
+    data: bytes, *, shown: str, sheet: str | None, max_bytes: int, max_rows: int
+) -> RawTable:
+    tables, hidden_styles = _scan_ods(data, shown=shown)
+    if not tables:
+        raise _not_a_table(shown)
+    try:
+        book = pd.ExcelFile(io.BytesIO(data), engine="odf")
+    except Exception as exc:  # odfpy raises whatever its XML or zip layer raises
+        raise ReadError(
+            f"Le fichier {shown} est un classeur OpenDocument endommagé ou illisible : "
+            "ouvrez-le dans votre tableur et enregistrez-le de nouveau."
+        ) from exc
+    try:
+        sheets = [_OdsSheet(book, t, hidden=t.style in hidden_styles) for t in tables]
+        chosen, notes = _pick_sheet(sheets, wanted=sheet, shown=shown)
+        header, header_line, records = _sheet_records(chosen, shown=shown, max_rows=max_rows)
+    finally:
+        book.close()
+    title = chosen.title
+    if header is None:
+        raise ReadError(f"La feuille « {title} » du fichier {shown} est vide.")
+    table = _build(
+        header,
+        records,
+        header_line=header_line,
+        encoding=None,
+        separator=None,
+        fmt="ods",
+        sheet=title,
+    )
+    formulas = _formula_issues(
+        _ods_formulas(chosen.scan), title=title, header=header, header_line=header_line
+    )
+    return replace(table, issues=(*notes, *formulas))

@@ -19,7 +19,7 @@ from carto.auth import Editor
 from carto.display import md_escape
 from carto.errors import CartoError, ConflictError
 from carto.extract import DocumentError, Extraction, extract_candidates, read_document
-from carto.extract.documents import FORMATS, MAX_BYTES
+from carto.extract.documents import MAX_BYTES
 from carto.extract.output import candidates_csv, onto_published, published_by_name
 from carto.gazetteer import Gazetteer
 from carto.intake.session import ImportSession, file_digest
@@ -28,6 +28,7 @@ from carto.publishing.modes import PublishMode
 from carto.publishing.plan import publish_plan
 from carto.publishing.storage import Store
 from carto.ui import embed
+from carto.ui.errors import shown_error
 from carto.ui.import_page import issues_frame
 from carto.ui.readable import row_cards
 
@@ -147,12 +148,16 @@ def _kept_rows(
 
 def communique_flow(store: Store, gaz: Gazetteer, *, editor: Editor) -> None:
     """Upload -> candidates (edit, keep, « déjà sur la carte ? ») -> check -> review -> publish."""
+    # Every type is taken (type=None): Streamlit would refuse the others in the browser, in
+    # English; read_document refuses them here, in French on the page.
     upload = st.file_uploader(
         "Communiqué de presse (PDF, page HTML, Word .docx, OpenDocument .odt ou texte)",
-        type=sorted({s.lstrip(".") for s in FORMATS}),
-        help=f"{MAX_BYTES // 2**20} Mo au plus. Les initiatives trouvées sont proposées une par "
-        "une : rien n'est publié sans votre confirmation.",
+        type=None,
         key="communique_upload",
+    )
+    st.caption(
+        f"{MAX_BYTES // 2**20} Mo au plus. Les initiatives trouvées sont proposées une par "
+        "une : rien n'est publié sans votre confirmation."
     )
     if upload is None:
         st.session_state.pop(STATE, None)
@@ -345,11 +350,13 @@ def _review_and_publish(
         try:
             info = publish_plan(plan, store, author=editor.name, note=note)
         except ConflictError as exc:
-            st.error(f"{md_escape(str(exc))} Cliquez de nouveau sur « Vérifier et comparer ».")
+            st.error(
+                f"{md_escape(shown_error(exc))} Cliquez de nouveau sur « Vérifier et comparer »."
+            )
             state.session = None
             return
         except CartoError as exc:
-            st.error(md_escape(str(exc)))
+            st.error(md_escape(shown_error(exc)))
             return
         state.published = info.number
         embed.remember_notices(info.notices)

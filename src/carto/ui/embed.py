@@ -9,6 +9,7 @@ import streamlit as st
 from carto.config import Settings
 from carto.display import md_escape
 from carto.site.build import REBUILD_FAILED, embed_snippet
+from carto.ui.errors import without_paths
 
 NOTICES_KEY = "site_notices"
 # Shown when CARTO_SITE_DIR is set without CARTO_SITE_URL: the editor replaces it.
@@ -22,7 +23,8 @@ def remember_notices(notices: Sequence[str]) -> None:
 
 def show_notices(notices: Sequence[str]) -> None:
     for notice in notices:
-        (st.warning if REBUILD_FAILED in notice else st.info)(md_escape(notice))
+        # A notice may name the site's folder: the page says its last part only.
+        (st.warning if REBUILD_FAILED in notice else st.info)(md_escape(without_paths(notice)))
 
 
 def site_panel(cfg: Settings) -> None:
@@ -38,7 +40,7 @@ def site_panel(cfg: Settings) -> None:
         st.code(embed_snippet(cfg.site_url or PLACEHOLDER_URL), language="html")
         if not cfg.site_url:
             st.caption(
-                f"Le site public est écrit dans « {md_escape(str(cfg.site_dir))} » : remplacez "
+                "Le site public est écrit dans le dossier CARTO_SITE_DIR du serveur : remplacez "
                 "l'adresse ci-dessus par celle où il est publié (ou indiquez-la à l'exploitant, "
                 "variable CARTO_SITE_URL)."
             )

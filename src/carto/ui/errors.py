@@ -7,6 +7,7 @@ The details and the traceback go to the server log (logger "carto"), where the o
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,32 @@ UNEXPECTED = (
 )
 
 
+# An absolute server path (/srv/carto/data/communes.csv, C:\\carto\\x.csv), not a URL's path.
+_SERVER_PATH = re.compile(
+    r"(?<![\w:/\\.])(?:[A-Za-z]:)?[/\\](?:[^\s«»()\[\]'\"`/\\]+[/\\])+([^\s«»()\[\]'\"`/\\]*)"
+)
+
+
+def visitor_text(exc: CartoError) -> str:
+    """An error as a page shows it: its public text, else its message without server paths.
+
+    A path is cut to its last part (« communes.csv »): the full path is for the server log."""
+    return exc.public or without_paths(str(exc))
+
+
+def shown_error(exc: CartoError) -> str:
+    """visitor_text(exc), the full message going to the server log when it hides something."""
+    text = visitor_text(exc)
+    if text != str(exc):
+        logger.warning("Erreur montrée sans ses détails : %s", exc)
+    return text
+
+
+def without_paths(text: str) -> str:
+    """A notice for a page, each absolute server path cut to its last part."""
+    return _SERVER_PATH.sub(lambda m: m.group(1) or "…", text)
+
+
 @contextmanager
 def stop_on_error(what: str) -> Iterator[None]:
     """Show an error in French and stop the page, instead of a trace; log it with its trace.
@@ -36,8 +63,8 @@ def stop_on_error(what: str) -> Iterator[None]:
     try:
         yield
     except CartoError as exc:
-        logger.exception("%s : %s", what, exc)
-        st.error(f"{what} : {md_escape(str(exc))}")
+        logger.exception("%s : %s", what, exc)  # the full message, paths included
+        st.error(f"{what} : {md_escape(visitor_text(exc))}")
         st.stop()
     except Exception:
         logger.exception("%s : erreur inattendue", what)
@@ -68,3 +95,11 @@ def log_lasting_problem(key: str, message: str, *args: object) -> None:
     if now - _last_logged.get(key, -RELOG_INTERVAL_S) >= RELOG_INTERVAL_S:
         _last_logged[key] = now
         logger.exception(message, *args)
+
+
+def log_lasting_notice(key: str, message: str, *args: object) -> None:
+    """Log a warning (no exception), at most every RELOG_INTERVAL_S per key."""
+    now = time.monotonic()
+    if now - _last_logged.get(key, -RELOG_INTERVAL_S) >= RELOG_INTERVAL_S:
+        _last_logged[key] = now
+        logger.warning(message, *args)

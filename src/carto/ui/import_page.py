@@ -31,6 +31,7 @@ from carto.intake.reading import (
     DEFAULT_MAX_ROWS,
     SEPARATOR_LABELS,
     RawTable,
+    refusal_by_name,
 )
 from carto.intake.session import ImportSession, file_digest
 from carto.models import Issue
@@ -43,6 +44,7 @@ from carto.publishing.modes import (
 from carto.publishing.plan import ImportPlan, publish_plan
 from carto.publishing.storage import Store
 from carto.ui import embed
+from carto.ui.errors import shown_error
 from carto.ui.readable import STYLE, change_cards, issue_cards, row_cards
 
 TABLE_LIMIT = 1_000
@@ -147,7 +149,7 @@ def _upload_session(upload: UploadedFile) -> ImportSession:
 
 def _read_summary(raw: RawTable) -> str:
     """How the file was read: the sheet of a workbook, the encoding and separator of a CSV."""
-    if raw.format == "xlsx":
+    if raw.format in ("xlsx", "ods"):
         how = f"feuille « {md_escape(raw.sheet or '')} »"
     else:
         separator = SEPARATOR_LABELS.get(raw.separator or "", "—")
@@ -414,11 +416,14 @@ def _removal_confirmed(plan: ImportPlan, choices: FileChoices) -> bool:
 
 def import_flow(store: Store, gaz: Gazetteer, *, editor: Editor) -> None:
     """Upload -> detection -> report -> corrections -> review -> confirmed publish."""
+    # Every type is taken (type=None): Streamlit would refuse the others in the browser, in
+    # English; the name and the content are checked here, and refused in French on the page.
     upload = st.file_uploader(
-        "Fichier d'initiatives (CSV ou Excel .xlsx)",
-        type=["csv", "txt", "tsv", "xlsx"],
-        help=f"{DEFAULT_MAX_BYTES // 2**20} Mo et {DEFAULT_MAX_ROWS} lignes au plus. "
-        "Colonnes : voir docs/schema.md.",
+        "Fichier d'initiatives (CSV, Excel .xlsx ou OpenDocument .ods)", type=None
+    )
+    st.caption(
+        f"CSV, XLSX ou ODS ; {DEFAULT_MAX_BYTES // 2**20} Mo et {DEFAULT_MAX_ROWS} lignes au "
+        "plus. Colonnes : voir docs/schema.md."
     )
     if upload is None:
         for key in (IMPORT_SESSION, IMPORT_UPLOAD_ID):
@@ -426,6 +431,10 @@ def import_flow(store: Store, gaz: Gazetteer, *, editor: Editor) -> None:
         choices = st.session_state.get(IMPORT_CHOICES)
         if isinstance(choices, FileChoices):
             choices.report = None  # its choices stay, for the same file dropped again
+        return
+    refusal = refusal_by_name(upload.name)
+    if refusal:
+        st.error(f"{md_escape(refusal)} Rien n'a été modifié.")
         return
     session = _upload_session(upload)
     raw = _read_upload(session)
@@ -482,11 +491,11 @@ def import_flow(store: Store, gaz: Gazetteer, *, editor: Editor) -> None:
                 confirmed_removals=plan.diff.removed_count if removals else None,
             )
         except ConflictError as exc:
-            st.error(str(exc))
+            st.error(md_escape(shown_error(exc)))
             st.button("Comparer avec la nouvelle version en ligne", on_click=choices.unpin_base)
             return
         except CartoError as exc:
-            st.error(str(exc))
+            st.error(md_escape(shown_error(exc)))
             return
         choices.published = info.number
         embed.remember_notices(info.notices)

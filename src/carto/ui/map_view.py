@@ -26,7 +26,7 @@ from carto.map.markers import marker_payload, script_json
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS
 from carto.publishing.storage import LOCAL_TZ, Store, VersionInfo
 from carto.ui import caches, map_frame, selection
-from carto.ui.errors import log_lasting_problem, logger
+from carto.ui.errors import log_lasting_notice, log_lasting_problem, logger
 from carto.ui.routes import marker_url
 from carto.ui.selection import Selection
 
@@ -744,10 +744,14 @@ def no_version_notice(cfg: Settings) -> None:
     if cfg.data_path.is_file():
         st.info("Aucune initiative n'est encore publiée.")
         return
+    # Visitors read the file's name only; the server log has its path.
+    log_lasting_notice(
+        "data_path", "Fichier de départ introuvable (CARTO_DATA) : %s", cfg.data_path
+    )
     st.warning(
         "Aucune initiative n'est encore publiée, et le fichier de départ "
-        f"« {md_escape(str(cfg.data_path))} » est introuvable : l'exploitant peut l'indiquer avec "
-        "CARTO_DATA, ou un éditeur peut publier un premier fichier (page Publier)."
+        f"« {md_escape(cfg.data_path.name)} » est introuvable : l'exploitant peut l'indiquer "
+        "avec CARTO_DATA, ou un éditeur peut publier un premier fichier (page Publier)."
     )
 
 

@@ -84,12 +84,16 @@ def issue_cards(issues: Sequence[Issue], *, notes: Sequence[str] = ()) -> str:
 
 
 def inline_diff(old: object, new: object) -> tuple[str, str]:
-    """(before, after) as HTML, the removed words in <del> and the added words in <ins>."""
+    """(before, after) as HTML, the removed words in <del> and the added words in <ins>.
+
+    The spaces between words are tokens too: they are escaped as text, not as cells (esc would
+    read a lone space as an empty cell and drop it, gluing the words around it)."""
     a, b = _TOKENS.findall(cell_text(old)), _TOKENS.findall(cell_text(new))
     before: list[str] = []
     after: list[str] = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        removed, added = esc("".join(a[i1:i2])), esc("".join(b[j1:j2]))
+        removed = "".join(a[i1:i2]).translate(_MARKDOWN_CHARS)
+        added = "".join(b[j1:j2]).translate(_MARKDOWN_CHARS)
         if op == "equal":
             before.append(removed)
             after.append(added)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from carto.auth import Editor
+from carto.display import md_escape
 from carto.errors import CartoError
 from carto.publishing.history import HistoryEntry, version_history
 from carto.publishing.storage import Store
 from carto.ui import embed
+from carto.ui.errors import shown_error
 from carto.ui.readable import STYLE, esc
 
 # st.session_state key: the message of the rollback just done, shown after the rerun.
@@ -58,7 +60,7 @@ def versions_panel(store: Store, *, editor: Editor) -> None:
         try:
             info = store.rollback(int(target), author=editor.name)
         except CartoError as exc:
-            st.error(str(exc))
+            st.error(md_escape(shown_error(exc)))
             return
         # Rerun so that the history above lists the new version at once.
         st.session_state[ROLLBACK_DONE] = (
