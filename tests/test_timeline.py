@@ -245,10 +245,32 @@ def test_nouveau_is_what_the_latest_publication_added_and_a_rollback_adds_nothin
     assert news[0].added == () and news[0].back == ("Épicerie solidaire (Lillers)",)
     assert "Retour au contenu de la version 2." in news[0].lines_fr()
     assert nouveau_mask(store.load(), news).sum() == 0
-    # Newest first, and a fresh history (another process) tells the same story.
-    assert [n.number for n in news] == [4, 3, 2, 1]
+    # Newest first, without version 3 that the rollback withdrew; a fresh history (another
+    # process) tells the same story.
+    assert [n.number for n in news] == [4, 2, 1]
     assert publication_news(store) == news
     assert news[-1].lines_fr() == ["Première publication de la carte."]
+
+
+def test_a_rollback_withdraws_the_publications_after_it_from_the_news(
+    tmp_path: Path, seed: pd.DataFrame
+) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'carto.sqlite'}")
+    store.bootstrap_from(seed)
+    store.publish(_added(seed, "", "Épicerie solidaire"), author="Marie", base_version=1)
+    assert publication_news(store)[0].added == ("Épicerie solidaire (Lillers)",)
+    store.rollback(1, author="Paul")
+    news = publication_news(store)
+    # The visitor no longer reads that the épicerie was added; the rollback says it is gone.
+    assert [n.number for n in news] == [3, 1]
+    assert not any(n.added for n in news)
+    assert news[0].removed == ("Épicerie solidaire (Lillers)",)
+    assert "1 initiative retirée : Épicerie solidaire (Lillers)." in news[0].lines_fr()
+    assert nouveau_mask(store.load(), news).sum() == 0
+    # The site's « Nouveautés » are the same list.
+    from carto.site.build import store_news
+
+    assert [n.number for n in store_news(store)] == [3, 1]
 
 
 # --- à vérifier ----------------------------------------------------------------------------------

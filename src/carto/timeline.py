@@ -15,6 +15,8 @@ site, carto.site):
 - **Nouveautés**: for each publication, what it added (first seen), put back (seen before),
   changed, ended (its `statut` became « terminée » or its `date_fin` became past on the day of
   the publication) and removed, compared with the version before it (diffing.diff_tables).
+  A rollback to version N withdraws the publications after N: they leave the list, and the
+  rollback's own entry lists what they had added as « retirée ».
 - **à vérifier** (editors): `date_fin` past while `statut` is not « terminée »; `statut` « à
   vérifier »; or the last check (`verifie_le`, else `date_publication`) older than N weeks, or
   unknown.
@@ -333,7 +335,19 @@ class NewsHistory:
                 self._news.append(_news_of(info, self._last, table, self._seen))
                 self._checksums.append(info.checksum)
                 self._last = table
-            return list(reversed(self._news))
+            withdrawn = withdrawn_versions(versions)
+            return [news for news in reversed(self._news) if news.number not in withdrawn]
+
+
+def withdrawn_versions(versions: Iterable[VersionInfo]) -> frozenset[int]:
+    """The versions a later rollback withdrew: a rollback to N withdraws N+1 up to itself.
+    Their news is no longer the map's: what they added is gone (the rollback's own news says
+    « retirée »), so the public « Nouveautés » leave them out."""
+    withdrawn: set[int] = set()
+    for info in versions:
+        if info.mode == PublishMode.ROLLBACK and info.rolled_back_from is not None:
+            withdrawn.update(range(info.rolled_back_from + 1, info.number))
+    return frozenset(withdrawn)
 
 
 def publication_news(store: Store, *, history: NewsHistory | None = None) -> list[VersionNews]:

@@ -16,7 +16,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from carto.auth import Editor
 from carto.display import md_escape
-from carto.errors import CartoError, ConflictError, ReadError, SheetError
+from carto.errors import CartoError, ConflictError, NothingToPublish, ReadError, SheetError
 from carto.gazetteer import Gazetteer
 from carto.geocoding import (
     GEOCODE_STATUS_LABELS,
@@ -471,8 +471,13 @@ def import_flow(store: Store, gaz: Gazetteer, *, editor: Editor) -> None:
     )
     plan = session.plan(loaded, store, mode=choices.mode, base_version=choices.pin_base(store))
     _review(plan)
-    if plan.diff.is_empty:
-        st.info("Aucun changement par rapport à la version en ligne.")
+    if plan.base is not None and plan.diff.is_empty:
+        # Publishing it would make an empty version that erases every « Nouveau ».
+        st.info(
+            "Aucun changement par rapport à la version en ligne : il n'y a rien à publier "
+            "(aucune version ne sera créée)."
+        )
+        return
     note = st.text_input("Note de version (visible dans l'historique)", key=choices.key("note"))
     confirmed = st.checkbox(
         f"Je confirme la publication de {len(plan.result)} initiative(s) sur la carte publique.",
@@ -493,6 +498,9 @@ def import_flow(store: Store, gaz: Gazetteer, *, editor: Editor) -> None:
         except ConflictError as exc:
             st.error(md_escape(shown_error(exc)))
             st.button("Comparer avec la nouvelle version en ligne", on_click=choices.unpin_base)
+            return
+        except NothingToPublish as exc:
+            st.info(str(exc))
             return
         except CartoError as exc:
             st.error(md_escape(shown_error(exc)))

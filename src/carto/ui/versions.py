@@ -6,7 +6,7 @@ import streamlit as st
 
 from carto.auth import Editor
 from carto.display import md_escape
-from carto.errors import CartoError
+from carto.errors import CartoError, NothingToPublish
 from carto.publishing.history import HistoryEntry, version_history
 from carto.publishing.storage import Store
 from carto.ui import embed
@@ -59,6 +59,9 @@ def versions_panel(store: Store, *, editor: Editor) -> None:
     if st.button("Revenir à cette version", disabled=not sure):
         try:
             info = store.rollback(int(target), author=editor.name)
+        except NothingToPublish as exc:
+            st.info(str(exc))
+            return
         except CartoError as exc:
             st.error(md_escape(shown_error(exc)))
             return
