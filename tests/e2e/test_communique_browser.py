@@ -11,6 +11,7 @@ import re
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
@@ -19,7 +20,7 @@ from carto.config import PROJECT_ROOT
 from carto.publishing.storage import Store
 
 from .conftest import ARTIFACTS, COMMUNIQUE_FILE_INPUT, MAP_IFRAME
-from .initiatives import wait_drawn
+from .initiatives import open_by_pointer, wait_drawn
 
 pytestmark = pytest.mark.browser
 
@@ -82,4 +83,18 @@ def test_editor_publishes_the_seed_communique(
     row.scroll_into_view_if_needed()
     expect(page.get_by_text(re.compile(rf"affichées sur {len(published)}$"))).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "communique-map.png"), full_page=True)
+
+    # Each new initiative has its own id, and opens by one click and by its shared link.
+    seed_ids = set(Store.open(url).load(1)["id"])
+    new = published[~published["id"].isin(seed_ids)]
+    assert len(new) == 2 and new["id"].str.fullmatch(r"62-[2-9a-z]{6}").all(), new["id"]
+    frame = page.frame_locator(MAP_IFRAME)
+    for row in new.itertuples():
+        if pd.notna(row.latitude):
+            open_by_pointer(frame, row.id)
+            expect(page.get_by_role("heading", name=row.nom, exact=True)).to_be_visible()
+        page.goto(f"{app.base_url}?id={row.id}")
+        expect(page.get_by_role("heading", name=row.nom, exact=True)).to_be_visible()
+        page.goto(app.base_url)
+        wait_drawn(frame, int(published["latitude"].notna().sum()))
     assert network.blocked == [] and network.page_errors == []
