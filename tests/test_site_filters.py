@@ -23,7 +23,8 @@ import pytest
 from carto.config import Settings
 from carto.filters import FilterSpec, apply_filters, facets, search_index
 from carto.gazetteer import load_gazetteer
-from carto.publishing.plan import open_store
+from carto.intake.pipeline import load
+from carto.publishing.plan import open_store, plan_import, publish_plan
 from carto.site.build import PACKAGE_DIR, site_data
 from carto.text import fold
 from carto.timeline import ended_mask, statut_label
@@ -68,12 +69,27 @@ SPACES = [" ", "  ", "\u00a0", "\u2003", "\t", "\u3000", "\x1c", "\ufeff"]
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    """The seed as published in a real SQLite store (version 1 from data/initiatives.csv)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'site.sqlite'}"
+    """The seed as published in a real SQLite store (version 1 from data/initiatives.csv),
+    then three rows from a file without id column, an area-wide one among them (version 2)."""
+    folder = tmp_path_factory.mktemp("db")
+    url = f"sqlite:///{folder / 'site.sqlite'}"
     cfg = Settings.from_env({"CARTO_DATABASE_URL": url, "CARTO_TILES": "none"})
-    store = open_store(cfg, load_gazetteer(cfg.departement))
-    with store:
-        return store.load()
+    gazetteer = load_gazetteer(cfg.departement)
+    update = folder / "sans-id.csv"
+    update.write_text(
+        "nom;categorie;commune;portee;zone;description\n"
+        "Épicerie solidaire;isoles;Guînes;;;paniers\n"
+        "Masques cousus;protection;Arras;;;masques\n"
+        "Écoute téléphonique;isoles;Saint-Omer;secteur;Arrondissement de Saint-Omer;écoute\n",
+        encoding="utf-8",
+    )
+    with open_store(cfg, gazetteer) as store:
+        loaded = load(update, gazetteer=gazetteer, settings=cfg)
+        assert loaded.ok, loaded.issues
+        publish_plan(plan_import(loaded, store), store, author="test")
+        table = store.load()
+    assert len(table) == 18 + 3 and table["id"].is_unique and table["id"].map(bool).all()
+    return table
 
 
 def _cases(table: pd.DataFrame, data: dict[str, Any]) -> list[list[tuple[str, str]]]:
