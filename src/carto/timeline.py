@@ -42,7 +42,8 @@ from carto.fields import (
     STATUT_LABELS,
     STATUT_TERMINEE,
 )
-from carto.publishing.diffing import diff_tables, row_key, without_identical_rows
+from carto.identity import name_key, row_id, row_key
+from carto.publishing.diffing import diff_tables, without_identical_rows
 from carto.publishing.modes import PublishMode
 from carto.publishing.storage import LOCAL_TZ
 from carto.text import cell_text, fold_key
@@ -172,9 +173,7 @@ class _Seen:
 
     @staticmethod
     def _keys(row: Mapping[str, Any]) -> tuple[str, tuple[str, str]]:
-        rid = cell_text(row.get("id")).strip()
-        name = (fold_key(cell_text(row.get("nom"))), fold_key(cell_text(row.get("commune"))))
-        return rid, name
+        return row_id(row), name_key(row)
 
     def knows(self, row: Mapping[str, Any]) -> bool:
         rid, name = self._keys(row)
@@ -372,6 +371,22 @@ def nouveau_mask(
     named = nom.where(commune == "", nom + " — " + commune)
     keys = ids.where(ids != "", named)
     return keys.isin(latest.added_keys).astype(bool)
+
+
+def new_ids(
+    table: pd.DataFrame, news: Iterable[VersionNews], version: VersionInfo | None
+) -> frozenset[str]:
+    """Ids of the initiatives of `table` (version `version`; None: the latest news) that its
+    publication added: what « Nouveau » marks on the dashboard, the markers and the site."""
+    listed = list(news)
+    if version is None:
+        latest = listed[0] if listed else None
+    else:
+        latest = next((n for n in listed if n.number == version.number), None)
+    if latest is None or not latest.added_keys:
+        return frozenset()
+    ids = _text(table, "id")[nouveau_mask(table, latest)]
+    return frozenset(rid for rid in ids if rid)
 
 
 # --- à vérifier ----------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ from carto.map.markers import marker_payload, script_json
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS
 from carto.publishing.storage import Store, VersionInfo
 from carto.text import cell_text, is_safe_url
-from carto.timeline import LOCAL_TZ, NewsHistory, VersionNews, nouveau_mask
+from carto.timeline import LOCAL_TZ, NewsHistory, VersionNews, new_ids
 from carto.zones import zone_geometry
 
 logger = logging.getLogger(__name__)
@@ -207,17 +207,6 @@ def news_data(news: Sequence[VersionNews]) -> list[dict[str, Any]]:
         {"number": n.number, "title": n.title_fr(), "note": n.note, "lines": n.lines_fr()}
         for n in news
     ]
-
-
-def new_ids(
-    table: pd.DataFrame, news: Sequence[VersionNews], version: VersionInfo | None
-) -> frozenset[str]:
-    """Ids of the initiatives the latest publication (`version`) added: « Nouveau »."""
-    latest = news[0] if news else None
-    if latest is None or (version is not None and latest.number != version.number):
-        return frozenset()
-    mask = nouveau_mask(table, latest)
-    return frozenset(table.loc[mask, "id"].map(text_or_empty))
 
 
 def site_data(

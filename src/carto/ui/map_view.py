@@ -787,15 +787,9 @@ def new_ids(
     data_key: str,
 ) -> frozenset[str]:
     """Ids of the current version's initiatives its publication added (« Nouveau »)."""
-    latest = next((n for n in news if version and n.number == version.number), None)
-    if latest is None or not latest.added_keys:
+    if version is None:
         return frozenset()
-
-    def build() -> frozenset[str]:
-        mask = timeline.nouveau_mask(table, latest)
-        return frozenset(table.loc[mask, "id"].astype(str))
-
-    return _once(data_key, "nouveau", build)
+    return _once(data_key, "nouveau", partial(timeline.new_ids, table, news, version))
 
 
 def hidden_ended_count(table: pd.DataFrame, spec: FilterSpec, *, data_key: str) -> int:
