@@ -527,6 +527,8 @@ class MapAccess(MacroElement):
     - On a touch screen (coarse pointer), one finger scrolls the page and two fingers move and
       zoom the map: Leaflet's one-finger dragging is turned off, which leaves the container with
       `touch-action: pan-x pan-y`; a one-finger swipe shows TWO_FINGERS_HINT for a moment.
+    - A click or tap on a map partly off screen is not lost: the map takes the focus without
+      scrolling the page (Leaflet's focus on press made the page jump under the pointer).
     """
 
     _template = Template(
@@ -559,6 +561,22 @@ class MapAccess(MacroElement):
                     button.setAttribute("aria-label", pair[1]);
                 }
             });
+    }
+    // Leaflet's keyboard handler focuses the map on every press of a mouse button or finger
+    // that lands on it while the map itself is not focused (a focused marker or group does not
+    // count), so that the arrow keys move it. A plain focus() scrolls every scrolling box
+    // around the map, up to the page that holds the map's frame, until the whole map is on
+    // screen; Leaflet only puts back the scroll of the map's own window. With the map partly
+    // off screen the page jumped between the press and the release, and the click or tap
+    // landed beside the marker or group: focus the map without scrolling.
+    var keyboard = map.keyboard;
+    if (keyboard && keyboard._onMouseDown) {
+        var enabled = keyboard.enabled();
+        if (enabled) { keyboard.disable(); }  // unbinds Leaflet's own listener
+        keyboard._onMouseDown = function () {
+            if (!this._focused) { this._map.getContainer().focus({preventScroll: true}); }
+        };
+        if (enabled) { keyboard.enable(); }
     }
     if (!(window.matchMedia && window.matchMedia("(pointer: coarse)").matches)) { return; }
     map.dragging.disable();
