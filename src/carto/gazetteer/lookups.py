@@ -463,10 +463,12 @@ def _finite(value: float) -> bool:
 
 
 def _unavailable(departement: str) -> str:
-    """What the pages say of a missing or damaged gazetteer: no path, no command."""
+    """What the pages say of a missing or damaged gazetteer: the command that mends it, never a
+    path on the server (the full error goes to the server's log)."""
     return (
         f"le référentiel des communes du département {departement} est absent ou illisible "
-        "sur le serveur. L'erreur est enregistrée dans le journal du serveur pour l'exploitant."
+        f"sur le serveur : l'exploitant doit lancer `carto gazetteer build --departement "
+        f"{departement}` (le détail est dans le journal du serveur)."
     )
 
 
