@@ -6,8 +6,10 @@ import streamlit as st
 
 from carto.ui import PAGE_TITLE, caches, map_view, selection
 from carto.ui.errors import stop_on_error
+from carto.ui.french import french_chrome
 
 st.set_page_config(page_title=f"{PAGE_TITLE} — carte", layout="wide")
+french_chrome()
 
 with stop_on_error("La carte ne peut pas s'afficher"):
     cfg = caches.settings()

@@ -82,6 +82,12 @@ MAP_TITLE = "Carte des initiatives solidaires"
 ZOOM_IN_TITLE = "Zoom avant"
 ZOOM_OUT_TITLE = "Zoom arrière"
 TWO_FINGERS_HINT = "Utilisez deux doigts pour déplacer la carte"
+# Leaflet's own credit in the attribution control, whose link Leaflet titles « A JavaScript
+# library for interactive maps »: the same link, titled in French.
+ATTRIBUTION_PREFIX = (
+    '<a href="https://leafletjs.com" '
+    'title="Leaflet, bibliothèque JavaScript de cartes interactives">Leaflet</a>'
+)
 HINT_CLASS = "carto-touch-hint"
 
 # Layer names (GeoJson.layer_name / FeatureGroup name), also used by tests to find the layers.
@@ -522,7 +528,8 @@ class MapAccess(MacroElement):
     """The map in French and usable on a touch screen.
 
     - The frame holding the map (streamlit-folium's iframe, same origin) gets a French title,
-      the map document `lang="fr"`, and the zoom buttons French names.
+      the map document `lang="fr"`, the zoom buttons French names, and Leaflet's credit in
+      the attribution control a French title (ATTRIBUTION_PREFIX).
     - The map no longer forbids zooming the page (folium's viewport meta says user-scalable=no).
     - On a touch screen (coarse pointer), one finger scrolls the page and two fingers move and
       zoom the map: Leaflet's one-finger dragging is turned off, which leaves the container with
@@ -550,6 +557,7 @@ class MapAccess(MacroElement):
     document.querySelectorAll('meta[name="viewport"]').forEach(function (meta) {
         meta.content = "width=device-width, initial-scale=1";
     });
+    if (map.attributionControl) { map.attributionControl.setPrefix(o.prefix); }
     if (map.zoomControl) {
         [[".leaflet-control-zoom-in", o.zoomIn], [".leaflet-control-zoom-out", o.zoomOut]]
             .forEach(function (pair) {
@@ -588,6 +596,7 @@ class MapAccess(MacroElement):
                 "title": MAP_TITLE,
                 "zoomIn": ZOOM_IN_TITLE,
                 "zoomOut": ZOOM_OUT_TITLE,
+                "prefix": ATTRIBUTION_PREFIX,
                 "hint": TWO_FINGERS_HINT,
                 "hintClass": HINT_CLASS,
             }

@@ -107,93 +107,6 @@ NEWS_SHOWN = 3
 NEWS_OLDER_SHOWN = 12
 
 
-# Streamlit's own controls say English things (its index.html and its labels are fixed; no
-# setting changes them): the page relabels them in French, and shows « Filtres » beside the
-# sidebar's « » » button. This relies on Streamlit's data-testid attributes (1.67).
-_FRENCH_CHROME_CSS = """
-[data-testid="stExpandSidebarButton"]::after {
-    content: "Filtres"; margin-left: 0.3rem; font-size: 1rem; font-weight: 600; color: #1f2129;
-}
-"""
-_FRENCH_CHROME_JS = """
-(function () {
-    var labels = [
-        ['[data-testid="stSidebar"]', "Pages et filtres"],
-        ['[data-testid="stExpandSidebarButton"]', "Filtres"],
-        ['[data-testid="stSidebarCollapseButton"] button', "Masquer les filtres"],
-    ];
-    // The buttons of Streamlit's drop-down lists (BaseWeb).
-    var words = {"Open": "Ouvrir la liste", "Close": "Fermer la liste", "Clear all": "Tout effacer",
-                 "Clear": "Effacer", "Clear value": "Effacer le choix", "Delete": "Retirer"};
-    function relabel() {
-        labels.forEach(function (pair) {
-            document.querySelectorAll(pair[0]).forEach(function (el) {
-                if (el.getAttribute("aria-label") !== pair[1]) {
-                    el.setAttribute("aria-label", pair[1]);
-                }
-            });
-        });
-        var lists = '[data-testid="stSelectbox"] [aria-label], ' +
-            '[data-testid="stMultiSelect"] [aria-label]';
-        document.querySelectorAll(lists).forEach(function (el) {
-            var label = el.getAttribute("aria-label") || "";
-            var french = words[label] ||
-                (label.indexOf("Remove ") === 0 ? "Retirer " + label.slice(7) : null);
-            if (french) { el.setAttribute("aria-label", french); }
-        });
-        // The date fields of the period filter (react-aria segments) speak English: « dd mm
-        // yyyy », « day, … », « Empty », and the help buttons « Help for … ».
-        var parts = {day: ["jour", "jj"], month: ["mois", "mm"], year: ["année", "aaaa"]};
-        document.querySelectorAll('[data-testid="stDateInput"] [role="spinbutton"]')
-            .forEach(function (el) {
-                var part = parts[el.getAttribute("data-type")];
-                if (!part) { return; }
-                var label = el.getAttribute("aria-label") || "";
-                var english = label.match(/^(day|month|year), (.*)$/);
-                if (english) { el.setAttribute("aria-label", part[0] + ", " + english[2]); }
-                if (el.getAttribute("aria-valuetext") === "Empty") {
-                    el.setAttribute("aria-valuetext", "vide");
-                }
-                var text = el.firstChild;
-                if (el.getAttribute("data-placeholder") === "true" && text &&
-                        text.nodeType === 3 && /^[dmy]+$/.test(text.nodeValue) &&
-                        text.nodeValue !== part[1]) {
-                    text.nodeValue = part[1];
-                }
-            });
-        document.querySelectorAll('button[aria-label^="Help for "]').forEach(function (el) {
-            el.setAttribute("aria-label", "Aide : " + el.getAttribute("aria-label").slice(9));
-        });
-        // A table wider than a phone scrolls sideways: the keyboard must reach it too.
-        document.querySelectorAll('[data-testid="stTable"] > div').forEach(function (box) {
-            if (box.scrollWidth > box.clientWidth && !box.hasAttribute("tabindex")) {
-                box.setAttribute("tabindex", "0");
-                box.setAttribute("role", "region");
-                box.setAttribute("aria-label", "Tableau des initiatives (défilant)");
-            }
-        });
-        var skip = document.querySelector('[data-testid="stSkipToContent"]');
-        if (skip && skip.firstChild && skip.textContent !== "Aller au contenu principal") {
-            skip.firstChild.nodeValue = "Aller au contenu principal";
-        }
-    }
-    relabel();
-    if (!window.cartoFrenchChrome) {
-        window.cartoFrenchChrome = new MutationObserver(relabel);
-        window.cartoFrenchChrome.observe(document.body, {childList: true, subtree: true});
-    }
-})();
-"""
-
-
-def french_chrome() -> None:
-    """Streamlit's controls in French: see _FRENCH_CHROME_JS (every page calls it)."""
-    st.html(
-        f"<style>{_FRENCH_CHROME_CSS}</style><script>{_FRENCH_CHROME_JS}</script>",
-        unsafe_allow_javascript=True,
-    )
-
-
 def category_label(slug: str) -> str:
     category = CATEGORY_BY_SLUG.get(slug)
     return category.label if category else slug
@@ -633,6 +546,10 @@ def initiatives_table(
     FilterSpec.view_key) lets the rows shown be prepared once per view (caches.per_view).
     """
     st.header("Liste des initiatives", anchor=False)
+    if table.empty:
+        # st.table writes « empty » (in English) in an empty table: the page says it itself.
+        st.caption("Aucune initiative à lister avec ces filtres.")
+        return
     if len(table) > TABLE_LIMIT:
         st.caption(
             f"Tableau limité aux {TABLE_LIMIT} premières initiatives sur {len(table)} : "
