@@ -18,13 +18,24 @@ from carto import timeline, zones
 from carto.config import Settings
 from carto.display import detail_lines, detail_markdown, md_escape
 from carto.exports import EXPORT_FORMATS, MEDIA_TYPES, export_filename, export_table
-from carto.filters import MAX_QUERY_TEXT, PARAM_ENDED, FilterSpec, facets
+from carto.filters import (
+    DAY_HINT,
+    MAX_QUERY_TEXT,
+    PARAM_ENDED,
+    CommuneNote,
+    FilterSpec,
+    commune_notes,
+    day_text,
+    facets,
+    typed_day,
+)
 from carto.gazetteer import Gazetteer
 from carto.map import basemap
 from carto.map.assets import LABELS_FILE, outlines_url
 from carto.map.markers import marker_payload, script_json
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS
 from carto.publishing.storage import LOCAL_TZ, Store, VersionInfo
+from carto.text import fold
 from carto.ui import caches, map_frame, selection
 from carto.ui.errors import log_lasting_problem, logger
 from carto.ui.routes import marker_url
@@ -98,8 +109,8 @@ FILTER_KEYS = (
 # The empty value of each filter widget (what « Réinitialiser les filtres » puts back).
 _FILTER_DEFAULTS: dict[str, object] = {
     "f_text": "",
-    "f_start": None,
-    "f_end": None,
+    "f_start": "",
+    "f_end": "",
     "f_ended": False,
 }
 # Publications listed in « Nouveautés » before « Publications précédentes ».
@@ -203,8 +214,8 @@ def sidebar_filters(
         st.session_state["f_arrondissements"] = list(spec.arrondissements)
         st.session_state["f_communes"] = list(spec.communes)
         st.session_state["f_text"] = spec.text
-        st.session_state["f_start"] = spec.start
-        st.session_state["f_end"] = spec.end
+        st.session_state["f_start"] = day_text(spec.start)
+        st.session_state["f_end"] = day_text(spec.end)
         # A shared link to an initiative that has ended since shows it (with « Terminée » in
         # its detail), as the static site does, rather than a « masquée » notice; unless the
         # link itself says whether to show ended ones.
@@ -221,8 +232,8 @@ def sidebar_filters(
         ("f_categories", "Catégories", lambda v: v == _choices(v, slugs), []),
         ("f_arrondissements", "Arrondissements", lambda v: v == _choices(v, arr_names), []),
         ("f_communes", "Communes", lambda v: v == _choices(v, commune_names), []),
-        ("f_start", "Actives à partir du", _is_day, None),
-        ("f_end", "Actives jusqu'au", _is_day, None),
+        ("f_start", "Actives à partir du", _is_day_text, ""),
+        ("f_end", "Actives jusqu'au", _is_day_text, ""),
         ("f_ended", "Afficher aussi les initiatives terminées", _is_flag, False),
     ]
     reset = [
@@ -244,8 +255,8 @@ def sidebar_filters(
         arrondissements=tuple(st.session_state.get("f_arrondissements", [])),
         communes=tuple(st.session_state.get("f_communes", [])),
         text=st.session_state.get("f_text", ""),
-        start=st.session_state.get("f_start"),
-        end=st.session_state.get("f_end"),
+        start=_day_or_none(st.session_state.get("f_start", "")),
+        end=_day_or_none(st.session_state.get("f_end", "")),
         show_ended=bool(st.session_state.get("f_ended", False)),
     )
     columns = ("categorie", "arrondissement_code")
@@ -300,24 +311,50 @@ def sidebar_filters(
     )
 
 
-def _is_day(value: object) -> bool:
-    return value is None or (
-        isinstance(value, date) and date(1900, 1, 1) <= value <= date(2200, 1, 1)
-    )
+def _is_day_text(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= _DAY_TEXT_MAX
+
+
+def _day_or_none(value: object) -> date | None:
+    """The day a period field holds; None when empty or not a day (the field says why)."""
+    try:
+        return typed_day(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _is_flag(value: object) -> bool:
     return isinstance(value, bool)
 
 
-# The range a visitor can pick a period in (Streamlit's default is ten years around today).
-_PERIOD_MIN = date(2000, 1, 1)
-_PERIOD_MAX = date(2100, 12, 31)
+# The longest text a period field keeps (« 06/04/2020 » is 10 characters).
+_DAY_TEXT_MAX = 40
+
+
+def _day_field(label: str, key: str, help: str) -> date | None:
+    """One end of the period: a text field read as a day (filters.typed_day).
+
+    A text field rather than st.date_input: Streamlit 1.67's date field applies a typed day
+    only when the field is left, not on Enter (the filter and the shared link missed it), and
+    its calendar speaks English. Enter applies a text field; what is not a day is said under
+    it, in French, and that end of the period is left open.
+    """
+    text = st.text_input(
+        label,
+        key=key,
+        max_chars=_DAY_TEXT_MAX,
+        placeholder=DAY_HINT,
+        help=help,
+    )
+    try:
+        return typed_day(text if isinstance(text, str) else "")
+    except ValueError as exc:
+        st.error(f"{md_escape(str(exc))} Cette limite de la période n'est pas appliquée.")
+        return None
 
 
 def _time_filters() -> tuple[date | None, date | None, bool]:
     """The period (two optional days) and « Afficher aussi les initiatives terminées »."""
-    # Without a value in the session, st.date_input would start at today: empty it is.
     for key in ("f_start", "f_end", "f_ended"):
         st.session_state.setdefault(key, _FILTER_DEFAULTS[key])
     st.markdown("**Période**")
@@ -325,21 +362,17 @@ def _time_filters() -> tuple[date | None, date | None, bool]:
         "Les initiatives actives pendant la période choisie. Sans date de début ou de fin "
         "connue, une initiative compte comme active depuis toujours ou jusqu'à aujourd'hui."
     )
-    start = st.date_input(
+    start = _day_field(
         "Actives à partir du",
-        key="f_start",
-        min_value=_PERIOD_MIN,
-        max_value=_PERIOD_MAX,
-        format="DD/MM/YYYY",
-        help="Laissez vide pour ne pas limiter le début de la période.",
+        "f_start",
+        f"Une date {DAY_HINT} (par exemple 06/04/2020), appliquée avec Entrée. Laissez vide "
+        "pour ne pas limiter le début de la période.",
     )
-    end = st.date_input(
+    end = _day_field(
         "Actives jusqu'au",
-        key="f_end",
-        min_value=_PERIOD_MIN,
-        max_value=_PERIOD_MAX,
-        format="DD/MM/YYYY",
-        help="Laissez vide pour ne pas limiter la fin de la période.",
+        "f_end",
+        f"Une date {DAY_HINT} (par exemple 30/04/2020), appliquée avec Entrée. Laissez vide "
+        "pour ne pas limiter la fin de la période.",
     )
     show_ended = st.checkbox(
         "Afficher aussi les initiatives terminées",
