@@ -486,6 +486,19 @@ def markers_url(
     return marker_url(path)
 
 
+def view_area(spec: FilterSpec, gaz: Gazetteer) -> basemap.Bounds | None:
+    """Where a filtered view is: the outline of its communes if it names some, else of its
+    arrondissements; None when it names no place (the map then fits its initiatives).
+
+    « Saint-Omer » shows the arrondissement of Saint-Omer, even when the initiatives it holds
+    are area ones anchored at Béthune and Arras."""
+    if spec.communes:
+        return gaz.area_bounds(communes=spec.communes)
+    if spec.arrondissements:
+        return gaz.area_bounds(arrondissements=spec.arrondissements)
+    return None
+
+
 def initiative_map(
     table: pd.DataFrame,
     *,
@@ -506,19 +519,22 @@ def initiative_map(
     """
     frame = map_frame.base_frame(**_base_map_args(cfg))
     url = markers_url(table, cfg=cfg, data_key=data_key, spec=spec, new_ids=new_ids)
-    # A filtered view zooms to its initiatives; the whole set keeps the département's view.
+    # A filtered view zooms to its initiatives, or to the place it names; the whole set keeps
+    # the département's view.
     fit = not spec.is_empty
+    gaz = caches.gazetteer(cfg.departement)
+    area = view_area(spec, gaz)
     if url is None:
-        gaz = caches.gazetteer(cfg.departement)
         group, _ = basemap.initiatives_layer(
             table,
             selected_id=selected.id,
             fit=fit,
             zone_geometry=lambda key: zones.zone_geometry(key, gaz),
+            area=area,
         )
         layer = map_frame.layer_of(group, frame)
     else:
-        layer = map_frame.layer(frame, url, selected.id, fit=fit)
+        layer = map_frame.layer(frame, url, selected.id, fit=fit, area=area)
     map_frame.show(
         frame,
         layer,
