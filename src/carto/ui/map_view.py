@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Collection, Hashable, Mapping
 from contextlib import suppress
 from datetime import date
-from functools import partial
+from functools import lru_cache, partial
 from typing import TypeVar
 
 import pandas as pd
@@ -176,10 +176,15 @@ def _relabel(key: str, values_by_name: Mapping[str, str]) -> None:
     st.session_state[key] = fixed
 
 
-def _present_communes(table: pd.DataFrame) -> dict[str, str]:
-    """The communes of the table's initiatives, code INSEE → name, sorted by name."""
-    present = table[["code_insee", "commune"]].dropna().drop_duplicates().sort_values("commune")
-    return dict(zip(present["code_insee"], present["commune"], strict=True))
+def territory_communes(table: pd.DataFrame, gaz: Gazetteer) -> dict[str, str]:
+    """Every commune of the territory (the gazetteer's), and any other the table's initiatives
+    name, code INSEE → name, sorted by name (accents and case aside): the « Communes » filter
+    offers them all, with or without an initiative."""
+    present = table[["code_insee", "commune"]].dropna().drop_duplicates("code_insee")
+    names = {c.code_insee: c.nom for c in gaz.communes}
+    for code, name in zip(present["code_insee"], present["commune"], strict=True):
+        names.setdefault(str(code), str(name))
+    return dict(sorted(names.items(), key=lambda item: (fold(item[1]), item[0])))
 
 
 def sidebar_filters(
@@ -199,9 +204,9 @@ def sidebar_filters(
     """
     arr_names = {a.code: a.nom for a in gaz.arrondissements}
     commune_names = (
-        caches.per_version(data_key, "communes", partial(_present_communes, table))
+        caches.per_version(data_key, "communes", partial(territory_communes, table, gaz))
         if data_key is not None
-        else _present_communes(table)
+        else territory_communes(table, gaz)
     )
     if "filters_initialised" not in st.session_state:
         query = selection.address()
@@ -396,9 +401,46 @@ def _links_to_ended(table: pd.DataFrame, query: Mapping[str, list[str]]) -> bool
     return bool(timeline.ended_mask(row, timeline.local_today()).any())
 
 
-def empty_result_notice(hidden_ended: int = 0) -> None:
-    """What a view with no initiative says, with a way back to all of them."""
-    st.warning("Aucune initiative ne correspond à ces filtres.")
+@lru_cache(maxsize=4)
+def _commune_places(gaz: Gazetteer) -> tuple[dict[str, str], dict[str, tuple[float, float]]]:
+    """The gazetteer's communes: names and centres (latitude, longitude), by code INSEE."""
+    names = {c.code_insee: c.nom for c in gaz.communes}
+    centres = {c.code_insee: (c.point.latitude, c.point.longitude) for c in gaz.communes}
+    return names, centres
+
+
+def commune_notices(
+    table: pd.DataFrame, spec: FilterSpec, gaz: Gazetteer, *, index: pd.Series | None = None
+) -> list[CommuneNote]:
+    """Say it when a chosen commune has no initiative of its own (filters.commune_notes):
+    « 2 initiatives couvrent Lens (zones) », or « Aucune initiative à … pour l'instant » with
+    the nearest ones and their distance. Returns the notes."""
+    if not spec.communes:
+        return []
+    names, centres = _commune_places(gaz)
+    notes = commune_notes(table, spec, names, centres, index=index)
+    for note in notes:
+        if note.zones:
+            st.info(
+                f"{md_escape(note.text)} : "
+                + ("elle agit" if note.zones == 1 else "elles agissent")
+                + " sur un secteur qui comprend la commune, sans y avoir d'adresse."
+            )
+            continue
+        text = f"**{md_escape(note.text)}.**"
+        if note.nearest:
+            text += "\n\nLes plus proches :\n" + "\n".join(
+                f"- {md_escape(near.text)}" for near in note.nearest
+            )
+        st.warning(text)
+    return notes
+
+
+def empty_result_notice(hidden_ended: int = 0, *, said: bool = False) -> None:
+    """What a view with no initiative says, with a way back to all of them; `said`: the
+    communes' notices (commune_notices) already say there is none."""
+    if not said:
+        st.warning("Aucune initiative ne correspond à ces filtres.")
     if hidden_ended:
         st.info(
             _count(
