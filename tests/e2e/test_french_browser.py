@@ -2,11 +2,12 @@
 
 Both pages are walked through their main states (the map: start, a list without result,
 filtered, the period, an empty result, a fiche open; Publier: sign-in, the uploader, a report
-with its tables, the review, a file refused, the communiqué's editable table, the versions) and
-every visible text and accessible name (aria-label, title, placeholder, alt, including text
-only screen readers get) is searched for English words Streamlit and Leaflet write by
-themselves. Each test fails with the list of what it found, the state and the element it was
-found on; the list also goes to $CARTO_TEST_ARTIFACTS/french-<test>.txt.
+with its tables and a column's menu, the review, a file refused, the communiqué's editable
+table, the versions) and every visible text and accessible name (aria-label, title,
+placeholder, alt, including text only screen readers get) is searched for English words
+Streamlit and Leaflet write by themselves. Each test fails with the list of what it found, the
+state and the element it was found on; the list also goes to
+$CARTO_TEST_ARTIFACTS/french-<test>.txt.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ ENGLISH = re.compile(
     r"Download|Search|Full ?screen|Show/hide|Show all|Hide all|None|Remove|Add files|"
     r"per file|Limit|previous month|next month|JavaScript library|interactive maps|"
     r"Clear( all| value)?|Open|Close|Delete|Help for|Empty|Use arrow keys|Press Enter|"
-    r"Copy|Sort( ascending| descending)?|Pin column|Hide column|Autosize|"
+    r"Copy|Sort( ascending| descending)?|Pin column|Hide column|Autosize|Statistics|"
+    r"Based on sample|Standard deviation|No data|"
     r"January|February|March|April|June|July|August|September|October|November|December|"
     r"Sunday|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|start date|end date"
     r")\b",
@@ -90,7 +92,9 @@ _COLLECT = """() => {
 }"""
 
 
-_RELABELLED = "() => !!(window.cartoFrenchChrome && window.cartoFrenchUploader)"
+_RELABELLED = (
+    "() => !!(window.cartoFrenchChrome && window.cartoFrenchUploader && window.cartoFrenchTables)"
+)
 
 
 class Scan:
@@ -240,6 +244,15 @@ def test_the_publier_page_speaks_french(page, network, editor_app, tmp_path: Pat
     report = page.locator('[data-testid="stDataFrame"]').first
     expect(report).to_be_visible()
     _hover_table_toolbar(page, scan, "rapport en tableau", report)
+    # The « ⋮ » of a column's header (drawn on the grid's canvas, at the right end of the first
+    # column, « Gravité ») opens its menu: sort, format, pin, hide, statistics.
+    report.hover(position={"x": 40, "y": 17})
+    report.click(position={"x": 85, "y": 17})
+    menu = page.locator('[data-testid="stDataFrameColumnMenu"]')
+    expect(menu).to_be_visible()
+    scan("menu d'une colonne")
+    page.keyboard.press("Escape")
+    expect(menu).to_have_count(0)
     page.get_by_text("Aperçu des initiatives lues").click()
     expect(page.locator('[data-testid="stDataFrame"]').nth(1)).to_be_visible()
     scan("aperçu")

@@ -12,7 +12,8 @@ in the browser here, from Streamlit's data-testid attributes, by a script that w
   kept apart so that work on the uploader itself can change it alone;
 - _CHROME_CSS: the tables' toolbar (« Download as CSV », « Search », « Fullscreen »,
   « Show/hide columns ») is hidden: its labels, tooltips, search box and menus are English and
-  many; the pages offer a French « Télécharger … (CSV) » button instead.
+  many; the pages offer a French « Télécharger … (CSV) » button instead;
+- _TABLES_JS: the menu of a table's column (« Sort ascending », « Pin column », « Format »…).
 
 What stays English is listed in tests/e2e/test_french_browser.py (ALLOWED) with its reason.
 """
@@ -167,9 +168,63 @@ _UPLOADER_JS = (
 )
 
 
+# The menu of a table's column (a click on its header, page Publier): sort, format, pin, hide,
+# statistics. Drawn in the page (not on the grid's canvas), so it can be said in French.
+_TABLES_JS = (
+    """
+(function () {
+"""
+    + _HELPERS
+    + """
+    var words = {
+        "Sort ascending": "Trier par ordre croissant",
+        "Sort descending": "Trier par ordre décroissant",
+        "Format": "Format", "Autosize": "Largeur automatique", "Pin column": "Figer la colonne",
+        "Unpin column": "Libérer la colonne", "Hide column": "Masquer la colonne",
+        "Copy column name": "Copier le nom de la colonne", "Statistics": "Statistiques",
+        "Select all": "Tout sélectionner", "Automatic": "Automatique", "Localized": "Local",
+        "Plain": "Brut", "Scientific": "Scientifique", "Percent": "Pourcentage",
+        "Dollar": "Dollar", "Euro": "Euro", "Yen": "Yen", "Compact": "Compact",
+        "Accounting": "Comptable", "Calendar": "Calendrier", "Distance": "Distance",
+        "Duration": "Durée", "Count": "Nombre", "Distinct": "Distinctes", "Empty": "Vides",
+        "Values": "Valeurs", "Sum": "Somme", "Average": "Moyenne", "Median": "Médiane",
+        "Minimum": "Minimum", "Maximum": "Maximum", "Range": "Étendue",
+        "Standard deviation": "Écart type", "Average length": "Longueur moyenne",
+        "Minimum length": "Longueur minimale", "Maximum length": "Longueur maximale",
+        "Based on sample": "Sur un échantillon", "No data": "Aucune donnée",
+        "True": "Vrai", "False": "Faux"
+    };
+    var names = {"Dataframe column menu": "Menu de la colonne",
+                 "Button action menu": "Menu d'action"};
+    var menus = '[data-testid="stDataFrameColumnMenu"], ' +
+        '[data-testid="stDataFrameColumnFormattingMenu"], ' +
+        '[data-testid="stDataFrameStatisticsMenu"], ' +
+        '[data-testid="stDataFrameColumnVisibilityMenu"], ' +
+        '[data-testid="stDataFrameButtonActionMenu"]';
+    function relabel() {
+        document.querySelectorAll(menus).forEach(function (menu) {
+            relabelTexts(menu, words, []);
+            var named = Array.from(menu.querySelectorAll("[aria-label], [title]"));
+            [menu].concat(named).forEach(function (el) {
+                ["aria-label", "title"].forEach(function (name) {
+                    var label = el.getAttribute(name);
+                    if (label && (names[label] || words[label])) {
+                        setAttr(el, name, names[label] || words[label]);
+                    }
+                });
+            });
+        });
+    }
+    watch("cartoFrenchTables", relabel);
+})();
+"""
+)
+
+
 def french_chrome() -> None:
     """Streamlit's controls in French (see the module's docstring); every page calls it."""
     st.html(
-        f"<style>{_CHROME_CSS}</style><script>{_CHROME_JS}</script><script>{_UPLOADER_JS}</script>",
+        f"<style>{_CHROME_CSS}</style><script>{_CHROME_JS}</script>"
+        f"<script>{_UPLOADER_JS}</script><script>{_TABLES_JS}</script>",
         unsafe_allow_javascript=True,
     )
