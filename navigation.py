@@ -4,16 +4,15 @@ It sits at the root of the project, next to static/: Streamlit serves /app/stati
 folder of this script (Leaflet, the outlines). No page icons: Streamlit fetches the Material
 ones from fonts.gstatic.com, which a closed network blocks, and emoji need a font kiosks lack
 (and a screen reader would read their names). Every page gets Streamlit's own controls in
-French (map_view.french_chrome).
+French (carto.ui.french): each page draws it itself, after st.set_page_config; drawn here,
+before st.navigation, it was at times dropped from a page opened by its address (a first run
+where Streamlit's client looked for its server under the page's path first).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from carto.ui.map_view import french_chrome
-
-french_chrome()
 st.navigation(
     [
         st.Page("pages/carte.py", title="Carte des initiatives", default=True),

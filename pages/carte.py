@@ -6,8 +6,10 @@ import streamlit as st
 
 from carto.ui import PAGE_TITLE, caches, map_view, selection
 from carto.ui.errors import stop_on_error
+from carto.ui.french import french_chrome
 
 st.set_page_config(page_title=f"{PAGE_TITLE} — carte", layout="wide")
+french_chrome()
 
 with stop_on_error("La carte ne peut pas s'afficher"):
     cfg = caches.settings()
@@ -31,10 +33,13 @@ with stop_on_error("La carte ne peut pas s'afficher"):
     placed = shown[shown["latitude"].notna() & shown["longitude"].notna()]
     hidden_ended = map_view.hidden_ended_count(table, spec, data_key=data_key)
     map_view.shown_caption(len(shown), len(table), hidden_ended)
+    notes = map_view.commune_notices(table, spec, gaz, index=index)
     if version is None:
         map_view.no_version_notice(cfg)
     elif shown.empty:
-        map_view.empty_result_notice(hidden_ended)
+        map_view.empty_result_notice(
+            hidden_ended, said=bool(notes) and all(not note.zones for note in notes)
+        )
     selected = selection.current(set(shown["id"].astype(str)))
     notice = selection.unavailable_notice(set(table["id"].astype(str)))
     if notice:

@@ -16,8 +16,10 @@ from carto.ui import (
     versions,
 )
 from carto.ui.errors import stop_on_error
+from carto.ui.french import french_chrome
 
 st.set_page_config(page_title=f"{PAGE_TITLE} — publier", layout="wide")
+french_chrome()
 st.title("Publier une mise à jour")
 
 with stop_on_error("La publication n'est pas disponible"):

@@ -94,3 +94,18 @@ def test_bad_communique_gets_a_french_message(page: AppTest, db: str) -> None:
     assert not at.exception
     assert "illisible ou abîmé" in texts(at) and "Rien n'a été modifié" in texts(at)
     assert len(Store.open(db).load()) == 18
+
+
+def test_the_candidates_table_shows_empty_cells_empty(page: AppTest) -> None:
+    """Streamlit writes « None » in an empty cell unless told (placeholder): the candidates'
+    table says nothing there; its English toolbar is hidden, a French download replaces it."""
+    text = (HERE / "communique-2020-04-20.txt").read_bytes()
+    at = drop_communique(page, "communique-2020-04-20.txt", text, "text/plain")
+    assert not at.exception
+    assert at.dataframe, "no candidates' table"
+    assert all(
+        frame.proto.HasField("placeholder") and frame.proto.placeholder == ""
+        for frame in at.dataframe
+    )
+    labels = [b.label for b in at.get("download_button")]  # type: ignore[attr-defined]
+    assert "Télécharger les candidates (CSV)" in labels

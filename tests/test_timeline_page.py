@@ -87,11 +87,21 @@ def test_the_period_filter_keeps_what_runs_then_and_round_trips(
     # has no dates, so it counts as running.
     at = map_page(au="2026-11-30")
     assert not at.exception
-    assert at.sidebar.date_input(key="f_end").value.isoformat() == "2026-11-30"
+    assert at.sidebar.text_input(key="f_end").value == "30/11/2026"
     assert shown_count(at)[0] == len(two_publications) - 2
     assert NEW_NAME not in at.table[0].value["Nom"].tolist()
     assert at.query_params["au"] == "2026-11-30"
-    at = at.sidebar.date_input(key="f_end").set_value(None).run()
+    at = at.sidebar.text_input(key="f_end").input("").run()
+    assert shown_count(at)[0] == len(two_publications) - 1
+    assert "au" not in at.query_params
+    # Typed as people write it (the field is applied by Enter, as any text field).
+    at = at.sidebar.text_input(key="f_end").input("30/11/2026").run()
+    assert shown_count(at)[0] == len(two_publications) - 2
+    assert at.query_params["au"] == "2026-11-30"
+    # What is not a day is said, in French, and that end of the period is left open.
+    at = at.sidebar.text_input(key="f_end").input("31/02/2026").run()
+    assert not at.exception
+    assert any("n'est pas une date" in e.value for e in at.sidebar.error)
     assert shown_count(at)[0] == len(two_publications) - 1
     assert "au" not in at.query_params
 

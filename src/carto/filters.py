@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -195,6 +196,54 @@ def query_day(text: str) -> date | None:
     return parse_day(text)
 
 
+# --- the period as a visitor types it ---------------------------------------------------------
+
+# The days a visitor can type (the page's period fields, which are text fields: Enter applies
+# them, which st.date_input 1.67 does not do).
+DAY_HINT = "jj/mm/aaaa"
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2200, 1, 1)
+_TYPED_DAY = re.compile(r"(\d{1,2})\s*[/.\-\s]\s*(\d{1,2})\s*[/.\-\s]\s*(\d{4})")
+_TYPED_ISO_DAY = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+
+
+def typed_day(text: str) -> date | None:
+    """The day a visitor typed: « 06/04/2020 », « 6/4/2020 », « 06.04.2020 », « 06-04-2020 »
+    or « 2020-04-06 »; None when the field is empty.
+
+    Raises ValueError, with a French message for the visitor, for anything else (not a day,
+    a day that does not exist, or outside FIRST_DAY–LAST_DAY).
+    """
+    cleaned = " ".join(str(text).split())
+    if not cleaned:
+        return None
+    french = _TYPED_DAY.fullmatch(cleaned)
+    iso = _TYPED_ISO_DAY.fullmatch(cleaned)
+    try:
+        if french:
+            day = date(int(french[3]), int(french[2]), int(french[1]))
+        elif iso:
+            day = date(int(iso[1]), int(iso[2]), int(iso[3]))
+        else:
+            raise ValueError(cleaned)
+    except ValueError:
+        raise ValueError(
+            f"« {cleaned[:40]} » n'est pas une date : écrivez-la {DAY_HINT}, par exemple "
+            "06/04/2020."
+        ) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(
+            f"« {cleaned[:40]} » : choisissez une date entre {FIRST_DAY:%d/%m/%Y} et "
+            f"{LAST_DAY:%d/%m/%Y}."
+        )
+    return day
+
+
+def day_text(day: date | None) -> str:
+    """A day as the period fields show it (« 06/04/2020 »), "" for none."""
+    return "" if day is None else day.strftime("%d/%m/%Y")
+
+
 def _folded_cells(column: pd.Series) -> np.ndarray:
     """`fold` of each cell as text ("" when missing); each distinct value is folded once."""
     codes, distinct = pd.factorize(column.fillna("").astype("str"))
@@ -370,3 +419,107 @@ def facets(
                         found[value] = found.get(value, 0) + 1
         counted[column] = found
     return counted
+
+
+# --- what a commune filter says -----------------------------------------------------------------
+
+NEAREST_SHOWN = 3
+_KM_PER_DEGREE_LAT = 110.574
+_KM_PER_DEGREE_LON = 111.32
+
+
+@dataclass(frozen=True)
+class Nearby:
+    """An initiative near a commune that has none: its id, name, commune and distance."""
+
+    id: str
+    nom: str
+    commune: str
+    km: float
+
+    @property
+    def text(self) -> str:
+        """« Nom (Commune), à 12 km »."""
+        where = f" ({self.commune})" if self.commune else ""
+        distance = "à moins de 1 km" if self.km < 1 else f"à {round(self.km)} km"
+        return f"{self.nom}{where}, {distance}"
+
+
+@dataclass(frozen=True)
+class CommuneNote:
+    """What the view says about a chosen commune that has no initiative of its own.
+
+    `zones`: the area initiatives covering it (carto.zones) that the view shows for it;
+    `nearest`: when it has none at all, the closest initiatives, by distance from its centre.
+    """
+
+    code: str
+    name: str
+    zones: int
+    nearest: tuple[Nearby, ...] = ()
+
+    @property
+    def text(self) -> str:
+        if self.zones:
+            if self.zones == 1:
+                return f"1 initiative couvre {self.name} (zone)"
+            return f"{self.zones} initiatives couvrent {self.name} (zones)"
+        return f"Aucune initiative à {self.name} pour l'instant"
+
+
+def commune_notes(
+    table: pd.DataFrame,
+    spec: FilterSpec,
+    names: Mapping[str, str],
+    centres: Mapping[str, tuple[float, float]],
+    *,
+    index: pd.Series | None = None,
+    nearest: int = NEAREST_SHOWN,
+) -> list[CommuneNote]:
+    """A note for each commune of `spec` that no initiative is placed in, in the spec's order.
+
+    The other filters apply (category, period, search…): a commune covered by area
+    initiatives only gets their count; one with none at all gets the `nearest` closest
+    initiatives that the other filters keep, with their distance from the commune's centre
+    (`centres`: code → (latitude, longitude)) in km. `names` gives the communes' names.
+    """
+    if not spec.communes:
+        return []
+    rows = apply_filters(table, replace(spec, communes=()), index=index)
+    own = rows["code_insee"].fillna("").astype(str) if "code_insee" in rows.columns else None
+    covered = memberships(rows, "code_insee")
+    notes: list[CommuneNote] = []
+    for code in spec.communes:
+        if own is not None and bool((own == code).any()):
+            continue
+        zones = int(sum(1 for values in covered if code in values))
+        name = names.get(code, code)
+        close: tuple[Nearby, ...] = ()
+        if not zones and code in centres:
+            close = _nearest(rows, centres[code], nearest)
+        notes.append(CommuneNote(code, name, zones, close))
+    return notes
+
+
+def _nearest(rows: pd.DataFrame, centre: tuple[float, float], count: int) -> tuple[Nearby, ...]:
+    """The `count` placed rows closest to `centre` (equirectangular km, as carto.gazetteer)."""
+    if count <= 0 or rows.empty or "latitude" not in rows.columns:
+        return ()
+    placed = rows[rows["latitude"].notna() & rows["longitude"].notna()]
+    if placed.empty:
+        return ()
+    lat, lon = centre
+    kx = _KM_PER_DEGREE_LON * np.cos(np.radians(lat))
+    dx = (placed["longitude"].astype(float).to_numpy() - lon) * kx
+    dy = (placed["latitude"].astype(float).to_numpy() - lat) * _KM_PER_DEGREE_LAT
+    km = np.hypot(dx, dy)
+    order = np.argsort(km, kind="stable")[:count]
+    return tuple(
+        Nearby(
+            id=str(placed["id"].iloc[i]),
+            nom=str(placed["nom"].iloc[i]),
+            commune=str(placed["commune"].iloc[i]) if pd.notna(placed["commune"].iloc[i]) else "",
+            km=float(km[i]),
+        )
+        for i in order
+    )

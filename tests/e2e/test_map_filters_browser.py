@@ -4,13 +4,18 @@ kept, an empty result with its reset button, the notice for an unknown ?id=."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import expect
 
 from carto.config import PROJECT_ROOT
 from carto.filters import FilterSpec, apply_filters
+from carto.gazetteer import load_gazetteer
 from carto.intake import pipeline as dataset
+
+from .conftest import MAP_IFRAME
+from .initiatives import wait_drawn
 
 pytestmark = pytest.mark.browser
 
@@ -75,4 +80,38 @@ def test_an_unknown_id_gets_a_french_notice(page, network, streamlit_app) -> Non
             "L'initiative demandée (id pdc-1999-01-01-99) n'existe pas ou n'est plus publiée."
         )
     ).to_be_visible()
+    assert network.blocked == [] and network.page_errors == []
+
+
+def _map_view(frame) -> list[float]:
+    """The map's view: [south, west, north, east]."""
+    return frame.locator("body").evaluate(
+        """() => { const b = window.__cartoInitiativesState.map.getBounds();
+                   return [b.getSouth(), b.getWest(), b.getNorth(), b.getEast()]; }"""
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "area"),
+    [
+        # Saint-Omer's two initiatives are area ones anchored at Béthune and Arras.
+        ({"arrondissement": "625"}, {"arrondissements": ("625",)}),
+        # Lens has none of its own: two area ones cover it.
+        ({"commune": "62498"}, {"communes": ("62498",)}),
+    ],
+)
+def test_a_place_filter_shows_that_place(page, network, streamlit_app, query, area) -> None:
+    gaz = load_gazetteer("62")
+    (south, west), (north, east) = gaz.area_bounds(**area)
+    table = dataset.load(DATA).table
+    shown = apply_filters(table, FilterSpec(**area))
+    placed = int(shown["latitude"].notna().sum())
+    page.goto(streamlit_app.base_url + "?" + urlencode(query))
+    expect(caption(page, len(shown), len(table))).to_be_visible()
+    frame = page.frame_locator(MAP_IFRAME)
+    wait_drawn(frame, placed)
+    s, w, n, e = _map_view(frame)
+    # The place fills the view: all of it is in, and the view is centred on it.
+    assert s <= south and w <= west and n >= north and e >= east, (s, w, n, e)
+    assert south <= (s + n) / 2 <= north and west <= (w + e) / 2 <= east, (s, w, n, e)
     assert network.blocked == [] and network.page_errors == []

@@ -436,3 +436,22 @@ def test_time_views_axe_and_screenshots(page, network, timed_url, viewport) -> N
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"temps-{viewport[0]}.png"), full_page=True)
     assert_clean(network)
+
+
+def test_a_place_filter_shows_that_place(page, network, site_url, published) -> None:
+    """« Saint-Omer » shows the arrondissement of Saint-Omer, not Béthune–Arras where its two
+    area initiatives are anchored (carto.ui.map_view.view_area); Leaflet's credit is French."""
+    (south, west), (north, east) = load_gazetteer("62").area_bounds(arrondissements=("625",))
+    open_site(page, site_url)
+    page.get_by_label(re.compile(r"^Saint-Omer \(\d+\)$")).check()
+    expect(page.locator("#compte")).to_contain_text("affichée")
+    page.wait_for_function("window.cartoMarkerCount === 2")
+    s, w, n, e = page.evaluate(
+        """() => { const b = window.__cartoInitiativesState.map.getBounds();
+                   return [b.getSouth(), b.getWest(), b.getNorth(), b.getEast()]; }"""
+    )
+    assert s <= south and w <= west and n >= north and e >= east, (s, w, n, e)
+    assert south <= (s + n) / 2 <= north and west <= (w + e) / 2 <= east, (s, w, n, e)
+    credit = page.locator('.leaflet-control-attribution a[href="https://leafletjs.com"]')
+    expect(credit).to_have_attribute("title", re.compile("bibliothèque JavaScript"))
+    assert_clean(network)

@@ -72,9 +72,11 @@ def test_new_is_badged_and_ended_ones_come_back_on_request(
     expect(page.get_by_text(re.compile(r"1 initiative terminée : "))).to_be_visible()
     expect(page.get_by_role("row").filter(has_text=ended_name)).to_have_count(0)
     # The period's fields say their format in French.
-    day = page.get_by_role("spinbutton", name="jour, Actives à partir du")
-    expect(day).to_have_text("jj")
-    expect(page.get_by_role("spinbutton", name="année, Actives jusqu'au")).to_have_text("aaaa")
+    start = page.get_by_role("textbox", name="Actives à partir du")
+    expect(start).to_have_attribute("placeholder", "jj/mm/aaaa")
+    expect(page.get_by_role("textbox", name="Actives jusqu'au")).to_have_attribute(
+        "placeholder", "jj/mm/aaaa"
+    )
     expect(page.get_by_role("button", name="Aide : Actives à partir du")).to_have_count(1)
     page.screenshot(path=str(tmp_path / "time-desktop.png"), full_page=True)
 
@@ -87,13 +89,16 @@ def test_new_is_badged_and_ended_ones_come_back_on_request(
     expect(page.get_by_role("row").filter(has_text=ended_name)).to_have_count(1)
     page.wait_for_url(re.compile(r"terminees=1"))
 
-    # Typing a period's end with the keyboard: the new initiative (from 1 December) goes away.
-    page.get_by_role("spinbutton", name="jour, Actives jusqu'au").click()
-    page.keyboard.type("30112026")
-    page.get_by_role("heading", name="Filtres").click()  # the field is read when left
+    # Typing a period's end with the keyboard, then Enter (the field keeps the focus): the new
+    # initiative (from 1 December) goes away, and the link says so.
+    end = page.get_by_label("Actives jusqu'au", exact=True)
+    end.click()
+    page.keyboard.type("30/11/2026")
+    page.keyboard.press("Enter")
     expect(page.get_by_text(re.compile(rf"^{total - 1} affichées sur {total}$"))).to_be_visible()
     expect(page.get_by_role("row").filter(has_text=NEW_NAME)).to_have_count(0)
     page.wait_for_url(re.compile(r"au=2026-11-30"))
+    expect(end).to_be_focused()
 
     # On a phone, the same page (the filters are behind « Filtres »).
     page.set_viewport_size({"width": 390, "height": 844})

@@ -295,6 +295,41 @@ class Gazetteer:
             south, west, north, east = min(lats), min(lons), max(lats), max(lons)
         return ((south, west), (north, east))
 
+    @functools.cached_property
+    def _arrondissement_shapes(self) -> dict[str, Shape]:
+        collection = self._read_geojson(ARRONDISSEMENTS_FILE)
+        return {
+            str(f["properties"]["code"]): shape_of(f["geometry"])
+            for f in collection.get("features", [])
+        }
+
+    def area_bounds(
+        self, *, arrondissements: Iterable[str] = (), communes: Iterable[str] = ()
+    ) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        """((south, west), (north, east)) around the outlines of these arrondissements and
+        communes (codes); None when none of them has an outline. A commune without an outline
+        counts by its point."""
+        boxes = [
+            shape.bbox
+            for shape in (
+                *(self._arrondissement_shapes.get(code) for code in arrondissements),
+                *(self._commune_shapes.get(code) for code in communes),
+            )
+            if shape is not None and shape.rings
+        ]
+        for code in communes:
+            commune = self._by_code.get(code)
+            if commune is not None and code not in self._commune_shapes:
+                lon, lat = commune.point.longitude, commune.point.latitude
+                boxes.append((lon, lat, lon, lat))
+        if not boxes:
+            return None
+        west = min(b[0] for b in boxes)
+        south = min(b[1] for b in boxes)
+        east = max(b[2] for b in boxes)
+        north = max(b[3] for b in boxes)
+        return ((south, west), (north, east))
+
     def contains(
         self, lat: float, lon: float, *, tolerance_km: float = CONTAINS_TOLERANCE_KM
     ) -> bool:

@@ -82,6 +82,12 @@ MAP_TITLE = "Carte des initiatives solidaires"
 ZOOM_IN_TITLE = "Zoom avant"
 ZOOM_OUT_TITLE = "Zoom arrière"
 TWO_FINGERS_HINT = "Utilisez deux doigts pour déplacer la carte"
+# Leaflet's own credit in the attribution control, whose link Leaflet titles « A JavaScript
+# library for interactive maps »: the same link, titled in French.
+ATTRIBUTION_PREFIX = (
+    '<a href="https://leafletjs.com" '
+    'title="Leaflet, bibliothèque JavaScript de cartes interactives">Leaflet</a>'
+)
 HINT_CLASS = "carto-touch-hint"
 
 # Layer names (GeoJson.layer_name / FeatureGroup name), also used by tests to find the layers.
@@ -522,7 +528,8 @@ class MapAccess(MacroElement):
     """The map in French and usable on a touch screen.
 
     - The frame holding the map (streamlit-folium's iframe, same origin) gets a French title,
-      the map document `lang="fr"`, and the zoom buttons French names.
+      the map document `lang="fr"`, the zoom buttons French names, and Leaflet's credit in
+      the attribution control a French title (ATTRIBUTION_PREFIX).
     - The map no longer forbids zooming the page (folium's viewport meta says user-scalable=no).
     - On a touch screen (coarse pointer), one finger scrolls the page and two fingers move and
       zoom the map: Leaflet's one-finger dragging is turned off, which leaves the container with
@@ -552,6 +559,7 @@ class MapAccess(MacroElement):
     document.querySelectorAll('meta[name="viewport"]').forEach(function (meta) {
         meta.content = "width=device-width, initial-scale=1";
     });
+    if (map.attributionControl) { map.attributionControl.setPrefix(o.prefix); }
     if (map.zoomControl) {
         [[".leaflet-control-zoom-in", o.zoomIn], [".leaflet-control-zoom-out", o.zoomOut]]
             .forEach(function (pair) {
@@ -606,6 +614,7 @@ class MapAccess(MacroElement):
                 "title": MAP_TITLE,
                 "zoomIn": ZOOM_IN_TITLE,
                 "zoomOut": ZOOM_OUT_TITLE,
+                "prefix": ATTRIBUTION_PREFIX,
                 "hint": TWO_FINGERS_HINT,
                 "hintClass": HINT_CLASS,
             }
@@ -771,6 +780,51 @@ def _set_view(fmap: folium.Map, target: Bounds) -> None:
     fmap.add_child(_fit_bounds(((south, west), (north, east))))
 
 
+class FitArea(MacroElement):
+    """Zoom the map to the place a filter names (an arrondissement's or a commune's outline:
+    `bounds`), rather than to the initiatives shown, which may be anchored elsewhere (an area
+    initiative has its point at its zone's seat).
+
+    It zooms once per view (`key`: the data of the view and the place), like the markers' own
+    fit: a re-run of the page for the same view keeps the visitor's zoom. With `bounds` None
+    it only forgets the last view (choosing the same place again zooms again). With an
+    initiative selected (`skip`) it does not zoom: the map shows that one.
+    """
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+(function (group, o) {
+    function start(map) {
+        var last = window.__cartoAreaFit;
+        window.__cartoAreaFit = o.bounds ? o.key : null;
+        if (!o.bounds || o.skip || last === o.key) { return; }
+        map.fitBounds(o.bounds, {padding: [20, 20], maxZoom: o.maxZoom, animate: false});
+    }
+    if (group._map) {
+        start(group._map);
+    } else {
+        group.once("add", function () { start(group._map); });
+    }
+})({{ this._parent.get_name() }}, {{ this.options_json }});
+{% endmacro %}
+"""
+    )
+
+    def __init__(self, bounds: Bounds | None, *, key: str, skip: bool = False) -> None:
+        super().__init__()
+        self._name = "FitArea"
+        self.bounds = bounds
+        self.options_json = script_json(
+            {
+                "bounds": [list(corner) for corner in bounds] if bounds else None,
+                "key": key,
+                "skip": skip,
+                "maxZoom": MAX_FIT_ZOOM,
+            }
+        )
+
+
 def initiatives_layer(
     table: pd.DataFrame | None = None,
     *,
@@ -778,19 +832,28 @@ def initiatives_layer(
     selected_id: str | None = None,
     fit: bool = False,
     zone_geometry: ZoneGeometry | None = None,
+    area: Bounds | None = None,
 ) -> tuple[folium.FeatureGroup, InitiativeMarkers]:
     """The initiatives as one compact marker layer (carto.map.markers), in a feature group.
 
     Pass the table to inline the data, or the URL of a file written by
     `carto.map.markers.write_payload_file` (what the page does). `fit=True` zooms the map to
-    the initiatives (when filters are active); `zone_geometry` draws the areas of inline data
-    (for a URL, pass it to marker_payload when writing the file).
+    the initiatives (when filters are active), or to `area` when given (the outline of the
+    arrondissements or communes filtered on: FitArea); `zone_geometry` draws the areas of
+    inline data (for a URL, pass it to marker_payload when writing the file).
     """
     group = folium.FeatureGroup(name=INITIATIVES_LAYER, control=False)
     markers = InitiativeMarkers(
-        table, url=url, selected_id=selected_id, fit=fit, zone_geometry=zone_geometry
+        table,
+        url=url,
+        selected_id=selected_id,
+        fit=fit and area is None,
+        zone_geometry=zone_geometry,
     )
     markers.add_to(group)
+    place = area if fit else None
+    key = script_json([url if url is not None else markers.options_json, place])
+    FitArea(place, key=key, skip=selected_id is not None).add_to(group)
     return group, markers
 
 

@@ -436,10 +436,34 @@
     return rows.filter(function (r) { return r.placed; }).map(function (r) { return r.id; });
   }
 
+  // carto.ui.map_view.view_area: the outline of the chosen communes, else arrondissements
+  // (from the page's own outlines, window.cartoSiteOutlines); null when none is chosen.
+  function placeBounds() {
+    var communes = spec.communes.length > 0;
+    var codes = new Set(communes ? spec.communes : spec.arrondissements);
+    var key = communes ? "code_insee" : "code";
+    if (!codes.size || typeof L === "undefined") { return null; }
+    var found = [];
+    (window.cartoSiteOutlines || []).forEach(function (collection) {
+      ((collection && collection.features) || []).forEach(function (f) {
+        var p = f.properties || {};
+        if (p[key] !== undefined && codes.has(String(p[key]))) { found.push(f); }
+      });
+    });
+    if (!found.length) { return null; }
+    var bounds = L.geoJSON({type: "FeatureCollection", features: found}).getBounds();
+    return bounds.isValid() ? bounds : null;
+  }
+
   function showOnMap(fit) {
     if (!api) { return; }
+    // A place filter shows that place, not where its initiatives are anchored (an area
+    // initiative's point is its zone's seat): « Saint-Omer » is not Béthune–Arras.
+    var area = fit ? placeBounds() : null;
     // Every initiative (null) only when none is left out: ended ones are hidden by default.
-    api.show(shown.length === D.rows.length ? null : placedIds(shown), {fit: fit});
+    api.show(shown.length === D.rows.length ? null : placedIds(shown), {fit: fit && !area});
+    var map = area ? leafletMap() : null;
+    if (map) { map.fitBounds(area, {padding: [20, 20], maxZoom: 13, animate: false}); }
   }
 
   function render(fit) {

@@ -221,6 +221,7 @@ def communique_flow(store: Store, gaz: Gazetteer, *, editor: Editor) -> None:
         hide_index=True,
         width="stretch",
         key=state.key(f"editor:{state.editor_version}"),
+        placeholder="",
         disabled=[ALREADY, "Confiance", "Remarques", "Phrase du communiqué"],
         column_order=[
             KEEP,
@@ -254,6 +255,13 @@ def communique_flow(store: Store, gaz: Gazetteer, *, editor: Editor) -> None:
             "Description": st.column_config.TextColumn(width="large"),
         },
     )
+    st.download_button(
+        "Télécharger les candidates (CSV)",
+        edited.to_csv(index=False, sep=";").encode("utf-8-sig"),
+        file_name="candidates-communique.csv",
+        mime="text/csv",
+        key=state.key("candidates_csv"),
+    )
     _details(state)
     kept = _kept_rows(state, edited, published)
     if st.button(
@@ -284,6 +292,7 @@ def _details(state: CommuniqueState) -> None:
             range(len(candidates)),
             format_func=lambda i: f"{i + 1}. {candidates[i].nom}",
             key=state.key("detail"),
+            placeholder="Choisissez une candidate…",
         )
         candidate = candidates[index or 0]
         st.markdown(f"> {md_escape(candidate.phrase)}")
@@ -309,7 +318,16 @@ def _review_and_publish(
         f"{len(loaded.warnings)} avertissement(s)."
     )
     if loaded.issues:
-        st.dataframe(issues_frame(loaded.issues), hide_index=True, width="stretch")
+        issues = issues_frame(loaded.issues)
+        st.dataframe(issues, hide_index=True, width="stretch", placeholder="")
+        # The tables' own toolbar is hidden (English: carto.ui.french): the download is here.
+        st.download_button(
+            "Télécharger les remarques (CSV)",
+            issues.to_csv(index=False, sep=";").encode("utf-8-sig"),
+            file_name="remarques-communique.csv",
+            mime="text/csv",
+            key=state.key("issues_csv"),
+        )
     if not loaded.ok:
         st.error("Corrigez les erreurs dans le tableau ci-dessus : rien ne peut être publié.")
         return

@@ -216,7 +216,7 @@ def _validation_report(loaded: LoadedTable, gaz: Gazetteer, choices: FileChoices
     if loaded.issues:
         with st.expander("Rapport complet sous forme de tableau (à trier ou télécharger)"):
             frame = choices.report_frame(loaded.issues)
-            st.dataframe(frame, hide_index=True, width="stretch")
+            st.dataframe(frame, hide_index=True, width="stretch", placeholder="")
             st.download_button(
                 "Télécharger le rapport (CSV)",
                 frame.to_csv(index=False, sep=";").encode("utf-8-sig"),
@@ -229,18 +229,22 @@ def _validation_report(loaded: LoadedTable, gaz: Gazetteer, choices: FileChoices
         t = loaded.table.iloc[:TABLE_LIMIT]
         if len(loaded.table) > TABLE_LIMIT:
             st.caption(f"Aperçu limité aux {TABLE_LIMIT} premières lignes sur {len(loaded.table)}.")
-        st.dataframe(
-            pd.DataFrame(
-                {
-                    "Ligne": list(loaded.row_numbers[:TABLE_LIMIT]),
-                    "Nom": t["nom"].astype(str),
-                    "Commune": t["commune"].fillna("").astype(str),
-                    "Arrondissement": t["arrondissement"].fillna("").astype(str),
-                    "Lieu": t["geocode_status"].map(_STATUS_TEXT).fillna(""),
-                }
-            ),
-            hide_index=True,
-            width="stretch",
+        preview = pd.DataFrame(
+            {
+                "Ligne": list(loaded.row_numbers[:TABLE_LIMIT]),
+                "Nom": t["nom"].astype(str),
+                "Commune": t["commune"].fillna("").astype(str),
+                "Arrondissement": t["arrondissement"].fillna("").astype(str),
+                "Lieu": t["geocode_status"].map(_STATUS_TEXT).fillna(""),
+            }
+        )
+        st.dataframe(preview, hide_index=True, width="stretch", placeholder="")
+        # The tables' own toolbar is hidden (English: carto.ui.french): the download is here.
+        st.download_button(
+            "Télécharger l'aperçu (CSV)",
+            preview.to_csv(index=False, sep=";").encode("utf-8-sig"),
+            file_name="apercu-import.csv",
+            mime="text/csv",
         )
 
 
@@ -338,6 +342,7 @@ def _commune_choice(
         options,
         format_func=names.__getitem__,
         key=key,
+        placeholder="Choisissez une commune…",
     )
     if choice and choice != KEEP_AS_IS:
         picked[line] = choice

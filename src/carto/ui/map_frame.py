@@ -152,16 +152,24 @@ def layer_of(group: folium.FeatureGroup, frame: BaseFrame) -> Layer:
 _layers: caches.Lru[Layer] = caches.Lru(LAYER_CACHE_SIZE)
 
 
-def layer(frame: BaseFrame, url: str, selected_id: str | None, *, fit: bool = False) -> Layer:
+def layer(
+    frame: BaseFrame,
+    url: str,
+    selected_id: str | None,
+    *,
+    fit: bool = False,
+    area: basemap.Bounds | None = None,
+) -> Layer:
     """The initiatives layer of a data file with one initiative selected, built once.
 
-    `fit`: the map zooms to the initiatives when their data changes (a filtered view)."""
+    `fit`: the map zooms to the initiatives when their data changes (a filtered view), or to
+    `area` (the outline of the place filtered on) when given."""
 
     def build() -> Layer:
-        group, _ = basemap.initiatives_layer(url=url, selected_id=selected_id, fit=fit)
+        group, _ = basemap.initiatives_layer(url=url, selected_id=selected_id, fit=fit, area=area)
         return layer_of(group, frame)
 
-    return _layers.get((frame, url, selected_id, fit), build)
+    return _layers.get((frame, url, selected_id, fit, area), build)
 
 
 def clear() -> None:

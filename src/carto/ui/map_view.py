@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Collection, Hashable, Mapping
 from contextlib import suppress
 from datetime import date
-from functools import partial
+from functools import lru_cache, partial
 from typing import TypeVar
 
 import pandas as pd
@@ -18,13 +18,24 @@ from carto import timeline, zones
 from carto.config import Settings
 from carto.display import detail_lines, detail_markdown, md_escape
 from carto.exports import EXPORT_FORMATS, MEDIA_TYPES, export_filename, export_table
-from carto.filters import MAX_QUERY_TEXT, PARAM_ENDED, FilterSpec, facets
+from carto.filters import (
+    DAY_HINT,
+    MAX_QUERY_TEXT,
+    PARAM_ENDED,
+    CommuneNote,
+    FilterSpec,
+    commune_notes,
+    day_text,
+    facets,
+    typed_day,
+)
 from carto.gazetteer import Gazetteer
 from carto.map import basemap
 from carto.map.assets import LABELS_FILE, outlines_url
 from carto.map.markers import marker_payload, script_json
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS
 from carto.publishing.storage import LOCAL_TZ, Store, VersionInfo
+from carto.text import fold
 from carto.ui import caches, map_frame, selection
 from carto.ui.errors import log_lasting_notice, log_lasting_problem, logger
 from carto.ui.routes import marker_url
@@ -98,100 +109,13 @@ FILTER_KEYS = (
 # The empty value of each filter widget (what « Réinitialiser les filtres » puts back).
 _FILTER_DEFAULTS: dict[str, object] = {
     "f_text": "",
-    "f_start": None,
-    "f_end": None,
+    "f_start": "",
+    "f_end": "",
     "f_ended": False,
 }
 # Publications listed in « Nouveautés » before « Publications précédentes ».
 NEWS_SHOWN = 3
 NEWS_OLDER_SHOWN = 12
-
-
-# Streamlit's own controls say English things (its index.html and its labels are fixed; no
-# setting changes them): the page relabels them in French, and shows « Filtres » beside the
-# sidebar's « » » button. This relies on Streamlit's data-testid attributes (1.67).
-_FRENCH_CHROME_CSS = """
-[data-testid="stExpandSidebarButton"]::after {
-    content: "Filtres"; margin-left: 0.3rem; font-size: 1rem; font-weight: 600; color: #1f2129;
-}
-"""
-_FRENCH_CHROME_JS = """
-(function () {
-    var labels = [
-        ['[data-testid="stSidebar"]', "Pages et filtres"],
-        ['[data-testid="stExpandSidebarButton"]', "Filtres"],
-        ['[data-testid="stSidebarCollapseButton"] button', "Masquer les filtres"],
-    ];
-    // The buttons of Streamlit's drop-down lists (BaseWeb).
-    var words = {"Open": "Ouvrir la liste", "Close": "Fermer la liste", "Clear all": "Tout effacer",
-                 "Clear": "Effacer", "Clear value": "Effacer le choix", "Delete": "Retirer"};
-    function relabel() {
-        labels.forEach(function (pair) {
-            document.querySelectorAll(pair[0]).forEach(function (el) {
-                if (el.getAttribute("aria-label") !== pair[1]) {
-                    el.setAttribute("aria-label", pair[1]);
-                }
-            });
-        });
-        var lists = '[data-testid="stSelectbox"] [aria-label], ' +
-            '[data-testid="stMultiSelect"] [aria-label]';
-        document.querySelectorAll(lists).forEach(function (el) {
-            var label = el.getAttribute("aria-label") || "";
-            var french = words[label] ||
-                (label.indexOf("Remove ") === 0 ? "Retirer " + label.slice(7) : null);
-            if (french) { el.setAttribute("aria-label", french); }
-        });
-        // The date fields of the period filter (react-aria segments) speak English: « dd mm
-        // yyyy », « day, … », « Empty », and the help buttons « Help for … ».
-        var parts = {day: ["jour", "jj"], month: ["mois", "mm"], year: ["année", "aaaa"]};
-        document.querySelectorAll('[data-testid="stDateInput"] [role="spinbutton"]')
-            .forEach(function (el) {
-                var part = parts[el.getAttribute("data-type")];
-                if (!part) { return; }
-                var label = el.getAttribute("aria-label") || "";
-                var english = label.match(/^(day|month|year), (.*)$/);
-                if (english) { el.setAttribute("aria-label", part[0] + ", " + english[2]); }
-                if (el.getAttribute("aria-valuetext") === "Empty") {
-                    el.setAttribute("aria-valuetext", "vide");
-                }
-                var text = el.firstChild;
-                if (el.getAttribute("data-placeholder") === "true" && text &&
-                        text.nodeType === 3 && /^[dmy]+$/.test(text.nodeValue) &&
-                        text.nodeValue !== part[1]) {
-                    text.nodeValue = part[1];
-                }
-            });
-        document.querySelectorAll('button[aria-label^="Help for "]').forEach(function (el) {
-            el.setAttribute("aria-label", "Aide : " + el.getAttribute("aria-label").slice(9));
-        });
-        // A table wider than a phone scrolls sideways: the keyboard must reach it too.
-        document.querySelectorAll('[data-testid="stTable"] > div').forEach(function (box) {
-            if (box.scrollWidth > box.clientWidth && !box.hasAttribute("tabindex")) {
-                box.setAttribute("tabindex", "0");
-                box.setAttribute("role", "region");
-                box.setAttribute("aria-label", "Tableau des initiatives (défilant)");
-            }
-        });
-        var skip = document.querySelector('[data-testid="stSkipToContent"]');
-        if (skip && skip.firstChild && skip.textContent !== "Aller au contenu principal") {
-            skip.firstChild.nodeValue = "Aller au contenu principal";
-        }
-    }
-    relabel();
-    if (!window.cartoFrenchChrome) {
-        window.cartoFrenchChrome = new MutationObserver(relabel);
-        window.cartoFrenchChrome.observe(document.body, {childList: true, subtree: true});
-    }
-})();
-"""
-
-
-def french_chrome() -> None:
-    """Streamlit's controls in French: see _FRENCH_CHROME_JS (every page calls it)."""
-    st.html(
-        f"<style>{_FRENCH_CHROME_CSS}</style><script>{_FRENCH_CHROME_JS}</script>",
-        unsafe_allow_javascript=True,
-    )
 
 
 def category_label(slug: str) -> str:
@@ -252,10 +176,15 @@ def _relabel(key: str, values_by_name: Mapping[str, str]) -> None:
     st.session_state[key] = fixed
 
 
-def _present_communes(table: pd.DataFrame) -> dict[str, str]:
-    """The communes of the table's initiatives, code INSEE → name, sorted by name."""
-    present = table[["code_insee", "commune"]].dropna().drop_duplicates().sort_values("commune")
-    return dict(zip(present["code_insee"], present["commune"], strict=True))
+def territory_communes(table: pd.DataFrame, gaz: Gazetteer) -> dict[str, str]:
+    """Every commune of the territory (the gazetteer's), and any other the table's initiatives
+    name, code INSEE → name, sorted by name (accents and case aside): the « Communes » filter
+    offers them all, with or without an initiative."""
+    present = table[["code_insee", "commune"]].dropna().drop_duplicates("code_insee")
+    names = {c.code_insee: c.nom for c in gaz.communes}
+    for code, name in zip(present["code_insee"], present["commune"], strict=True):
+        names.setdefault(str(code), str(name))
+    return dict(sorted(names.items(), key=lambda item: (fold(item[1]), item[0])))
 
 
 def sidebar_filters(
@@ -275,9 +204,9 @@ def sidebar_filters(
     """
     arr_names = {a.code: a.nom for a in gaz.arrondissements}
     commune_names = (
-        caches.per_version(data_key, "communes", partial(_present_communes, table))
+        caches.per_version(data_key, "communes", partial(territory_communes, table, gaz))
         if data_key is not None
-        else _present_communes(table)
+        else territory_communes(table, gaz)
     )
     if "filters_initialised" not in st.session_state:
         query = selection.address()
@@ -290,8 +219,8 @@ def sidebar_filters(
         st.session_state["f_arrondissements"] = list(spec.arrondissements)
         st.session_state["f_communes"] = list(spec.communes)
         st.session_state["f_text"] = spec.text
-        st.session_state["f_start"] = spec.start
-        st.session_state["f_end"] = spec.end
+        st.session_state["f_start"] = day_text(spec.start)
+        st.session_state["f_end"] = day_text(spec.end)
         # A shared link to an initiative that has ended since shows it (with « Terminée » in
         # its detail), as the static site does, rather than a « masquée » notice; unless the
         # link itself says whether to show ended ones.
@@ -308,8 +237,8 @@ def sidebar_filters(
         ("f_categories", "Catégories", lambda v: v == _choices(v, slugs), []),
         ("f_arrondissements", "Arrondissements", lambda v: v == _choices(v, arr_names), []),
         ("f_communes", "Communes", lambda v: v == _choices(v, commune_names), []),
-        ("f_start", "Actives à partir du", _is_day, None),
-        ("f_end", "Actives jusqu'au", _is_day, None),
+        ("f_start", "Actives à partir du", _is_day_text, ""),
+        ("f_end", "Actives jusqu'au", _is_day_text, ""),
         ("f_ended", "Afficher aussi les initiatives terminées", _is_flag, False),
     ]
     reset = [
@@ -331,8 +260,8 @@ def sidebar_filters(
         arrondissements=tuple(st.session_state.get("f_arrondissements", [])),
         communes=tuple(st.session_state.get("f_communes", [])),
         text=st.session_state.get("f_text", ""),
-        start=st.session_state.get("f_start"),
-        end=st.session_state.get("f_end"),
+        start=_day_or_none(st.session_state.get("f_start", "")),
+        end=_day_or_none(st.session_state.get("f_end", "")),
         show_ended=bool(st.session_state.get("f_ended", False)),
     )
     columns = ("categorie", "arrondissement_code")
@@ -387,24 +316,50 @@ def sidebar_filters(
     )
 
 
-def _is_day(value: object) -> bool:
-    return value is None or (
-        isinstance(value, date) and date(1900, 1, 1) <= value <= date(2200, 1, 1)
-    )
+def _is_day_text(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= _DAY_TEXT_MAX
+
+
+def _day_or_none(value: object) -> date | None:
+    """The day a period field holds; None when empty or not a day (the field says why)."""
+    try:
+        return typed_day(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _is_flag(value: object) -> bool:
     return isinstance(value, bool)
 
 
-# The range a visitor can pick a period in (Streamlit's default is ten years around today).
-_PERIOD_MIN = date(2000, 1, 1)
-_PERIOD_MAX = date(2100, 12, 31)
+# The longest text a period field keeps (« 06/04/2020 » is 10 characters).
+_DAY_TEXT_MAX = 40
+
+
+def _day_field(label: str, key: str, help: str) -> date | None:
+    """One end of the period: a text field read as a day (filters.typed_day).
+
+    A text field rather than st.date_input: Streamlit 1.67's date field applies a typed day
+    only when the field is left, not on Enter (the filter and the shared link missed it), and
+    its calendar speaks English. Enter applies a text field; what is not a day is said under
+    it, in French, and that end of the period is left open.
+    """
+    text = st.text_input(
+        label,
+        key=key,
+        max_chars=_DAY_TEXT_MAX,
+        placeholder=DAY_HINT,
+        help=help,
+    )
+    try:
+        return typed_day(text if isinstance(text, str) else "")
+    except ValueError as exc:
+        st.error(f"{md_escape(str(exc))} Cette limite de la période n'est pas appliquée.")
+        return None
 
 
 def _time_filters() -> tuple[date | None, date | None, bool]:
     """The period (two optional days) and « Afficher aussi les initiatives terminées »."""
-    # Without a value in the session, st.date_input would start at today: empty it is.
     for key in ("f_start", "f_end", "f_ended"):
         st.session_state.setdefault(key, _FILTER_DEFAULTS[key])
     st.markdown("**Période**")
@@ -412,21 +367,17 @@ def _time_filters() -> tuple[date | None, date | None, bool]:
         "Les initiatives actives pendant la période choisie. Sans date de début ou de fin "
         "connue, une initiative compte comme active depuis toujours ou jusqu'à aujourd'hui."
     )
-    start = st.date_input(
+    start = _day_field(
         "Actives à partir du",
-        key="f_start",
-        min_value=_PERIOD_MIN,
-        max_value=_PERIOD_MAX,
-        format="DD/MM/YYYY",
-        help="Laissez vide pour ne pas limiter le début de la période.",
+        "f_start",
+        f"Une date {DAY_HINT} (par exemple 06/04/2020), appliquée avec Entrée. Laissez vide "
+        "pour ne pas limiter le début de la période.",
     )
-    end = st.date_input(
+    end = _day_field(
         "Actives jusqu'au",
-        key="f_end",
-        min_value=_PERIOD_MIN,
-        max_value=_PERIOD_MAX,
-        format="DD/MM/YYYY",
-        help="Laissez vide pour ne pas limiter la fin de la période.",
+        "f_end",
+        f"Une date {DAY_HINT} (par exemple 30/04/2020), appliquée avec Entrée. Laissez vide "
+        "pour ne pas limiter la fin de la période.",
     )
     show_ended = st.checkbox(
         "Afficher aussi les initiatives terminées",
@@ -450,9 +401,46 @@ def _links_to_ended(table: pd.DataFrame, query: Mapping[str, list[str]]) -> bool
     return bool(timeline.ended_mask(row, timeline.local_today()).any())
 
 
-def empty_result_notice(hidden_ended: int = 0) -> None:
-    """What a view with no initiative says, with a way back to all of them."""
-    st.warning("Aucune initiative ne correspond à ces filtres.")
+@lru_cache(maxsize=4)
+def _commune_places(gaz: Gazetteer) -> tuple[dict[str, str], dict[str, tuple[float, float]]]:
+    """The gazetteer's communes: names and centres (latitude, longitude), by code INSEE."""
+    names = {c.code_insee: c.nom for c in gaz.communes}
+    centres = {c.code_insee: (c.point.latitude, c.point.longitude) for c in gaz.communes}
+    return names, centres
+
+
+def commune_notices(
+    table: pd.DataFrame, spec: FilterSpec, gaz: Gazetteer, *, index: pd.Series | None = None
+) -> list[CommuneNote]:
+    """Say it when a chosen commune has no initiative of its own (filters.commune_notes):
+    « 2 initiatives couvrent Lens (zones) », or « Aucune initiative à … pour l'instant » with
+    the nearest ones and their distance. Returns the notes."""
+    if not spec.communes:
+        return []
+    names, centres = _commune_places(gaz)
+    notes = commune_notes(table, spec, names, centres, index=index)
+    for note in notes:
+        if note.zones:
+            st.info(
+                f"{md_escape(note.text)} : "
+                + ("elle agit" if note.zones == 1 else "elles agissent")
+                + " sur un secteur qui comprend la commune, sans y avoir d'adresse."
+            )
+            continue
+        text = f"**{md_escape(note.text)}.**"
+        if note.nearest:
+            text += "\n\nLes plus proches :\n" + "\n".join(
+                f"- {md_escape(near.text)}" for near in note.nearest
+            )
+        st.warning(text)
+    return notes
+
+
+def empty_result_notice(hidden_ended: int = 0, *, said: bool = False) -> None:
+    """What a view with no initiative says, with a way back to all of them; `said`: the
+    communes' notices (commune_notices) already say there is none."""
+    if not said:
+        st.warning("Aucune initiative ne correspond à ces filtres.")
     if hidden_ended:
         st.info(
             _count(
@@ -540,6 +528,19 @@ def markers_url(
     return marker_url(path)
 
 
+def view_area(spec: FilterSpec, gaz: Gazetteer) -> basemap.Bounds | None:
+    """Where a filtered view is: the outline of its communes if it names some, else of its
+    arrondissements; None when it names no place (the map then fits its initiatives).
+
+    « Saint-Omer » shows the arrondissement of Saint-Omer, even when the initiatives it holds
+    are area ones anchored at Béthune and Arras."""
+    if spec.communes:
+        return gaz.area_bounds(communes=spec.communes)
+    if spec.arrondissements:
+        return gaz.area_bounds(arrondissements=spec.arrondissements)
+    return None
+
+
 def initiative_map(
     table: pd.DataFrame,
     *,
@@ -560,19 +561,22 @@ def initiative_map(
     """
     frame = map_frame.base_frame(**_base_map_args(cfg))
     url = markers_url(table, cfg=cfg, data_key=data_key, spec=spec, new_ids=new_ids)
-    # A filtered view zooms to its initiatives; the whole set keeps the département's view.
+    # A filtered view zooms to its initiatives, or to the place it names; the whole set keeps
+    # the département's view.
     fit = not spec.is_empty
+    gaz = caches.gazetteer(cfg.departement)
+    area = view_area(spec, gaz)
     if url is None:
-        gaz = caches.gazetteer(cfg.departement)
         group, _ = basemap.initiatives_layer(
             table,
             selected_id=selected.id,
             fit=fit,
             zone_geometry=lambda key: zones.zone_geometry(key, gaz),
+            area=area,
         )
         layer = map_frame.layer_of(group, frame)
     else:
-        layer = map_frame.layer(frame, url, selected.id, fit=fit)
+        layer = map_frame.layer(frame, url, selected.id, fit=fit, area=area)
     map_frame.show(
         frame,
         layer,
@@ -633,6 +637,10 @@ def initiatives_table(
     FilterSpec.view_key) lets the rows shown be prepared once per view (caches.per_view).
     """
     st.header("Liste des initiatives", anchor=False)
+    if table.empty:
+        # st.table writes « empty » (in English) in an empty table: the page says it itself.
+        st.caption("Aucune initiative à lister avec ces filtres.")
+        return
     if len(table) > TABLE_LIMIT:
         st.caption(
             f"Tableau limité aux {TABLE_LIMIT} premières initiatives sur {len(table)} : "

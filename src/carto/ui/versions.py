@@ -50,7 +50,12 @@ def versions_panel(store: Store, *, editor: Editor) -> None:
     st.subheader("Revenir à une version précédente", anchor=False)
     # Keys tied to the current version: after a rollback the confirmation starts unchecked.
     now = entries[0].version.number
-    target = st.selectbox("Version à remettre en ligne", older, key=f"rollback_target:{now}")
+    target = st.selectbox(
+        "Version à remettre en ligne",
+        older,
+        key=f"rollback_target:{now}",
+        placeholder="Choisissez une version…",
+    )
     sure = st.checkbox(
         f"Je confirme remettre en ligne le contenu de la version {target} "
         "(une nouvelle version est créée ; rien n'est effacé).",
