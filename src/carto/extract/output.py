@@ -15,6 +15,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
+from carto.exports import neutralise
 from carto.extract.candidates import CANDIDATE_COLUMNS, Candidate
 from carto.text import cell_text, fold_key
 
@@ -42,7 +43,7 @@ def candidates_csv(candidates: Iterable[Candidate | Mapping[str, Any]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({c: cell_text(row.get(c, "")) for c in columns})
+        writer.writerow({c: neutralise(cell_text(row.get(c, ""))) for c in columns})
     return buffer.getvalue()
 
 
@@ -52,7 +53,7 @@ def review_csv(candidates: Iterable[Candidate]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=list(REVIEW_COLUMNS), lineterminator="\n")
     writer.writeheader()
     for candidate in candidates:
-        writer.writerow(review_row(candidate))
+        writer.writerow({c: neutralise(v) for c, v in review_row(candidate).items()})
     return buffer.getvalue()
 
 
