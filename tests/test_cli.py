@@ -146,3 +146,18 @@ def test_console_script_is_installed() -> None:
     exe = Path(sys.executable).with_name("carto")
     done = subprocess.run([str(exe), "validate", str(DATA)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_check_dated_in_the_future_is_refused(tmp_path, capsys) -> None:
+    """« Vérifié le 2100-01-01 » would keep the initiative off « à vérifier » for ever."""
+    path = write(
+        tmp_path,
+        "futur.csv",
+        "nom;categorie;commune;verifie_le\nMasques;protection;Calais;2100-01-01\n"
+        "Repas;confines;Arras;2020-04-06\n",
+    )
+    assert main(["validate", str(path)]) == 1
+    errors = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Erreur")]
+    assert len(errors) == 1
+    assert "ligne 2" in errors[0] and "verifie_le" in errors[0] and "2100-01-01" in errors[0]
+    assert "futur" in errors[0]

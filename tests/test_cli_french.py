@@ -51,7 +51,19 @@ def carto(*argv: str) -> subprocess.CompletedProcess[str]:
         (["validate", "x.csv", "y.csv"], "argument(s) non reconnu(s) : y.csv"),
         (
             ["nouveautes", "--nombre", "abc"],
-            "argument --nombre : « abc » n'est pas un nombre entier",
+            "argument --nombre : « abc » : un nombre entier de publications, de 1 à 1000",
+        ),
+        (
+            ["nouveautes", "--nombre", "-3"],
+            "argument --nombre : « -3 » : un nombre entier de publications, de 1 à 1000",
+        ),
+        (
+            ["a-verifier", "--date", "0001-01-01"],
+            "argument --date : « 0001-01-01 » : une date entre le 1900-01-01 et le 2199-12-31",
+        ),
+        (
+            ["a-verifier", "--semaines", "99999999"],
+            "argument --semaines : « 99999999 » : un nombre entier de semaines, de 1 à 520",
         ),
         (["rollback", "deux"], "argument N : « deux » n'est pas un nombre entier"),
         (["validate", "x.csv", "--feuille"], "argument --feuille : une valeur est attendue"),

@@ -300,6 +300,8 @@ def test_the_review_period_is_configurable() -> None:
     assert Settings.from_env({"CARTO_REVIEW_WEEKS": "4"}).review_weeks == 4
     with pytest.raises(ConfigError, match="CARTO_REVIEW_WEEKS"):
         Settings.from_env({"CARTO_REVIEW_WEEKS": "huit"})
+    with pytest.raises(ConfigError, match="de 1 à 520"):
+        Settings.from_env({"CARTO_REVIEW_WEEKS": "99999999"})
 
 
 def test_carto_a_verifier_lists_the_seed_as_never_checked(

@@ -21,6 +21,8 @@ DEFAULT_STATE_DIR = APP_ROOT / "state"
 DEFAULT_MARKERS_MAX_MB = 64
 # An initiative not checked for this many weeks is listed « à vérifier » (carto.timeline).
 DEFAULT_REVIEW_WEEKS = 8
+# At most ten years between checks: past that a date computation would leave the calendar.
+MAX_REVIEW_WEEKS = 520
 # How long « Rester connecté sur cet appareil » keeps an editor signed in (0: not offered).
 DEFAULT_EDITOR_COOKIE_DAYS = 7
 
@@ -101,10 +103,10 @@ class Settings:
             review_weeks = int(weeks_raw) if weeks_raw else DEFAULT_REVIEW_WEEKS
         except ValueError:
             review_weeks = 0
-        if review_weeks < 1:
+        if not 1 <= review_weeks <= MAX_REVIEW_WEEKS:
             raise ConfigError(
-                f"CARTO_REVIEW_WEEKS vaut « {weeks_raw} » : un nombre entier de semaines, au "
-                "moins 1."
+                f"CARTO_REVIEW_WEEKS vaut « {weeks_raw} » : un nombre entier de semaines, de 1 "
+                f"à {MAX_REVIEW_WEEKS}."
             )
         days_raw = (env.get("CARTO_EDITOR_COOKIE_DAYS") or "").strip()
         try:

@@ -65,6 +65,8 @@ class Field:
     note: str = ""
     missing: str = ""
     hint: str = ""
+    # A date that cannot be after today (a check that has not happened yet).
+    past: bool = False
 
     @property
     def spellings(self) -> tuple[str, ...]:
@@ -266,6 +268,8 @@ FIELDS: tuple[Field, ...] = (
         "date de la dernière vérification par la préfecture",
         ("vérifiée le", "date_de_verification", "verification", "dernière vérification"),
         example="2026-11-30",
+        note="non (pas après aujourd’hui)",
+        past=True,
     ),
     Field(
         "arrondissement_code",

@@ -8,28 +8,47 @@ import sys
 from datetime import date
 from typing import Any
 
+from carto.config import MAX_REVIEW_WEEKS
 from carto.errors import UsageError
 
 EXIT_OK = 0
 
 
+# The days `--date` may judge at: a computation `MAX_REVIEW_WEEKS` back stays in the calendar.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+MAX_NEWS = 1000
+
+
 def _day(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"« {text} » n'est pas une date AAAA-MM-JJ (par ex. 2026-12-06)"
         ) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise argparse.ArgumentTypeError(
+            f"« {text} » : une date entre le {FIRST_DAY.isoformat()} et le {LAST_DAY.isoformat()}"
+        )
+    return day
+
+
+def _whole(text: str, low: int, high: int, unit: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"« {text} » : un nombre entier {unit}, de {low} à {high}")
+    return value
 
 
 def _weeks(text: str) -> int:
-    try:
-        weeks = int(text)
-    except ValueError:
-        weeks = 0
-    if weeks < 1:
-        raise argparse.ArgumentTypeError(f"« {text} » : un nombre entier de semaines, au moins 1")
-    return weeks
+    return _whole(text, 1, MAX_REVIEW_WEEKS, "de semaines")
+
+
+def _count(text: str) -> int:
+    return _whole(text, 1, MAX_NEWS, "de publications")
 
 
 def _store() -> Any:
@@ -108,5 +127,7 @@ def add_parser(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     due.set_defaults(func=cmd_review_due)
 
     news = sub.add_parser("nouveautes", help="ce que chaque publication a ajouté, modifié, terminé")
-    news.add_argument("--nombre", type=int, default=10, help="nombre de publications (défaut 10)")
+    news.add_argument(
+        "--nombre", type=_count, default=10, help="nombre de publications (défaut 10)"
+    )
     news.set_defaults(func=cmd_news)

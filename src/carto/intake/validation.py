@@ -405,6 +405,18 @@ def _check_date(check: _RowChecker, spec: Field, raw: str) -> str:
             "formats acceptés : 2020-04-06, 06/04/2020, 6 avril 2020",
         )
         return ""
+    if spec.past:
+        from carto.timeline import local_today  # lazy: timeline sits above intake
+
+        if parsed > local_today():
+            check.add(
+                "error",
+                spec.name,
+                raw,
+                "date dans le futur : une vérification ne peut pas être datée d’après aujourd’hui",
+                "mettez la date du jour où l’initiative a été vérifiée",
+            )
+            return ""
     return parsed.isoformat()
 
 
