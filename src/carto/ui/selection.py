@@ -87,6 +87,9 @@ def current(ids: Collection[str]) -> Selection:
     return value
 
 
+SHOWN_ID = 40
+
+
 def unavailable_notice(published: Collection[str]) -> str | None:
     """Why the initiative of the address is not shown, on the run that read it; else None.
 
@@ -96,7 +99,8 @@ def unavailable_notice(published: Collection[str]) -> str | None:
     ident = st.session_state.pop(UNAVAILABLE_KEY, None)
     if not isinstance(ident, str):
         return None
-    quoted = md_escape(ident)
+    # An id is a few characters; a link may carry kilobytes (shown cut, never whole).
+    quoted = md_escape(ident if len(ident) <= SHOWN_ID else ident[: SHOWN_ID - 1] + "…")
     if ident in published:
         return f"L'initiative demandée (id {quoted}) est masquée par les filtres en cours."
     return f"L'initiative demandée (id {quoted}) n'existe pas ou n'est plus publiée."
