@@ -476,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     site_build.add_argument(
         "out", nargs="?", metavar="DOSSIER",
-        help="dossier du site, remplacé en entier (défaut : CARTO_SITE_DIR)",
+        help="dossier du site : vide, ou écrit par carto site build (défaut : CARTO_SITE_DIR)",
     )  # fmt: skip
     site_build.set_defaults(func=cmd_site_build)
 

@@ -283,7 +283,7 @@ def _partials(journal: _Control) -> set[str]:
     if not build:
         return set()
     found = set()
-    for name in journal.names("files"):
+    for name in journal.names("files") | {MANIFEST}:
         path = PurePosixPath(name)
         found.add(str(path.with_name(_partial(path.name, build))))
     return found
@@ -482,13 +482,3 @@ def write_site(
     except OSError as exc:
         raise _write_error(out_dir, exc) from exc
     return None
-
-
-def read_manifest(out_dir: Path) -> dict[str, Any] | None:
-    """The site's MANIFEST as written ({"version", "data", "files", "previous", …}), None when
-    the folder has none that can be read."""
-    try:
-        manifest = json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return manifest if isinstance(manifest, dict) else None
