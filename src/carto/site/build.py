@@ -44,7 +44,7 @@ from carto.map.basemap import Outlines, PlaceLabels, build_base_map, initiatives
 from carto.map.markers import marker_payload, script_json
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS
 from carto.publishing.storage import Store, VersionInfo
-from carto.site.folder import INDEX, site_key, write_site
+from carto.site.folder import INDEX, SiteFolderRefused, site_key, write_site
 from carto.text import cell_text, is_safe_url
 from carto.timeline import LOCAL_TZ, NewsHistory, VersionNews, new_ids
 from carto.zones import zone_geometry
@@ -423,23 +423,29 @@ def build_site(
     deleted: carto.site.folder. ConfigError when the folder is not ours or the front-end files
     are missing from `node_modules`; SiteWriteError when the folder cannot be written.
     """
-    files, data = site_files(
-        table,
-        departement=departement,
-        version=version,
-        data_dir=data_dir,
-        node_modules=node_modules,
-        news=news,
-    )
+    made: list[dict[str, Any]] = []
+
+    def make() -> dict[str, bytes]:
+        files, data = site_files(
+            table,
+            departement=departement,
+            version=version,
+            data_dir=data_dir,
+            node_modules=node_modules,
+            news=news,
+        )
+        made.append(data)
+        return files
+
     number = version.number if version else None
     # Two instances publishing one after the other may finish their builds in the other
-    # order: the site of the later version stays.
-    newer = write_site(Path(out_dir), files, version=number, key=key)
-    placed = sum(1 for row in data["rows"] if row["placed"])
+    # order: the site of the later version stays (nothing made, nothing written).
+    newer = write_site(Path(out_dir), make, version=number, key=key)
+    rows = made[0]["rows"] if made else []
     return SiteReport(
         out_dir=Path(out_dir).absolute(),
-        initiatives=len(data["rows"]),
-        placed=placed,
+        initiatives=len(rows),
+        placed=sum(1 for row in rows if row["placed"]),
         version=number,
         superseded_by=newer,
     )
@@ -517,11 +523,17 @@ def site_rebuilder(settings: Settings) -> Callable[[Store, VersionInfo], str]:
                 key=site_key(store),
                 news=store_news(store),
             )
+        except SiteFolderRefused as exc:  # not ours: rebuilding again would not help
+            logger.warning("public site not rebuilt: %s", exc)
+            return (
+                f"La version {info.number} est publiée, mais le site public {REBUILD_FAILED} : "
+                f"{exc}"
+            )
         except Exception as exc:  # the version stays published; say what to do
             logger.exception("rebuilding the public site in %s", site_dir)
             return (
-                f"La version {info.number} est publiée, mais le site public « {site_dir} » n'a "
-                f"pas pu être reconstruit ({exc}) : il montre encore la version précédente. "
+                f"La version {info.number} est publiée, mais le site public « {site_dir} » "
+                f"{REBUILD_FAILED} ({exc}) : il montre encore la version précédente. "
                 f"Relancez « carto site build {site_dir} »."
             )
         if report.superseded_by is not None:

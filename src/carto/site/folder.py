@@ -23,7 +23,7 @@ import os
 import secrets
 import stat
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -416,6 +416,7 @@ _WRITE_REASONS = {
     errno.ENOTDIR: "un fichier porte ce nom ou celui d'un dossier parent",
     errno.EEXIST: "un fichier porte ce nom",
     errno.ENOENT: "fichier ou dossier disparu pendant l'écriture",
+    errno.EISDIR: "un dossier porte le nom d'un fichier du site",
 }
 
 
@@ -429,56 +430,86 @@ def _write_error(out_dir: Path, exc: OSError) -> SiteWriteError:
     )
 
 
+@contextlib.contextmanager
+def _writing(out_dir: Path) -> Iterator[None]:
+    """OSError from the folder -> a French SiteWriteError."""
+    try:
+        yield
+    except OSError as exc:
+        raise _write_error(out_dir, exc) from exc
+
+
 def write_site(
-    out_dir: Path, files: Mapping[str, bytes], *, version: int | None, key: bytes | None
+    out_dir: Path,
+    files: Mapping[str, bytes] | Callable[[], Mapping[str, bytes]],
+    *,
+    version: int | None,
+    key: bytes | None,
 ) -> int | None:
-    """Write the site `files` ({relative path: bytes}) of `version` into `out_dir`, signed with
-    `key` (None: a read-only store, which writes only into an empty folder).
+    """Write the site `files` ({relative path: bytes}, or what calling it returns) of `version`
+    into `out_dir`, signed with `key` (None: a read-only store, which writes only into an empty
+    folder). A callable is called once the folder is locked and accepted.
 
     Returns the newer version already online when there is one (nothing written), else None.
     SiteFolderRefused when the folder is not ours; SiteWriteError when it cannot be written.
     """
     out_dir = Path(out_dir).absolute()
-    try:
-        with _locked(out_dir) as folder:
+    make = files if callable(files) else (lambda: files)
+    # Nothing to look at in a folder not there yet: no folder is left behind when making fails.
+    ready = None if out_dir.exists() or out_dir.is_symlink() else make()
+    with contextlib.ExitStack() as locked:
+        with _writing(out_dir):
+            folder = locked.enter_context(_locked(out_dir))
             state = _state(folder, folder.listing(), key)
             _recover(folder, state)
-            manifest = state.manifest
-            online = (manifest.body or {}).get("version") if manifest else None
-            if isinstance(online, int) and version is not None and online > version:
-                return online
-            current = manifest.names("files") if manifest else set()
-            older = manifest.names("previous") if manifest else set()
-            build = uuid.uuid4().hex[:12]
-            delete = sorted(older - current - set(files))
-            folder.create(
-                JOURNAL,
-                _signed(
-                    key,
-                    "journal",
-                    {"format": FORMAT, "build": build, "files": sorted(files), "delete": delete},
-                ),
-            )
-            # 1. Every file but the page: new hashed names (or unchanged files), unseen by visitors.
-            for name, content in files.items():
-                if name not in (INDEX, INDEX + ".gz") and not folder.same(name, content):
-                    folder.write(name, content, build=build)
-            # 2. What makes the site now, then the page in one rename (its twin first).
-            data = next((n for n in files if n.startswith("data.") and n.endswith(".js")), None)
-            body = {
-                "format": FORMAT,
-                "version": version,
-                "data": data,
-                "files": sorted(files),
-                "previous": sorted(current - set(files)),
-            }
-            folder.write(MANIFEST, _signed(key, "manifest", body), build=build)
-            for name in (INDEX + ".gz", INDEX):
-                if name in files:
-                    folder.write(name, files[name], build=build)
-            # 3. The site before the previous one goes; nothing we did not list.
-            folder.delete(set(delete))
-            folder.delete({JOURNAL})
-    except OSError as exc:
-        raise _write_error(out_dir, exc) from exc
+        manifest = state.manifest
+        online = (manifest.body or {}).get("version") if manifest else None
+        if isinstance(online, int) and version is not None and online > version:
+            return online
+        site = ready if ready is not None else make()  # its errors are not the folder's
+        with _writing(out_dir):
+            _write(folder, site, manifest=manifest, version=version, key=key)
     return None
+
+
+def _write(
+    folder: _Folder,
+    files: Mapping[str, bytes],
+    *,
+    manifest: _Control | None,
+    version: int | None,
+    key: bytes | None,
+) -> None:
+    """Journal, files, manifest, page, older files deleted, journal removed."""
+    current = manifest.names("files") if manifest else set()
+    older = manifest.names("previous") if manifest else set()
+    build = uuid.uuid4().hex[:12]
+    delete = sorted(older - current - set(files))
+    folder.create(
+        JOURNAL,
+        _signed(
+            key,
+            "journal",
+            {"format": FORMAT, "build": build, "files": sorted(files), "delete": delete},
+        ),
+    )
+    # 1. Every file but the page: new hashed names (or unchanged files), unseen by visitors.
+    for name, content in files.items():
+        if name not in (INDEX, INDEX + ".gz") and not folder.same(name, content):
+            folder.write(name, content, build=build)
+    # 2. What makes the site now, then the page in one rename (its twin first).
+    data = next((n for n in files if n.startswith("data.") and n.endswith(".js")), None)
+    body = {
+        "format": FORMAT,
+        "version": version,
+        "data": data,
+        "files": sorted(files),
+        "previous": sorted(current - set(files)),
+    }
+    folder.write(MANIFEST, _signed(key, "manifest", body), build=build)
+    for name in (INDEX + ".gz", INDEX):
+        if name in files:
+            folder.write(name, files[name], build=build)
+    # 3. The site before the previous one goes; nothing we did not list.
+    folder.delete(set(delete))
+    folder.delete({JOURNAL})
