@@ -162,7 +162,7 @@ def test_a_symlink_in_the_folder_is_refused_and_never_written_through(
     assert snapshot(elsewhere) == outside and snapshot(out) == online
 
 
-# The child writes a site for the first time and stops for good after a few files.
+# The child writes a site and stops for good after a few files (argv[3]) have been put in place.
 _STOPPED_BUILD = """
 import os, pickle, sys
 real = os.replace
@@ -171,7 +171,7 @@ def replace(*args, **kwargs):
     global count
     real(*args, **kwargs)
     count += 1
-    if count == 5:
+    if count == int(sys.argv[3]):
         os.write(1, b"arrete\\n")
         sys.stdin.buffer.read()
 os.replace = replace
@@ -182,21 +182,12 @@ write_site(sys.argv[2], files, version=1, key=key)
 """
 
 
-def test_a_first_build_killed_is_finished_by_the_next_publication(
-    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """kill -9 during the first build of the site: the rebuild after the next publication
-    writes the site all the same, without anyone emptying the folder."""
-    table, version = published()
-    cfg = Settings.from_env()
-    with open_store(cfg, load_gazetteer(cfg.departement)) as store:
-        key = site_key(store)
-    files, _ = site_files(table, departement="62", version=version)
-    job = tmp_path / "premier.pickle"
+def killed_while_writing(out: Path, files: dict[str, bytes], key: bytes, *, after: int) -> None:
+    """A real process writes `files` into `out` and is killed (-9) after `after` renames."""
+    job = out.parent / "travail.pickle"
     job.write_bytes(pickle.dumps((files, key)))
-    out = tmp_path / "public"
     child = subprocess.Popen(
-        [sys.executable, "-c", _STOPPED_BUILD, str(job), str(out)],
+        [sys.executable, "-c", _STOPPED_BUILD, str(job), str(out), str(after)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
@@ -208,14 +199,60 @@ def test_a_first_build_killed_is_finished_by_the_next_publication(
         child.stdin.close()  # type: ignore[union-attr]
         child.stdout.close()  # type: ignore[union-attr]
     assert child.returncode == -9
-    assert any(out.iterdir()) and not (out / "index.html").exists()
+
+
+def publish_with_site(out: Path, table: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Version 2 published with CARTO_SITE_DIR = `out`: its site is rebuilt."""
     monkeypatch.setenv("CARTO_SITE_DIR", str(out))
     cfg = Settings.from_env()
     with open_store(cfg, load_gazetteer(cfg.departement)) as store:
-        info = store.publish(table.iloc[:4], author="test", base_version=1)
+        info = store.publish(table, author="test", base_version=1)
     assert len(info.notices) == 1 and "Site public mis à jour" in info.notices[0], info.notices
-    assert whole(out) and rows_online(out) == 4
+    assert whole(out) and rows_online(out) == len(table)
     assert not list(out.rglob("*.part")) and not (out / ".carto-site-journal.json").exists()
+
+
+def store_key() -> bytes:
+    cfg = Settings.from_env()
+    with open_store(cfg, load_gazetteer(cfg.departement)) as store:
+        key = site_key(store)
+    assert key is not None
+    return key
+
+
+def test_a_first_build_killed_is_finished_by_the_next_publication(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kill -9 during the first build of the site: the rebuild after the next publication
+    writes the site all the same, without anyone emptying the folder."""
+    table, version = published()
+    key = store_key()
+    out = tmp_path / "public"
+    files, _ = site_files(table, departement="62", version=version)
+    killed_while_writing(out, files, key, after=5)
+    assert any(out.iterdir()) and not (out / "index.html").exists()
+    publish_with_site(out, table.iloc[:4], monkeypatch)
+
+
+@pytest.mark.parametrize("after", [2, 5], ids=["avant la liste", "avant la page"])
+def test_a_rebuild_killed_leaves_a_whole_site_and_is_finished_by_the_next(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after: int
+) -> None:
+    """Visitors keep a whole site after a kill -9 during a rebuild; the next one cleans up what
+    the killed one wrote, and nothing else."""
+    table, version = published()
+    key = store_key()
+    out = tmp_path / "public"
+    build_site(out, table, departement="62", version=version, key=key)
+    (out / "important.docx").write_bytes(b"PK\x03\x04 rapport")
+    files, _ = site_files(table.iloc[:7], departement="62", version=version)
+    killed_while_writing(out, files, key, after=after)
+    assert whole(out) and rows_online(out) in (len(table), 7)
+    assert (out / ".carto-site-journal.json").exists()  # it was stopped mid-way
+    publish_with_site(out, table.iloc[:4], monkeypatch)
+    assert (out / "important.docx").read_bytes() == b"PK\x03\x04 rapport"
+    data_files = [p.name for p in out.glob("data.*.js")]
+    assert len(data_files) == 2, data_files  # this site and the one before: no leftover
 
 
 def test_a_build_started_during_another_first_build_waits_for_it(
