@@ -80,7 +80,8 @@ class SiteReport:
     initiatives: int
     placed: int
     version: int | None
-    # The version whose site was already in the folder, left in place (None: written).
+    # The version whose site was already in the folder, left in place (None: written); then
+    # nothing was made, and initiatives and placed are 0.
     superseded_by: int | None = None
 
 
