@@ -371,8 +371,9 @@ def _state(folder: _Folder, listing: _Listing, key: bytes | None) -> _State:
         if missing:
             raise _not_ours(folder, missing[0], "fichier listé mais absent")
     if foreign or (manifest is None and journal is None and not stale):
-        return_name = foreign[0] if foreign else sorted(files | listing.dirs)[0]
-        raise _not_ours(folder, return_name, "fichier étranger au site")
+        if foreign:
+            raise _not_ours(folder, foreign[0], "fichier étranger au site")
+        raise _not_ours(folder, sorted(files | listing.dirs)[0], "sans liste de fichiers")
     implied = {str(p) for name in claimed for p in PurePosixPath(name).parents if str(p) != "."}
     extra = sorted(listing.dirs - implied)
     if extra:
