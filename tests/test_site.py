@@ -20,11 +20,14 @@ from carto.gazetteer import load_gazetteer
 from carto.publishing.plan import open_store
 from carto.publishing.storage import VersionInfo
 from carto.site.build import build_site, embed_snippet
+from carto.site.folder import site_key
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "initiatives.csv"
 # Size of index.html when the outlines were inline (before hashed files): 591,642 bytes.
 SMALL_PAGE = 16_000
+# The key a store keeps to sign its site's folder (carto.site.folder.site_key).
+KEY = bytes(range(32))
 
 
 def referenced(out: Path) -> list[str]:
@@ -108,7 +111,7 @@ def test_our_files_have_hashed_names_that_nginx_caches_for_ever(db: str, tmp_pat
     matched by the immutable rule of docs/deployment.md; index.html is not (revalidated)."""
     table, version = published()
     out = tmp_path / "site"
-    build_site(out, table, departement="62", version=version)
+    build_site(out, table, departement="62", version=version, key=KEY)
     immutable = nginx_immutable_pattern()
     ours = [ref for ref in referenced(out) if not ref.startswith("vendor/")]
     stems = sorted(re.sub(r"\.[0-9a-f]{10}\.", ".", ref) for ref in ours)
@@ -128,7 +131,7 @@ def test_text_files_have_gzip_twins(db: str, tmp_path: Path) -> None:
     on every request: each holds exactly the file's bytes."""
     table, version = published()
     out = tmp_path / "site"
-    build_site(out, table, departement="62", version=version)
+    build_site(out, table, departement="62", version=version, key=KEY)
     texts = ["index.html", *(r for r in referenced(out) if r.endswith((".js", ".css")))]
     for name in texts:
         if (out / name).stat().st_size < 1024:
@@ -142,9 +145,9 @@ def test_text_files_have_gzip_twins(db: str, tmp_path: Path) -> None:
 
 def test_names_change_with_the_content_only(db: str, tmp_path: Path) -> None:
     table, version = published()
-    build_site(tmp_path / "a", table, departement="62", version=version)
-    build_site(tmp_path / "b", table, departement="62", version=version)
-    build_site(tmp_path / "c", table.iloc[:3], departement="62", version=version)
+    build_site(tmp_path / "a", table, departement="62", version=version, key=KEY)
+    build_site(tmp_path / "b", table, departement="62", version=version, key=KEY)
+    build_site(tmp_path / "c", table.iloc[:3], departement="62", version=version, key=KEY)
     a, b, c = (referenced(tmp_path / name) for name in "abc")
     assert a == b  # the same data: the same names, a returning visitor downloads nothing
     changed = sorted(re.sub(r"\.[0-9a-f]{10}\.", ".", ref) for ref in set(c) - set(a))
@@ -157,30 +160,33 @@ def test_names_change_with_the_content_only(db: str, tmp_path: Path) -> None:
 
 def test_rebuild_keeps_the_previous_site_and_removes_older_ones(db: str, tmp_path: Path) -> None:
     """A visitor who got the page just before a publication still gets its files; the folder
-    does not grow with every publication."""
+    does not grow with every publication; what someone else put there stays."""
     table, version = published()
     out = tmp_path / "site"
-    build_site(out, table, departement="62", version=version)
+    build_site(out, table, departement="62", version=version, key=KEY)
     first = referenced(out)
-    (out / "ancien.txt").write_text("reste d'un ancien site")
-    build_site(out, table.iloc[:3], departement="62", version=version)
+    (out / "important.docx").write_text("à garder")
+    (out / "sub").mkdir()
+    (out / "sub" / "notes.txt").write_text("à garder aussi")
+    build_site(out, table.iloc[:3], departement="62", version=version, key=KEY)
     second = referenced(out)
     assert len(site_data(out)["rows"]) == 3
     # The page was put in place after every file it names.
     page_time = (out / "index.html").stat().st_mtime_ns
     assert all((out / ref).stat().st_mtime_ns <= page_time for ref in second)
     assert all((out / ref).is_file() for ref in first + second)
-    build_site(out, table.iloc[:5], departement="62", version=version)
+    build_site(out, table.iloc[:5], departement="62", version=version, key=KEY)
     third = referenced(out)
     assert all((out / ref).is_file() for ref in second + third)
     gone = set(first) - set(second) - set(third)
     assert gone and not any((out / ref).exists() for ref in gone)
     assert not any((out / (ref + ".gz")).exists() for ref in gone)
-    assert not (out / "ancien.txt").exists()
+    assert (out / "important.docx").read_text() == "à garder"
+    assert (out / "sub" / "notes.txt").read_text() == "à garder aussi"
     # Nothing half-written is left, in the folder or next to it.
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     assert not [p for p in out.rglob("*.part")]
-    files = {p.name for p in out.iterdir() if p.is_file()}
+    files = {p.name for p in out.iterdir() if p.is_file() and p.suffix != ".docx"}
     assert len([n for n in files if n.startswith("data.")]) == 4  # two sites, with twins
 
 
@@ -188,14 +194,14 @@ def test_visitors_never_miss_a_file_during_rebuilds(db: str, tmp_path: Path) -> 
     """While the site is rebuilt, index.html is always there and every file it names too."""
     table, version = published()
     out = tmp_path / "site"
-    build_site(out, table, departement="62", version=version)
+    build_site(out, table, departement="62", version=version, key=KEY)
     problems: list[str] = []
     done = threading.Event()
 
     def rebuild() -> None:
         try:
             for rows in (3, 18, 5):
-                build_site(out, table.iloc[:rows], departement="62", version=version)
+                build_site(out, table.iloc[:rows], departement="62", version=version, key=KEY)
         finally:
             done.set()
 
@@ -229,7 +235,7 @@ def test_two_builds_at_once_leave_a_whole_site(db: str, tmp_path: Path) -> None:
 
     def build(rows: int) -> None:
         try:
-            build_site(out, table.iloc[:rows], departement="62", version=version)
+            build_site(out, table.iloc[:rows], departement="62", version=version, key=KEY)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -241,22 +247,6 @@ def test_two_builds_at_once_leave_a_whole_site(db: str, tmp_path: Path) -> None:
     assert errors == []
     assert len(site_data(out)["rows"]) in (3, 7)
     assert all((out / ref).is_file() for ref in referenced(out))
-
-
-def test_a_site_built_before_hashed_names_is_replaced(db: str, tmp_path: Path) -> None:
-    """The folder of an older `carto site build` (data.js, geo/, outlines inline) is taken over:
-    its files stay for one more publication, then go."""
-    out = tmp_path / "site"
-    (out / "geo" / "62").mkdir(parents=True)
-    (out / "geo" / "62" / "communes.geojson").write_text("{}")
-    (out / "index.html").write_text('<script src="data.js"></script>')
-    (out / "data.js").write_text("window.cartoSiteData = {};")
-    table, version = published()
-    build_site(out, table, departement="62", version=version)
-    assert (out / "data.js").is_file() and (out / "geo" / "62" / "communes.geojson").is_file()
-    assert len(site_data(out)["rows"]) == len(table)
-    build_site(out, table.iloc[:3], departement="62", version=version)
-    assert not (out / "data.js").exists() and not (out / "geo").exists()
 
 
 def test_site_rebuilt_after_publish_and_rollback(
@@ -357,8 +347,9 @@ def test_a_late_build_of_an_older_version_leaves_the_newer_site(db: str, tmp_pat
         table = store.load()
         second = store.publish(table.iloc[:4], author="a", base_version=1)
         third = store.publish(table.iloc[:6], author="b", base_version=2)
-        build_site(out, store.load(3), departement="62", version=third)
-        late = build_site(out, store.load(2), departement="62", version=second)
+        key = site_key(store)
+        build_site(out, store.load(3), departement="62", version=third, key=key)
+        late = build_site(out, store.load(2), departement="62", version=second, key=key)
     assert late.superseded_by == 3
     data = site_data(out)
     assert data["version"] == 3 and len(data["rows"]) == 6

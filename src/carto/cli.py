@@ -265,6 +265,13 @@ def cmd_site_build(args: argparse.Namespace) -> int:
     _, store = _open_store(args)
     with store:
         report = build_published_site(out, store, departement=cfg.departement)
+    if report.superseded_by is not None:
+        # Another instance already put a later version there: it stays.
+        print(
+            f"Site public non réécrit : « {report.out_dir} » montre déjà la version "
+            f"{report.superseded_by}, plus récente que la version {report.version}."
+        )
+        return EXIT_OK
     print(
         f"Site public écrit dans {report.out_dir} : version {report.version}, "
         f"{report.initiatives} initiatives ({report.placed} sur la carte)."
@@ -469,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     site_build.add_argument(
         "out", nargs="?", metavar="DOSSIER",
-        help="dossier du site, remplacé en entier (défaut : CARTO_SITE_DIR)",
+        help="dossier du site : vide, ou écrit par carto site build (défaut : CARTO_SITE_DIR)",
     )  # fmt: skip
     site_build.set_defaults(func=cmd_site_build)
 

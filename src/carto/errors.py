@@ -51,6 +51,10 @@ class ConflictError(StorageError):
     """Someone published a newer version since the editor's base version."""
 
 
+class SiteWriteError(CartoError):
+    """The public site's folder cannot be written (read-only, full): the site in place stays."""
+
+
 class InvalidImport(CartoError):
     """The file has errors, or conflicts with the published version: nothing may be published."""
 

@@ -12,22 +12,18 @@ same initiatives in both.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import functools
 import gzip
 import hashlib
 import html
 import json
 import logging
-import os
 import re
 import sys
 import tempfile
 import unicodedata
-import uuid
 import weakref
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -39,7 +35,7 @@ from branca.element import Element, Figure
 from carto import filters
 from carto.config import PROJECT_ROOT, Settings
 from carto.display import detail_lines, text_or_empty
-from carto.errors import ConfigError, StorageError
+from carto.errors import StorageError
 from carto.fields import STATUT_LABELS, STATUT_TERMINEE
 from carto.filters import MAX_QUERY_TEXT, search_index
 from carto.gazetteer import Gazetteer, load_gazetteer
@@ -48,6 +44,7 @@ from carto.map.basemap import Outlines, PlaceLabels, build_base_map, initiatives
 from carto.map.markers import marker_payload, script_json
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPE_LABELS
 from carto.publishing.storage import Store, VersionInfo
+from carto.site.folder import INDEX, SiteFolderRefused, site_key, write_site
 from carto.text import cell_text, is_safe_url
 from carto.timeline import LOCAL_TZ, NewsHistory, VersionNews, new_ids
 from carto.zones import zone_geometry
@@ -58,15 +55,10 @@ SITE_TITLE = "Carte des initiatives solidaires"
 EMBED_TITLE = SITE_TITLE  # the <iframe title> given to editors
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The one file whose name is reused from one build to the next: it names all the others.
-INDEX = "index.html"
 # Our files get a digest of their content in their name (hashed_name): site.css, site.js, the
 # outlines (outlines.js, the same for every publication), the data (data.js) and the map script
 # (map.js). A web server can cache them for ever (docs/deployment.md §3 bis).
 HASH_LENGTH = 10
-# Which files make the site now and before (read_manifest); not loaded by the page.
-MANIFEST = ".carto-site.json"
-# The data file of a site built before hashed names: the folder is a site, it may be replaced.
-LEGACY_DATA_FILE = "data.js"
 # Globals set by the outlines and data files, read by the map script.
 OUTLINES_GLOBAL = "window.cartoSiteOutlines"
 MARKERS_GLOBAL = "window.cartoSiteMarkers"
@@ -88,7 +80,8 @@ class SiteReport:
     initiatives: int
     placed: int
     version: int | None
-    # The version whose site was already in the folder, left in place (None: written).
+    # The version whose site was already in the folder, left in place (None: written); then
+    # nothing was made, and initiatives and placed are 0.
     superseded_by: int | None = None
 
 
@@ -415,51 +408,45 @@ def build_site(
     *,
     departement: str,
     version: VersionInfo | None,
+    key: bytes | None = None,
     data_dir: Path | None = None,
     node_modules: Path = PROJECT_ROOT / "node_modules",
     news: Sequence[VersionNews] = (),
 ) -> SiteReport:
     """Write the site of `table` (the published version `version`) to `out_dir`; `news`: the
-    store's publication_news (« Nouveautés », and « Nouveau » for what `version` added).
+    store's publication_news (« Nouveautés », and « Nouveau » for what `version` added); `key`:
+    the store's site_key, which signs the folder's manifest (None: only an empty folder).
 
     Our files have content-hashed names, written next to those of the site in place, and
     index.html (the only name that is reused) is replaced last, in one rename: a visitor gets the
     old page or the new one, and the files of either. The files of the previous site are kept
-    for visitors still loading it; older ones, and anything else in the folder, are deleted.
-    Refuses (ConfigError) a non-empty folder that is not a site, and when the front-end files
-    are missing from `node_modules`.
+    for visitors still loading it; older ones go. Which folders are written and which files
+    deleted: carto.site.folder. ConfigError when the folder is not ours or the front-end files
+    are missing from `node_modules`; SiteWriteError when the folder cannot be written.
     """
-    out_dir = Path(out_dir).absolute()
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not _is_site(out_dir):
-        # Files are deleted from the folder: never from a folder that is not a site.
-        raise ConfigError(
-            f"« {out_dir} » n'est pas vide et ne contient pas de site de la carte : "
-            "choisissez un dossier nouveau ou vide."
+    made: list[dict[str, Any]] = []
+
+    def make() -> dict[str, bytes]:
+        files, data = site_files(
+            table,
+            departement=departement,
+            version=version,
+            data_dir=data_dir,
+            node_modules=node_modules,
+            news=news,
         )
-    files, data = site_files(
-        table,
-        departement=departement,
-        version=version,
-        data_dir=data_dir,
-        node_modules=node_modules,
-        news=news,
-    )
-    out_dir.mkdir(parents=True, exist_ok=True)
+        made.append(data)
+        return files
+
     number = version.number if version else None
-    with _locked(out_dir):
-        # Two instances publishing one after the other may finish their builds in the other
-        # order: the site of the later version stays.
-        online = (read_manifest(out_dir) or {}).get("version")
-        newer = (
-            online if isinstance(online, int) and number is not None and online > number else None
-        )
-        if newer is None:
-            _write_generation(out_dir, files, version=number)
-    placed = sum(1 for row in data["rows"] if row["placed"])
+    # Two instances publishing one after the other may finish their builds in the other
+    # order: the site of the later version stays (nothing made, nothing written).
+    newer = write_site(Path(out_dir), make, version=number, key=key)
+    rows = made[0]["rows"] if made else []
     return SiteReport(
-        out_dir=out_dir,
-        initiatives=len(data["rows"]),
-        placed=placed,
+        out_dir=Path(out_dir).absolute(),
+        initiatives=len(rows),
+        placed=sum(1 for row in rows if row["placed"]),
         version=number,
         superseded_by=newer,
     )
@@ -477,79 +464,6 @@ def gzip_twin(name: str, content: bytes) -> bytes | None:
     if Path(name).suffix not in PRECOMPRESSED or len(content) < PRECOMPRESS_MIN_BYTES:
         return None
     return gzip.compress(content, 9, mtime=0)
-
-
-def read_manifest(out_dir: Path) -> dict[str, Any] | None:
-    """The site's MANIFEST: {"version", "data", "files": current files, "previous": files of
-    the site before}; None when the folder has none."""
-    try:
-        manifest = json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return manifest if isinstance(manifest, dict) else None
-
-
-def _is_site(out_dir: Path) -> bool:
-    # LEGACY_DATA_FILE: a site built before hashed names.
-    return read_manifest(out_dir) is not None or (out_dir / LEGACY_DATA_FILE).is_file()
-
-
-@contextlib.contextmanager
-def _locked(out_dir: Path) -> Iterator[None]:
-    """One build at a time per folder, across processes (two instances publishing at once)."""
-    fd = os.open(out_dir, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _current_files(out_dir: Path) -> set[str]:
-    """The files of the site now in `out_dir` (relative paths)."""
-    manifest = read_manifest(out_dir)
-    if manifest is not None:
-        return {str(name) for name in manifest.get("files", [])}
-    # A site built before hashed names (or nothing): all of its files belong to it.
-    return {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()}
-
-
-def _write_atomic(target: Path, content: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
-    try:
-        partial.write_bytes(content)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-def _write_generation(out_dir: Path, files: Mapping[str, bytes], *, version: int | None) -> None:
-    previous = _current_files(out_dir)
-    # 1. Every file but the page: new hashed names (or unchanged files), unseen by visitors.
-    for name, content in files.items():
-        if name in (INDEX, INDEX + ".gz"):
-            continue
-        target = out_dir / name
-        if not (target.is_file() and target.read_bytes() == content):
-            _write_atomic(target, content)
-    # 2. The page, in one rename (its twin first: gzip_static serves it to most visitors).
-    for name in (INDEX + ".gz", INDEX):
-        if name in files:
-            _write_atomic(out_dir / name, files[name])
-    data = next((n for n in files if n.startswith("data.") and n.endswith(".js")), None)
-    manifest = {"version": version, "data": data, "files": sorted(files)}
-    manifest["previous"] = sorted(previous - set(files) - {MANIFEST})
-    _write_atomic(out_dir / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
-    # 3. Older generations and anything else go.
-    keep = set(files) | previous | {MANIFEST}
-    for path in sorted(out_dir.rglob("*"), reverse=True):
-        relative = path.relative_to(out_dir).as_posix()
-        if path.is_dir() and not path.is_symlink():
-            with contextlib.suppress(OSError):
-                path.rmdir()  # empty folders only
-        elif relative not in keep:
-            path.unlink(missing_ok=True)
 
 
 def embed_snippet(site_url: str, *, height: int = 600) -> str:
@@ -577,6 +491,7 @@ def build_published_site(out_dir: Path, store: Store, *, departement: str) -> Si
         store.load(info.number),
         departement=departement,
         version=info,
+        key=site_key(store),
         news=store_news(store),
     )
 
@@ -606,13 +521,20 @@ def site_rebuilder(settings: Settings) -> Callable[[Store, VersionInfo], str]:
                 store.load(info.number),
                 departement=settings.departement,
                 version=info,
+                key=site_key(store),
                 news=store_news(store),
+            )
+        except SiteFolderRefused as exc:  # not ours: rebuilding again would not help
+            logger.warning("public site not rebuilt: %s", exc)
+            return (
+                f"La version {info.number} est publiée, mais le site public {REBUILD_FAILED} : "
+                f"{exc}"
             )
         except Exception as exc:  # the version stays published; say what to do
             logger.exception("rebuilding the public site in %s", site_dir)
             return (
-                f"La version {info.number} est publiée, mais le site public « {site_dir} » n'a "
-                f"pas pu être reconstruit ({exc}) : il montre encore la version précédente. "
+                f"La version {info.number} est publiée, mais le site public « {site_dir} » "
+                f"{REBUILD_FAILED} ({exc}) : il montre encore la version précédente. "
                 f"Relancez « carto site build {site_dir} »."
             )
         if report.superseded_by is not None:
