@@ -15,7 +15,8 @@ import pytest
 from starlette.applications import Starlette
 from test_storage_readonly import _unwritable
 
-from carto.auth import Editor, hash_password
+from carto.auth import Editor, Throttle, authenticate, editors_from_secrets, hash_password
+from carto.errors import ConfigError
 from carto.publishing.accounts import Accounts, make_token, read_token, signing_key
 from carto.publishing.storage import Store
 from carto.ui import routes
@@ -107,6 +108,28 @@ def test_secrets_toml_accounts_too(store: Store) -> None:
     # A database account of the same name replaces it (as on the page): another fingerprint.
     Accounts(store).add("jeanne", PASSWORD)
     assert read_token(key, token, editors_of(store, editor))[0] is None
+
+
+def test_a_secrets_account_with_capitals_stays_signed_in(store: Store) -> None:
+    """`[editors.Bob]` in secrets.toml: the page's accounts as it reads them (no helper that
+    folds the keys for it), whatever case the editor types."""
+    key = signing_key(store, create=True)
+    assert key is not None
+    editors = editors_from_secrets({"Bob": {"name": "Bob", "password_hash": hash_password("x")}})
+    found, _ = authenticate(editors, "bob", "x", throttle=Throttle())
+    assert found is not None and found.username == "Bob"
+    token = make_token(key, found, expires=datetime.now(UTC) + WEEK)
+    assert read_token(key, token, editors) == (found, "")
+
+
+def test_two_secrets_accounts_differing_only_by_case_are_named() -> None:
+    stored = hash_password("x", n=2**10)
+    with pytest.raises(ConfigError) as caught:
+        editors_from_secrets(
+            {"Marie": {"password_hash": stored}, "marie": {"password_hash": stored}}
+        )
+    assert "[editors.Marie]" in str(caught.value) and "[editors.marie]" in str(caught.value)
+    assert "majuscules" in str(caught.value)
 
 
 def test_the_key_is_made_once_and_shared_by_every_instance(store_target) -> None:

@@ -200,8 +200,14 @@ def _default_hash() -> str:
     return _HASHER.hash(secrets.token_urlsafe(16))
 
 
+def login_key(username: str) -> str:
+    """How a login name is looked up, for every kind of account: trimmed and case-folded."""
+    return username.strip().casefold()
+
+
 def editors_from_secrets(section: object) -> dict[str, Editor]:
-    """The `[editors.<username>]` tables of secrets.toml; ConfigError in French if unusable."""
+    """The `[editors.<username>]` tables of secrets.toml, keyed by `login_key` like the database
+    accounts; ConfigError in French if unusable (or two names differ only by case)."""
     if section is None:
         return {}
     if not isinstance(section, Mapping):
@@ -213,6 +219,12 @@ def editors_from_secrets(section: object) -> dict[str, Editor]:
     editors: dict[str, Editor] = {}
     for username, entry in section.items():
         where = f"secrets.toml : [editors.{username}]"
+        key = login_key(str(username))
+        if key in editors:
+            raise ConfigError(
+                f"secrets.toml : [editors.{editors[key].username}] et [editors.{username}] sont "
+                "le même identifiant (majuscules et minuscules sont équivalentes) : gardez-en un."
+            )
         if not isinstance(entry, Mapping):
             raise ConfigError(
                 f"{where} doit être une table avec name et password_hash "
@@ -232,7 +244,7 @@ def editors_from_secrets(section: object) -> dict[str, Editor]:
                 f"{where} password_hash {UNRECOGNISED_HASH} ({exc} ; "
                 "générez-le avec carto hash-password)."
             ) from None
-        editors[str(username)] = Editor(
+        editors[key] = Editor(
             username=str(username),
             name=str(entry.get("name") or username),
             password_hash=stored,
@@ -324,14 +336,13 @@ def authenticate(
 ) -> tuple[Editor | None, str]:
     """Check a sign-in; returns (editor, "") or (None, French reason).
 
-    `editors` is keyed by login name: exactly as written (secrets.toml), or case-folded (database
-    accounts, whose names ignore case); the exact key is tried first.
+    `editors` is keyed by `login_key` (secrets.toml and database accounts alike).
     """
-    key = username.strip().casefold()[:MAX_KEY_CHARS]
+    key = login_key(username)[:MAX_KEY_CHARS]
     wait = throttle.retry_after(key)
     if wait > 0:
         return None, f"Trop d'essais infructueux : réessayez dans {int(wait) + 1} s."
-    editor = editors.get(username.strip()) or editors.get(key)
+    editor = editors.get(login_key(username))
     # An unknown username is checked against a hash of the same kind and cost as the editors'
     # own, so the time taken does not tell who exists.
     stored = editor.password_hash if editor else unknown_user_hash(editors)
