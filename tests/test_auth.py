@@ -131,6 +131,38 @@ def test_unknown_users_cost_the_same_as_real_editors(monkeypatch, make_hash) -> 
     assert hash_shape(unknown) == hash_shape(known)
 
 
+@pytest.mark.parametrize(
+    ("team", "slowest"),
+    [
+        # Red team: argon2id accounts and one legacy scrypt (n=2**15, r=8), 1.65x slower here.
+        (["argon2", "argon2", "scrypt-2^15"], "scrypt-2^15"),
+        (["scrypt-2^15", "argon2-cheap", "argon2-cheap"], "scrypt-2^15"),
+        (["scrypt-2^10", "scrypt-2^10", "argon2"], "argon2"),
+    ],
+)
+def test_unknown_users_cost_what_the_slowest_editor_costs(monkeypatch, team, slowest) -> None:
+    """With editors of several schemes, an unknown name is checked against the slowest one's
+    parameters (not the most common): no account answers slower than an unknown name."""
+    import carto.auth as auth
+
+    made = {
+        "argon2": lambda: hash_password("m-62"),
+        "argon2-cheap": lambda: auth.argon2.PasswordHasher(time_cost=1, memory_cost=1024).hash(
+            "m-62"
+        ),
+        "scrypt-2^15": lambda: hash_password("m-62", n=2**15),
+        "scrypt-2^10": lambda: hash_password("m-62", n=2**10),
+    }
+    hashes = {kind: made[kind]() for kind in set(team)}
+    section = {f"e{i}": {"password_hash": hashes[kind]} for i, kind in enumerate(team)}
+    editors = editors_from_secrets(section)
+    spy = RecordingVerify(auth.verify_password)
+    monkeypatch.setattr(auth, "verify_password", spy)
+    assert authenticate(editors, "inconnu", "faux", throttle=Throttle(clock=FakeClock()))[0] is None
+    [decoy] = spy.stored
+    assert auth.hash_params(decoy) == auth.hash_params(hashes[slowest])
+
+
 def test_new_hashes_are_argon2id_and_scrypt_still_verifies() -> None:
     stored = hash_password("Bonjour-Guînes-62")
     assert stored.startswith("$argon2id$")

@@ -180,8 +180,9 @@ def dummy_hash(params: HashParams) -> str:
 def unknown_user_hash(editors: Mapping[str, Editor]) -> str:
     """What an unknown username is checked against, so that it costs what a real editor costs.
 
-    Its parameters are those most editors' hashes share (on a tie, the first editor's); with no
-    editor, those of a new hash.
+    Its parameters are those of the editors' hash that is slowest to check here (measured once
+    per process for each set of parameters): an unknown name never answers faster than an
+    account. On a tie, the most common parameters; with no editor, those of a new hash.
     """
     counts: dict[HashParams, int] = {}
     for editor in editors.values():
@@ -192,7 +193,22 @@ def unknown_user_hash(editors: Mapping[str, Editor]) -> str:
         counts[params] = counts.get(params, 0) + 1
     if not counts:
         return dummy_hash(hash_params(_default_hash()))
-    return dummy_hash(max(counts, key=lambda params: counts[params]))
+    return dummy_hash(max(counts, key=lambda params: (check_cost(params), counts[params])))
+
+
+@functools.lru_cache(maxsize=16)
+def check_cost(params: HashParams) -> float:
+    """Seconds one check of a hash with these parameters takes in this process (measured once).
+
+    CPU time of this thread, so that the load of other processes does not change the choice;
+    wall-clock time for argon2 with several lanes, which libargon2 computes in other threads.
+    """
+    stored = dummy_hash(params)
+    several_lanes = params.scheme.startswith("argon2") and params.settings[3] > 1
+    clock = time.perf_counter if several_lanes else time.thread_time
+    start = clock()
+    verify_password(secrets.token_urlsafe(16), stored)
+    return clock() - start
 
 
 @functools.cache
