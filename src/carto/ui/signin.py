@@ -27,6 +27,7 @@ from carto.publishing.accounts import (
 )
 from carto.ui import caches
 from carto.ui.routes import (
+    BROWSER_COOKIE,
     COOKIE_NAME,
     EXPIRED_TICKET,
     SIGN_IN_URL,
@@ -137,8 +138,8 @@ def signed_in_editor() -> Editor | None:
     if EXPIRED_TICKET in _query():
         st.info(
             "Le lien « Rester connecté sur cet appareil » n'était plus valable (il ne sert "
-            f"qu'une fois, dans les {TICKET_SECONDS} secondes) : reconnectez-vous, puis "
-            "cliquez-le de nouveau."
+            f"qu'une fois, dans les {TICKET_SECONDS} secondes, et dans le navigateur où vous "
+            "vous êtes connecté) : reconnectez-vous, puis cliquez-le de nouveau."
         )
     with st.form("sign_in"):
         st.subheader("Connexion des éditeurs", anchor=False)
@@ -269,6 +270,12 @@ def sign_out_button() -> None:
     )
 
 
+def _browser() -> str:
+    """This browser's BROWSER_COOKIE, as its websocket handshake sent it ("" without one)."""
+    value = st.context.cookies.get(BROWSER_COOKIE)
+    return value if isinstance(value, str) else ""
+
+
 def _keep_signed_in_link() -> None:
     editor = st.session_state.get("editor")
     if not isinstance(editor, Editor):
@@ -291,11 +298,19 @@ def _keep_signed_in_link() -> None:
             "première connexion sur une instance qui peut écrire)."
         )
         return
+    browser = _browser()
+    if not browser:
+        st.sidebar.caption(
+            "« Rester connecté sur cet appareil » n'est pas proposé : ce navigateur n'a pas "
+            "gardé le cookie de la page. Autorisez les cookies de ce site, puis rechargez la "
+            "page et reconnectez-vous."
+        )
+        return
     ticket, made = st.session_state.get("editor_ticket", ("", 0.0))
     now = datetime.now(UTC)
     if now.timestamp() - made > _TICKET_REFRESH:
         token = make_token(key, editor, expires=now + timedelta(days=days))
-        ticket = TICKETS.issue(token, max_age=days * 86_400)
+        ticket = TICKETS.issue(token, max_age=days * 86_400, browser=browser)
         st.session_state["editor_ticket"] = (ticket, now.timestamp())
     label = f"Rester connecté sur cet appareil ({days} jour{'s' if days > 1 else ''})"
     st.sidebar.html(
