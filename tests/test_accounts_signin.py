@@ -183,3 +183,25 @@ def test_no_offer_when_the_operator_turns_it_off(no_secrets_file, accounts, monk
     at = sign_in(publish_page(), "marie", PASSWORD)
     assert signed_in(at)
     assert not keep_link(at)
+
+
+def test_one_address_trying_many_names_is_stopped_in_french(
+    no_secrets_file, accounts, monkeypatch
+) -> None:
+    """The page counts failures per client address, whatever the names tried (figures lowered
+    here: tests/test_auth.py checks the real ones)."""
+    from carto.auth import ClientLimits, Throttle
+
+    limits = ClientLimits(per_address=Throttle(max_failures=2), overall=Throttle())
+    monkeypatch.setattr(signin, "_limits", lambda: limits)
+    monkeypatch.setattr(signin, "_client_address", lambda: "203.0.113.9")
+    accounts.add("marie", PASSWORD)
+    at = publish_page()
+    for name in ("paul", "jean"):
+        sign_in(at, name, "mauvais-mdp")
+        assert messages(at) == ["Identifiant ou mot de passe incorrect."]
+    sign_in(at, "marie", PASSWORD)
+    assert not at.exception and not signed_in(at)
+    [refusal] = messages(at)
+    assert refusal.startswith("Trop d'essais de connexion depuis votre adresse réseau")
+    assert limits.per_address.retry_after("203.0.113.9") > 0

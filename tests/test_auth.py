@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from carto.auth import (
+    ClientLimits,
     Throttle,
     authenticate,
     editors_from_secrets,
@@ -76,6 +77,75 @@ def test_sign_in_and_throttle(editors) -> None:
     clock.now += 61
     editor, _ = authenticate(editors, "marie", "Bonjour-Guînes-62", throttle=throttle)
     assert editor is not None
+
+
+@pytest.fixture(scope="module")
+def quick_editors():
+    """One editor with a hash quick to check (scrypt n=16), for tests that try hundreds."""
+    stored = hash_password("Bonjour-Guînes-62", n=2**4)
+    return editors_from_secrets({"marie": {"password_hash": stored}})
+
+
+def test_one_address_cannot_try_name_after_name(quick_editors) -> None:
+    """Red team: 886 attempts a minute across usernames, each under the per-account lock."""
+    clock = FakeClock()
+    limits = ClientLimits.default(clock=clock)
+    throttle = Throttle(clock=clock)
+    for n in range(30):
+        found, message = authenticate(
+            quick_editors,
+            f"nom{n}",
+            "faux",
+            throttle=throttle,
+            limits=limits,
+            address="203.0.113.9",
+        )
+        assert found is None and message == "Identifiant ou mot de passe incorrect."
+    # The 31st of the minute: refused, even with a real editor's password, before any check.
+    found, message = authenticate(
+        quick_editors, "marie", "Bonjour-Guînes-62", throttle=throttle, limits=limits,
+        address="203.0.113.9",
+    )  # fmt: skip
+    assert found is None
+    assert message.startswith("Trop d'essais de connexion depuis votre adresse réseau")
+    # Editors elsewhere still sign in; this address again after the window.
+    other = authenticate(
+        quick_editors, "marie", "Bonjour-Guînes-62", throttle=throttle, limits=limits,
+        address="198.51.100.4",
+    )  # fmt: skip
+    assert other[0] is not None
+    clock.now += 61
+    again = authenticate(
+        quick_editors, "marie", "Bonjour-Guînes-62", throttle=throttle, limits=limits,
+        address="203.0.113.9",
+    )  # fmt: skip
+    assert again[0] is not None
+
+
+def test_the_process_has_a_ceiling_that_one_address_cannot_reach(quick_editors) -> None:
+    clock = FakeClock()
+    limits = ClientLimits.default(clock=clock)
+    throttle = Throttle(clock=clock, max_entries=100_000)
+    assert limits.per_address.max_failures * 20 <= limits.overall.max_failures
+    for n in range(600):  # 20 addresses, each at its own limit
+        authenticate(
+            quick_editors,
+            f"nom{n}",
+            "faux",
+            throttle=throttle,
+            limits=limits,
+            address=f"10.0.0.{n // 30}",
+        )
+    found, message = authenticate(
+        quick_editors,
+        "marie",
+        "Bonjour-Guînes-62",
+        throttle=throttle,
+        limits=limits,
+        address="10.9.9.9",
+    )
+    assert found is None
+    assert message.startswith("Trop d'essais de connexion sur ce serveur en ce moment")
 
 
 def test_unknown_user_is_refused_and_counted(editors) -> None:

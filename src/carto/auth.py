@@ -347,14 +347,63 @@ class Throttle:
             self._failures.pop(key, None)
 
 
+# Failed sign-ins a process accepts per client address, and from all of them, per minute. One
+# address (an attacker, or a whole office behind one NAT) gets 30 a minute, 1/20 of the ceiling:
+# it cannot reach the ceiling that would refuse every editor, and 600 checks of ~100 ms are about
+# one core, so a flood of failures cannot take every core either.
+PER_ADDRESS_FAILURES, OVERALL_FAILURES, LIMIT_WINDOW_SECONDS = 30, 600, 60.0
+_EVERYONE = "*"
+
+
+@dataclass(frozen=True)
+class ClientLimits:
+    """Limits on failed sign-ins per client address and for the whole process (all addresses),
+    beside the per-account `Throttle` of `authenticate`."""
+
+    per_address: Throttle
+    overall: Throttle
+
+    @classmethod
+    def default(cls, *, clock: Callable[[], float] = time.monotonic) -> ClientLimits:
+        window = LIMIT_WINDOW_SECONDS
+        return cls(
+            per_address=Throttle(
+                max_failures=PER_ADDRESS_FAILURES, window_seconds=window, clock=clock
+            ),
+            overall=Throttle(max_failures=OVERALL_FAILURES, window_seconds=window, clock=clock),
+        )
+
+
 def authenticate(
-    editors: Mapping[str, Editor], username: str, password: str, *, throttle: Throttle
+    editors: Mapping[str, Editor],
+    username: str,
+    password: str,
+    *,
+    throttle: Throttle,
+    limits: ClientLimits | None = None,
+    address: str = "",
 ) -> tuple[Editor | None, str]:
     """Check a sign-in; returns (editor, "") or (None, French reason).
 
-    `editors` is keyed by `login_key` (secrets.toml and database accounts alike).
+    `editors` is keyed by `login_key` (secrets.toml and database accounts alike). With
+    `limits`, failures are also counted for `address` (the client's, "" when unknown) and for
+    the process; past a limit, the attempt is refused before any password is checked.
     """
     key = login_key(username)[:MAX_KEY_CHARS]
+    where = address[:MAX_KEY_CHARS] or "inconnue"
+    if limits is not None:
+        wait = limits.per_address.retry_after(where)
+        if wait > 0:
+            return None, (
+                "Trop d'essais de connexion depuis votre adresse réseau : réessayez dans "
+                f"{int(wait) + 1} s."
+            )
+        wait = limits.overall.retry_after(_EVERYONE)
+        if wait > 0:
+            return None, (
+                "Trop d'essais de connexion sur ce serveur en ce moment : réessayez dans "
+                f"{int(wait) + 1} s."
+            )
     wait = throttle.retry_after(key)
     if wait > 0:
         return None, f"Trop d'essais infructueux : réessayez dans {int(wait) + 1} s."
@@ -366,4 +415,7 @@ def authenticate(
         throttle.reset(key)
         return editor, ""
     throttle.record_failure(key)
+    if limits is not None:
+        limits.per_address.record_failure(where)
+        limits.overall.record_failure(_EVERYONE)
     return None, "Identifiant ou mot de passe incorrect."

@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit import config
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from carto.auth import Editor, Throttle, authenticate, editors_from_secrets
+from carto.auth import ClientLimits, Editor, Throttle, authenticate, editors_from_secrets
 from carto.display import md_escape
 from carto.errors import CartoError, ConfigError
 from carto.publishing.accounts import SOURCE as DATABASE
@@ -100,6 +100,23 @@ def _throttle() -> Throttle:
     return Throttle(max_failures=5, window_seconds=300)
 
 
+@st.cache_resource
+def _limits() -> ClientLimits:
+    """Failed sign-ins per client address and for the whole process (every session)."""
+    return ClientLimits.default()
+
+
+def _client_address() -> str:
+    """The visitor's address as the server sees it ("" when unknown or on this machine).
+
+    Behind a proxy, the server (uvicorn) takes it from X-Forwarded-For only when the proxy's
+    own address is listed in FORWARDED_ALLOW_IPS (default: this machine); see
+    docs/deployment.md. A visitor cannot choose it by sending the header themselves.
+    """
+    address = st.context.ip_address
+    return address if isinstance(address, str) else ""
+
+
 def signed_in_editor() -> Editor | None:
     """The signed-in editor, or None after drawing the sign-in form (OIDC or built-in list)."""
     try:
@@ -148,7 +165,14 @@ def signed_in_editor() -> Editor | None:
         password = st.text_input("Mot de passe", type="password")
         submitted = st.form_submit_button("Se connecter")
     if submitted:
-        found, message = authenticate(editors, username, password, throttle=_throttle())
+        found, message = authenticate(
+            editors,
+            username,
+            password,
+            throttle=_throttle(),
+            limits=_limits(),
+            address=_client_address(),
+        )
         if found is None:
             st.error(message)
             return None
