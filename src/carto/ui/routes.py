@@ -47,7 +47,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from carto.config import DEFAULT_FRAME_ANCESTORS, Settings
+from carto.config import DEFAULT_FRAME_ANCESTORS, Settings, read_flag
 from carto.errors import ConfigError
 
 MARKERS_URL = "/carto/donnees"
@@ -285,6 +285,18 @@ class FrenchPages:
             headers["x-frame-options"] = older
         if new_browser:
             headers.append("set-cookie", new_browser)
+
+
+def public_only() -> bool:
+    """CARTO_PUBLIC_ONLY: the map without the editors' pages. When the configuration cannot be
+    read, the map only (it says what is wrong), never the Publier page by mistake."""
+    try:
+        return Settings.from_env().public_only
+    except ConfigError:
+        try:
+            return read_flag(os.environ, "CARTO_PUBLIC_ONLY")
+        except ConfigError:
+            return True
 
 
 def _configured_frame_ancestors() -> str:
