@@ -122,6 +122,20 @@ def test_one_address_cannot_try_name_after_name(quick_editors) -> None:
     assert again[0] is not None
 
 
+def test_an_unknown_address_is_not_one_client(quick_editors) -> None:
+    """No address (a proxy not trusted, this machine): no per-address limit, which would let
+    one visitor refuse everyone; the ceiling still counts."""
+    limits = ClientLimits.default(clock=FakeClock())
+    throttle = Throttle(clock=FakeClock(), max_entries=100_000)
+    for n in range(40):
+        authenticate(quick_editors, f"nom{n}", "faux", throttle=throttle, limits=limits)
+    found, _ = authenticate(
+        quick_editors, "marie", "Bonjour-Guînes-62", throttle=throttle, limits=limits
+    )
+    assert found is not None
+    assert limits.overall.retry_after("*") == 0 and len(limits.per_address) == 0
+
+
 def test_the_process_has_a_ceiling_that_one_address_cannot_reach(quick_editors) -> None:
     clock = FakeClock()
     limits = ClientLimits.default(clock=clock)

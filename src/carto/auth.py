@@ -390,14 +390,17 @@ def authenticate(
     the process; past a limit, the attempt is refused before any password is checked.
     """
     key = login_key(username)[:MAX_KEY_CHARS]
-    where = address[:MAX_KEY_CHARS] or "inconnue"
-    if limits is not None:
+    # An unknown address ("") is not one client: counting it as one would let a single visitor
+    # refuse everyone who shares it; the per-process ceiling still applies.
+    where = address[:MAX_KEY_CHARS]
+    if limits is not None and where:
         wait = limits.per_address.retry_after(where)
         if wait > 0:
             return None, (
                 "Trop d'essais de connexion depuis votre adresse réseau : réessayez dans "
                 f"{int(wait) + 1} s."
             )
+    if limits is not None:
         wait = limits.overall.retry_after(_EVERYONE)
         if wait > 0:
             return None, (
@@ -416,6 +419,7 @@ def authenticate(
         return editor, ""
     throttle.record_failure(key)
     if limits is not None:
-        limits.per_address.record_failure(where)
+        if where:
+            limits.per_address.record_failure(where)
         limits.overall.record_failure(_EVERYONE)
     return None, "Identifiant ou mot de passe incorrect."

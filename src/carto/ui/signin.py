@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import re
@@ -111,10 +112,30 @@ def _client_address() -> str:
 
     Behind a proxy, the server (uvicorn) takes it from X-Forwarded-For only when the proxy's
     own address is listed in FORWARDED_ALLOW_IPS (default: this machine); see
-    docs/deployment.md. A visitor cannot choose it by sending the header themselves.
+    docs/deployment.md. A visitor cannot choose it by sending the header themselves. When the
+    header came through a proxy that is not listed, the address seen is the proxy's, shared by
+    every visitor: "" then (and one warning), so that one visitor cannot refuse them all.
     """
     address = st.context.ip_address
-    return address if isinstance(address, str) else ""
+    if not isinstance(address, str):
+        return ""
+    forwarded = st.context.headers.get("X-Forwarded-For")
+    if isinstance(forwarded, str) and forwarded.strip():
+        hops = [hop.strip() for hop in forwarded.split(",")]
+        if address not in hops:
+            _untrusted_proxy(address)
+            return ""
+    return address
+
+
+@functools.cache
+def _untrusted_proxy(address: str) -> None:
+    _log.warning(
+        "Connexions reçues d'un proxy (%s) dont X-Forwarded-For n'est pas pris en compte : "
+        "ajoutez son adresse à FORWARDED_ALLOW_IPS (docs/deployment.md, § 3). En attendant, "
+        "les essais de connexion ne sont pas limités par adresse de visiteur.",
+        address,
+    )
 
 
 def signed_in_editor() -> Editor | None:
