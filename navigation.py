@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-st.navigation(
-    [
-        st.Page("pages/carte.py", title="Carte des initiatives", default=True),
-        st.Page("pages/publier.py", title="Publier (éditeurs)", url_path="publier"),
-    ]
-).run()
+from carto.ui.routes import public_only
+
+pages = [st.Page("pages/carte.py", title="Carte des initiatives", default=True)]
+if not public_only():  # CARTO_PUBLIC_ONLY=1: an instance others may frame, without Publier
+    pages.append(st.Page("pages/publier.py", title="Publier (éditeurs)", url_path="publier"))
+st.navigation(pages).run()

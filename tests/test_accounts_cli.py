@@ -196,3 +196,25 @@ class TestOnATerminal:
         assert "Traceback" not in err
         assert "Saisie interrompue : rien n'a été modifié." in err
         assert accounts(database) == []
+
+
+@pytest.mark.parametrize("errors", ["surrogateescape", "strict"])
+@pytest.mark.parametrize("argv", [["editors", "add", "bob"], ["hash-password"]])
+def test_a_latin1_password_on_stdin_is_refused_in_french(
+    monkeypatch, capsys, tmp_path: Path, argv: list[str], errors: str
+) -> None:
+    """`printf 'caf\\xe9…' | carto editors add bob --stdin` from a Latin-1 terminal or file.
+    Python reads stdin with `surrogateescape` under the C locale (UTF-8 mode), `strict` else."""
+    import io
+
+    from carto.cli import main
+
+    database = f"sqlite:///{tmp_path / 'carto.sqlite'}"
+    monkeypatch.setenv("CARTO_DATABASE_URL", database)
+    raw = io.BytesIO("café-Solidarité-62\n".encode("latin-1"))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(raw, encoding="utf-8", errors=errors))
+    assert main([*argv, "--stdin"]) == 1
+    out, err = capsys.readouterr()
+    assert "pas en UTF-8" in err and "Traceback" not in err
+    assert "password_hash" not in out
+    assert accounts(database) == []

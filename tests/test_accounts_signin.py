@@ -20,6 +20,7 @@ from streamlit.testing.v1.util import patch_config_options
 from carto.cli import main
 from carto.publishing.accounts import Accounts
 from carto.publishing.storage import Store
+from carto.ui import signin
 from carto.ui.routes import TICKETS
 
 
@@ -143,7 +144,16 @@ def keep_link(at: AppTest) -> str:
     return next((body for body in shown if "Rester connecté" in body), "")
 
 
-def test_signed_in_editor_is_offered_to_stay_signed_in(no_secrets_file, accounts) -> None:
+@pytest.fixture
+def browser_cookie(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The BROWSER_COOKIE the page's websocket would carry (AppTest cannot send cookies)."""
+    monkeypatch.setattr(signin, "_browser", lambda: "navigateur-de-marie")
+    return "navigateur-de-marie"
+
+
+def test_signed_in_editor_is_offered_to_stay_signed_in(
+    no_secrets_file, accounts, browser_cookie
+) -> None:
     accounts.add("marie", PASSWORD)
     at = sign_in(publish_page(), "marie", PASSWORD)
     link = keep_link(at)
@@ -152,10 +162,19 @@ def test_signed_in_editor_is_offered_to_stay_signed_in(no_secrets_file, accounts
     assert ticket, link
     assert any("appareil personnel" in c.value for c in at.sidebar.caption)
     # The ticket stands for a token of this account, valid 7 days (the cookie's Max-Age).
-    redeemed = TICKETS.redeem(ticket[1])
+    redeemed = TICKETS.redeem(ticket[1], browser=browser_cookie)
     assert redeemed is not None and redeemed[1] == 7 * 86_400
     assert redeemed[0].startswith("v1.")
-    assert TICKETS.redeem(ticket[1]) is None  # once only
+    assert TICKETS.redeem(ticket[1], browser=browser_cookie) is None  # once only
+
+
+def test_no_offer_to_a_browser_without_the_page_cookie(no_secrets_file, accounts) -> None:
+    """A ticket must be bound to a browser: without its cookie (cookies blocked), no link."""
+    accounts.add("marie", PASSWORD)
+    at = sign_in(publish_page(), "marie", PASSWORD)
+    assert signed_in(at)
+    assert not keep_link(at)
+    assert any("Autorisez les cookies" in c.value for c in at.sidebar.caption)
 
 
 def test_no_offer_when_the_operator_turns_it_off(no_secrets_file, accounts, monkeypatch) -> None:
@@ -164,3 +183,25 @@ def test_no_offer_when_the_operator_turns_it_off(no_secrets_file, accounts, monk
     at = sign_in(publish_page(), "marie", PASSWORD)
     assert signed_in(at)
     assert not keep_link(at)
+
+
+def test_one_address_trying_many_names_is_stopped_in_french(
+    no_secrets_file, accounts, monkeypatch
+) -> None:
+    """The page counts failures per client address, whatever the names tried (figures lowered
+    here: tests/test_auth.py checks the real ones)."""
+    from carto.auth import ClientLimits, Throttle
+
+    limits = ClientLimits(per_address=Throttle(max_failures=2), overall=Throttle())
+    monkeypatch.setattr(signin, "_limits", lambda: limits)
+    monkeypatch.setattr(signin, "_client_address", lambda: "203.0.113.9")
+    accounts.add("marie", PASSWORD)
+    at = publish_page()
+    for name in ("paul", "jean"):
+        sign_in(at, name, "mauvais-mdp")
+        assert messages(at) == ["Identifiant ou mot de passe incorrect."]
+    sign_in(at, "marie", PASSWORD)
+    assert not at.exception and not signed_in(at)
+    [refusal] = messages(at)
+    assert refusal.startswith("Trop d'essais de connexion depuis votre adresse réseau")
+    assert limits.per_address.retry_after("203.0.113.9") > 0

@@ -207,3 +207,21 @@ def test_bad_configuration_is_explained_in_french(db, monkeypatch, env, expected
     assert not at.exception
     shown = [e.value.replace("\\", "") for e in at.error]  # Markdown escapes aside
     assert any(expected in text for text in shown), shown
+
+
+@pytest.mark.parametrize("value", ["1", "peut-être"])
+def test_a_public_only_instance_has_no_publier_page(db, monkeypatch, value) -> None:
+    """CARTO_PUBLIC_ONLY=1 (an instance others may frame): the map, and no editors' page;
+    an unreadable value hides it too (the map says why)."""
+    monkeypatch.setenv("CARTO_PUBLIC_ONLY", value)
+    at = AppTest.from_file(str(NAVIGATION), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    with pytest.raises(ValueError, match="navigation page"):
+        at.switch_page("pages/publier.py")
+    if value != "1":
+        shown = [e.value.replace("\\", "") for e in at.error]  # Markdown escapes aside
+        assert any("CARTO_PUBLIC_ONLY vaut" in text for text in shown), shown
+    monkeypatch.setenv("CARTO_PUBLIC_ONLY", "0")
+    at = AppTest.from_file(str(NAVIGATION), default_timeout=TIMEOUT).run()
+    at.switch_page("pages/publier.py").run()
+    assert [t.value for t in at.title] == ["Publier une mise à jour"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from carto.auth import (
+    ClientLimits,
     Throttle,
     authenticate,
     editors_from_secrets,
@@ -78,6 +79,89 @@ def test_sign_in_and_throttle(editors) -> None:
     assert editor is not None
 
 
+@pytest.fixture(scope="module")
+def quick_editors():
+    """One editor with a hash quick to check (scrypt n=16), for tests that try hundreds."""
+    stored = hash_password("Bonjour-Guînes-62", n=2**4)
+    return editors_from_secrets({"marie": {"password_hash": stored}})
+
+
+def test_one_address_cannot_try_name_after_name(quick_editors) -> None:
+    """Red team: 886 attempts a minute across usernames, each under the per-account lock."""
+    clock = FakeClock()
+    limits = ClientLimits.default(clock=clock)
+    throttle = Throttle(clock=clock)
+    for n in range(30):
+        found, message = authenticate(
+            quick_editors,
+            f"nom{n}",
+            "faux",
+            throttle=throttle,
+            limits=limits,
+            address="203.0.113.9",
+        )
+        assert found is None and message == "Identifiant ou mot de passe incorrect."
+    # The 31st of the minute: refused, even with a real editor's password, before any check.
+    found, message = authenticate(
+        quick_editors, "marie", "Bonjour-Guînes-62", throttle=throttle, limits=limits,
+        address="203.0.113.9",
+    )  # fmt: skip
+    assert found is None
+    assert message.startswith("Trop d'essais de connexion depuis votre adresse réseau")
+    # Editors elsewhere still sign in; this address again after the window.
+    other = authenticate(
+        quick_editors, "marie", "Bonjour-Guînes-62", throttle=throttle, limits=limits,
+        address="198.51.100.4",
+    )  # fmt: skip
+    assert other[0] is not None
+    clock.now += 61
+    again = authenticate(
+        quick_editors, "marie", "Bonjour-Guînes-62", throttle=throttle, limits=limits,
+        address="203.0.113.9",
+    )  # fmt: skip
+    assert again[0] is not None
+
+
+def test_an_unknown_address_is_not_one_client(quick_editors) -> None:
+    """No address (a proxy not trusted, this machine): no per-address limit, which would let
+    one visitor refuse everyone; the ceiling still counts."""
+    limits = ClientLimits.default(clock=FakeClock())
+    throttle = Throttle(clock=FakeClock(), max_entries=100_000)
+    for n in range(40):
+        authenticate(quick_editors, f"nom{n}", "faux", throttle=throttle, limits=limits)
+    found, _ = authenticate(
+        quick_editors, "marie", "Bonjour-Guînes-62", throttle=throttle, limits=limits
+    )
+    assert found is not None
+    assert limits.overall.retry_after("*") == 0 and len(limits.per_address) == 0
+
+
+def test_the_process_has_a_ceiling_that_one_address_cannot_reach(quick_editors) -> None:
+    clock = FakeClock()
+    limits = ClientLimits.default(clock=clock)
+    throttle = Throttle(clock=clock, max_entries=100_000)
+    assert limits.per_address.max_failures * 20 <= limits.overall.max_failures
+    for n in range(600):  # 20 addresses, each at its own limit
+        authenticate(
+            quick_editors,
+            f"nom{n}",
+            "faux",
+            throttle=throttle,
+            limits=limits,
+            address=f"10.0.0.{n // 30}",
+        )
+    found, message = authenticate(
+        quick_editors,
+        "marie",
+        "Bonjour-Guînes-62",
+        throttle=throttle,
+        limits=limits,
+        address="10.9.9.9",
+    )
+    assert found is None
+    assert message.startswith("Trop d'essais de connexion sur ce serveur en ce moment")
+
+
 def test_unknown_user_is_refused_and_counted(editors) -> None:
     throttle = Throttle(max_failures=1, window_seconds=60, clock=FakeClock())
     assert authenticate(editors, "intrus", "x", throttle=throttle)[0] is None
@@ -129,6 +213,38 @@ def test_unknown_users_cost_the_same_as_real_editors(monkeypatch, make_hash) -> 
     assert known == stored
     assert unknown != stored
     assert hash_shape(unknown) == hash_shape(known)
+
+
+@pytest.mark.parametrize(
+    ("team", "slowest"),
+    [
+        # Red team: argon2id accounts and one legacy scrypt (n=2**15, r=8), 1.65x slower here.
+        (["argon2", "argon2", "scrypt-2^15"], "scrypt-2^15"),
+        (["scrypt-2^15", "argon2-cheap", "argon2-cheap"], "scrypt-2^15"),
+        (["scrypt-2^10", "scrypt-2^10", "argon2"], "argon2"),
+    ],
+)
+def test_unknown_users_cost_what_the_slowest_editor_costs(monkeypatch, team, slowest) -> None:
+    """With editors of several schemes, an unknown name is checked against the slowest one's
+    parameters (not the most common): no account answers slower than an unknown name."""
+    import carto.auth as auth
+
+    made = {
+        "argon2": lambda: hash_password("m-62"),
+        "argon2-cheap": lambda: auth.argon2.PasswordHasher(time_cost=1, memory_cost=1024).hash(
+            "m-62"
+        ),
+        "scrypt-2^15": lambda: hash_password("m-62", n=2**15),
+        "scrypt-2^10": lambda: hash_password("m-62", n=2**10),
+    }
+    hashes = {kind: made[kind]() for kind in set(team)}
+    section = {f"e{i}": {"password_hash": hashes[kind]} for i, kind in enumerate(team)}
+    editors = editors_from_secrets(section)
+    spy = RecordingVerify(auth.verify_password)
+    monkeypatch.setattr(auth, "verify_password", spy)
+    assert authenticate(editors, "inconnu", "faux", throttle=Throttle(clock=FakeClock()))[0] is None
+    [decoy] = spy.stored
+    assert auth.hash_params(decoy) == auth.hash_params(hashes[slowest])
 
 
 def test_new_hashes_are_argon2id_and_scrypt_still_verifies() -> None:

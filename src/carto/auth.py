@@ -180,8 +180,9 @@ def dummy_hash(params: HashParams) -> str:
 def unknown_user_hash(editors: Mapping[str, Editor]) -> str:
     """What an unknown username is checked against, so that it costs what a real editor costs.
 
-    Its parameters are those most editors' hashes share (on a tie, the first editor's); with no
-    editor, those of a new hash.
+    Its parameters are those of the editors' hash that is slowest to check here (measured once
+    per process for each set of parameters): an unknown name never answers faster than an
+    account. On a tie, the most common parameters; with no editor, those of a new hash.
     """
     counts: dict[HashParams, int] = {}
     for editor in editors.values():
@@ -192,7 +193,22 @@ def unknown_user_hash(editors: Mapping[str, Editor]) -> str:
         counts[params] = counts.get(params, 0) + 1
     if not counts:
         return dummy_hash(hash_params(_default_hash()))
-    return dummy_hash(max(counts, key=lambda params: counts[params]))
+    return dummy_hash(max(counts, key=lambda params: (check_cost(params), counts[params])))
+
+
+@functools.lru_cache(maxsize=16)
+def check_cost(params: HashParams) -> float:
+    """Seconds one check of a hash with these parameters takes in this process (measured once).
+
+    CPU time of this thread, so that the load of other processes does not change the choice;
+    wall-clock time for argon2 with several lanes, which libargon2 computes in other threads.
+    """
+    stored = dummy_hash(params)
+    several_lanes = params.scheme.startswith("argon2") and params.settings[3] > 1
+    clock = time.perf_counter if several_lanes else time.thread_time
+    start = clock()
+    verify_password(secrets.token_urlsafe(16), stored)
+    return clock() - start
 
 
 @functools.cache
@@ -200,8 +216,14 @@ def _default_hash() -> str:
     return _HASHER.hash(secrets.token_urlsafe(16))
 
 
+def login_key(username: str) -> str:
+    """How a login name is looked up, for every kind of account: trimmed and case-folded."""
+    return username.strip().casefold()
+
+
 def editors_from_secrets(section: object) -> dict[str, Editor]:
-    """The `[editors.<username>]` tables of secrets.toml; ConfigError in French if unusable."""
+    """The `[editors.<username>]` tables of secrets.toml, keyed by `login_key` like the database
+    accounts; ConfigError in French if unusable (or two names differ only by case)."""
     if section is None:
         return {}
     if not isinstance(section, Mapping):
@@ -213,6 +235,12 @@ def editors_from_secrets(section: object) -> dict[str, Editor]:
     editors: dict[str, Editor] = {}
     for username, entry in section.items():
         where = f"secrets.toml : [editors.{username}]"
+        key = login_key(str(username))
+        if key in editors:
+            raise ConfigError(
+                f"secrets.toml : [editors.{editors[key].username}] et [editors.{username}] sont "
+                "le même identifiant (majuscules et minuscules sont équivalentes) : gardez-en un."
+            )
         if not isinstance(entry, Mapping):
             raise ConfigError(
                 f"{where} doit être une table avec name et password_hash "
@@ -232,7 +260,7 @@ def editors_from_secrets(section: object) -> dict[str, Editor]:
                 f"{where} password_hash {UNRECOGNISED_HASH} ({exc} ; "
                 "générez-le avec carto hash-password)."
             ) from None
-        editors[str(username)] = Editor(
+        editors[key] = Editor(
             username=str(username),
             name=str(entry.get("name") or username),
             password_hash=stored,
@@ -319,19 +347,70 @@ class Throttle:
             self._failures.pop(key, None)
 
 
+# Failed sign-ins a process accepts per client address, and from all of them, per minute. One
+# address (an attacker, or a whole office behind one NAT) gets 30 a minute, 1/20 of the ceiling:
+# it cannot reach the ceiling that would refuse every editor, and 600 checks of ~100 ms are about
+# one core, so a flood of failures cannot take every core either.
+PER_ADDRESS_FAILURES, OVERALL_FAILURES, LIMIT_WINDOW_SECONDS = 30, 600, 60.0
+_EVERYONE = "*"
+
+
+@dataclass(frozen=True)
+class ClientLimits:
+    """Limits on failed sign-ins per client address and for the whole process (all addresses),
+    beside the per-account `Throttle` of `authenticate`."""
+
+    per_address: Throttle
+    overall: Throttle
+
+    @classmethod
+    def default(cls, *, clock: Callable[[], float] = time.monotonic) -> ClientLimits:
+        window = LIMIT_WINDOW_SECONDS
+        return cls(
+            per_address=Throttle(
+                max_failures=PER_ADDRESS_FAILURES, window_seconds=window, clock=clock
+            ),
+            overall=Throttle(max_failures=OVERALL_FAILURES, window_seconds=window, clock=clock),
+        )
+
+
 def authenticate(
-    editors: Mapping[str, Editor], username: str, password: str, *, throttle: Throttle
+    editors: Mapping[str, Editor],
+    username: str,
+    password: str,
+    *,
+    throttle: Throttle,
+    limits: ClientLimits | None = None,
+    address: str = "",
 ) -> tuple[Editor | None, str]:
     """Check a sign-in; returns (editor, "") or (None, French reason).
 
-    `editors` is keyed by login name: exactly as written (secrets.toml), or case-folded (database
-    accounts, whose names ignore case); the exact key is tried first.
+    `editors` is keyed by `login_key` (secrets.toml and database accounts alike). With
+    `limits`, failures are also counted for `address` (the client's, "" when unknown) and for
+    the process; past a limit, the attempt is refused before any password is checked.
     """
-    key = username.strip().casefold()[:MAX_KEY_CHARS]
+    key = login_key(username)[:MAX_KEY_CHARS]
+    # An unknown address ("") is not one client: counting it as one would let a single visitor
+    # refuse everyone who shares it; the per-process ceiling still applies.
+    where = address[:MAX_KEY_CHARS]
+    if limits is not None and where:
+        wait = limits.per_address.retry_after(where)
+        if wait > 0:
+            return None, (
+                "Trop d'essais de connexion depuis votre adresse réseau : réessayez dans "
+                f"{int(wait) + 1} s."
+            )
+    if limits is not None:
+        wait = limits.overall.retry_after(_EVERYONE)
+        if wait > 0:
+            return None, (
+                "Trop d'essais de connexion sur ce serveur en ce moment : réessayez dans "
+                f"{int(wait) + 1} s."
+            )
     wait = throttle.retry_after(key)
     if wait > 0:
         return None, f"Trop d'essais infructueux : réessayez dans {int(wait) + 1} s."
-    editor = editors.get(username.strip()) or editors.get(key)
+    editor = editors.get(login_key(username))
     # An unknown username is checked against a hash of the same kind and cost as the editors'
     # own, so the time taken does not tell who exists.
     stored = editor.password_hash if editor else unknown_user_hash(editors)
@@ -339,4 +418,8 @@ def authenticate(
         throttle.reset(key)
         return editor, ""
     throttle.record_failure(key)
+    if limits is not None:
+        if where:
+            limits.per_address.record_failure(where)
+        limits.overall.record_failure(_EVERYONE)
     return None, "Identifiant ou mot de passe incorrect."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,11 @@ DEFAULT_REVIEW_WEEKS = 8
 MAX_REVIEW_WEEKS = 520
 # How long « Rester connecté sur cet appareil » keeps an editor signed in (0: not offered).
 DEFAULT_EDITOR_COOKIE_DAYS = 7
+# Who may show the app in a frame (Content-Security-Policy: frame-ancestors): only itself.
+DEFAULT_FRAME_ANCESTORS = "'self'"
+_FRAME_SOURCE = re.compile(
+    r"'self'|'none'|\*|https?:|https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~/-]*)?"
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,9 @@ class Settings:
     site_url: str = ""
     review_weeks: int = DEFAULT_REVIEW_WEEKS
     editor_cookie_days: int = DEFAULT_EDITOR_COOKIE_DAYS
+    frame_ancestors: str = DEFAULT_FRAME_ANCESTORS
+    # A public-only instance (CARTO_PUBLIC_ONLY=1): the map, without the editors' pages.
+    public_only: bool = False
 
     def store_options(self) -> dict[str, str]:
         """Store.open's arguments: the database, and the département that new ids start with."""
@@ -118,6 +127,15 @@ class Settings:
                 f"CARTO_EDITOR_COOKIE_DAYS vaut « {days_raw} » : un nombre entier de jours, de 0 "
                 "(les éditeurs ne restent pas connectés) à 90."
             )
+        frame_ancestors = " ".join((env.get("CARTO_FRAME_ANCESTORS") or "").split())
+        frame_ancestors = frame_ancestors or DEFAULT_FRAME_ANCESTORS
+        for source in frame_ancestors.split():
+            if not _FRAME_SOURCE.fullmatch(source):
+                raise ConfigError(
+                    f"CARTO_FRAME_ANCESTORS : « {source} » n'est pas une source frame-ancestors "
+                    "reconnue. Valeurs possibles, séparées par des espaces : 'self', 'none', * "
+                    "ou des origines (par ex. 'self' https://www.pas-de-calais.gouv.fr)."
+                )
         site_raw = (env.get("CARTO_SITE_DIR") or "").strip()
         site_dir = Path(site_raw).expanduser() if site_raw else None
         if site_dir is not None and not site_dir.is_absolute():
@@ -134,4 +152,16 @@ class Settings:
             site_url=(env.get("CARTO_SITE_URL") or "").strip(),
             review_weeks=review_weeks,
             editor_cookie_days=cookie_days,
+            frame_ancestors=frame_ancestors,
+            public_only=read_flag(env, "CARTO_PUBLIC_ONLY"),
         )
+
+
+def read_flag(env: Mapping[str, str], name: str) -> bool:
+    """A yes/no variable: 1/oui/true/yes or 0/non/false/no (unset: no); ConfigError else."""
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "non", "false", "no"):
+        return False
+    if raw in ("1", "oui", "true", "yes"):
+        return True
+    raise ConfigError(f"{name} vaut « {raw} » : 1 (oui) ou 0 (non).")

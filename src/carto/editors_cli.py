@@ -10,13 +10,17 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from carto.errors import UsageError
+from carto.errors import CartoError, UsageError
 
 if TYPE_CHECKING:
     from carto.publishing.accounts import Accounts
     from carto.publishing.storage import Store
 
 EXIT_OK = 0
+_NOT_UTF8 = (
+    "Le mot de passe reçu n'est pas en UTF-8 (octets Latin-1 ou Windows-1252 ?) : rien n'a été "
+    "modifié. Envoyez-le en UTF-8, par ex. printf '%s\\n' \"$MDP\" | iconv -f latin1 -t utf-8."
+)
 _STDIN_HELP = "lire le mot de passe sur l'entrée standard (une ligne), par ex. depuis un tube"
 
 
@@ -30,16 +34,14 @@ def read_new_password(*, from_stdin: bool, command: str) -> str:
         try:
             line = sys.stdin.readline() if sys.stdin else ""
         except UnicodeDecodeError:
-            raise UsageError(
-                "Le mot de passe reçu sur l'entrée standard n'est pas en UTF-8."
-            ) from None
+            raise CartoError(_NOT_UTF8) from None
         except KeyboardInterrupt:
             raise UsageError("Saisie interrompue : rien n'a été modifié.") from None
         if not line:
             raise UsageError(
                 "Aucun mot de passe reçu sur l'entrée standard (--stdin) : rien n'a été modifié."
             )
-        return line.rstrip("\r\n")
+        return _utf8(line.rstrip("\r\n"))
     if sys.stdin is None or not sys.stdin.isatty():
         raise UsageError(
             "L'entrée standard n'est pas un terminal : pour lire le mot de passe depuis un tube, "
@@ -53,6 +55,16 @@ def read_new_password(*, from_stdin: bool, command: str) -> str:
         raise UsageError("Saisie interrompue : rien n'a été modifié.") from None
     if confirm != password:
         raise UsageError("Les deux mots de passe diffèrent : rien n'a été modifié.")
+    return _utf8(password)
+
+
+def _utf8(password: str) -> str:
+    """The password, when it can be written in UTF-8: under the C locale Python reads stdin
+    with `surrogateescape`, so Latin-1 bytes arrive as lone surrogates instead of an error."""
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CartoError(_NOT_UTF8) from None
     return password
 
 

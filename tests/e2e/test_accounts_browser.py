@@ -160,6 +160,43 @@ def test_keep_signed_in_survives_a_reload_until_sign_out(page, accounts_app) -> 
     assert editor_cookie(page) is None
 
 
+def test_the_real_pages_set_the_browser_cookie_and_who_may_frame_them(accounts_app) -> None:
+    """Streamlit's own page, through app.py's middleware: the cookie a ticket is bound to, and
+    frame-ancestors (red team: /publier could be framed by any site)."""
+    import urllib.request
+
+    for path in ("/", "/publier"):
+        request = urllib.request.Request(
+            accounts_app.base_url + path, headers={"Accept": "text/html"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 (localhost)
+            assert answer.headers["Content-Security-Policy"] == "frame-ancestors 'self'"
+            assert answer.headers["X-Frame-Options"] == "SAMEORIGIN"
+            cookie = answer.headers["Set-Cookie"]
+            assert cookie.startswith("carto_navigateur=") and "httponly" in cookie.casefold()
+
+
+def test_a_kept_sign_in_link_is_worth_nothing_in_another_browser(browser, accounts_app) -> None:
+    """Login CSRF: the link made for one browser, opened in another (whose page is of this
+    site), sets no cookie there."""
+    base = accounts_app.base_url
+    done = carto_editors(accounts_app, "add", "ines", "--stdin", stdin=PASSWORD + "\n")
+    assert done.returncode == 0, done.stderr
+    attacker = browser.new_context().new_page()
+    sign_in(attacker, base, "ines")
+    link = attacker.get_by_role("link", name=re.compile("Rester connecté sur cet appareil"))
+    href = link.get_attribute("href")
+    assert href and href.startswith("/carto/connexion?ticket=")
+    victim = browser.new_context().new_page()
+    victim.goto(base + "/")
+    victim.goto(base + href)
+    expect(victim.get_by_text(re.compile("n'était plus valable"))).to_be_visible()
+    assert editor_cookie(victim) is None
+    expect(victim.get_by_text("Connecté :")).to_have_count(0)
+    attacker.context.close()
+    victim.context.close()
+
+
 def test_a_new_password_ends_the_kept_sign_in(page, accounts_app) -> None:
     base = accounts_app.base_url
     done = carto_editors(accounts_app, "add", "hugo", "--stdin", stdin=PASSWORD + "\n")

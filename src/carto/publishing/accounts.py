@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from carto.auth import Editor, hash_password
+from carto.auth import Editor, hash_password, login_key
 from carto.errors import CartoError, UsageError
 from carto.publishing.storage import LOCAL_TZ, Store
 
@@ -81,8 +81,8 @@ class Account:
 
 
 def account_key(username: str) -> str:
-    """How a login name is looked up: trimmed and case-folded."""
-    return username.strip().casefold()
+    """How a login name is looked up: trimmed and case-folded (as secrets.toml's accounts)."""
+    return login_key(username)
 
 
 def check_username(username: str) -> str:

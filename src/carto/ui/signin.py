@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import re
@@ -14,7 +15,7 @@ import streamlit as st
 from streamlit import config
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from carto.auth import Editor, Throttle, authenticate, editors_from_secrets
+from carto.auth import ClientLimits, Editor, Throttle, authenticate, editors_from_secrets
 from carto.display import md_escape
 from carto.errors import CartoError, ConfigError
 from carto.publishing.accounts import SOURCE as DATABASE
@@ -27,6 +28,7 @@ from carto.publishing.accounts import (
 )
 from carto.ui import caches
 from carto.ui.routes import (
+    BROWSER_COOKIE,
     COOKIE_NAME,
     EXPIRED_TICKET,
     SIGN_IN_URL,
@@ -99,6 +101,43 @@ def _throttle() -> Throttle:
     return Throttle(max_failures=5, window_seconds=300)
 
 
+@st.cache_resource
+def _limits() -> ClientLimits:
+    """Failed sign-ins per client address and for the whole process (every session)."""
+    return ClientLimits.default()
+
+
+def _client_address() -> str:
+    """The visitor's address as the server sees it ("" when unknown or on this machine).
+
+    Behind a proxy, the server (uvicorn) takes it from X-Forwarded-For only when the proxy's
+    own address is listed in FORWARDED_ALLOW_IPS (default: this machine); see
+    docs/deployment.md. A visitor cannot choose it by sending the header themselves. When the
+    header came through a proxy that is not listed, the address seen is the proxy's, shared by
+    every visitor: "" then (and one warning), so that one visitor cannot refuse them all.
+    """
+    address = st.context.ip_address
+    if not isinstance(address, str):
+        return ""
+    forwarded = st.context.headers.get("X-Forwarded-For")
+    if isinstance(forwarded, str) and forwarded.strip():
+        hops = [hop.strip() for hop in forwarded.split(",")]
+        if address not in hops:
+            _untrusted_proxy(address)
+            return ""
+    return address
+
+
+@functools.cache
+def _untrusted_proxy(address: str) -> None:
+    _log.warning(
+        "Connexions reçues d'un proxy (%s) dont X-Forwarded-For n'est pas pris en compte : "
+        "ajoutez son adresse à FORWARDED_ALLOW_IPS (docs/deployment.md, § 3). En attendant, "
+        "les essais de connexion ne sont pas limités par adresse de visiteur.",
+        address,
+    )
+
+
 def signed_in_editor() -> Editor | None:
     """The signed-in editor, or None after drawing the sign-in form (OIDC or built-in list)."""
     try:
@@ -137,8 +176,8 @@ def signed_in_editor() -> Editor | None:
     if EXPIRED_TICKET in _query():
         st.info(
             "Le lien « Rester connecté sur cet appareil » n'était plus valable (il ne sert "
-            f"qu'une fois, dans les {TICKET_SECONDS} secondes) : reconnectez-vous, puis "
-            "cliquez-le de nouveau."
+            f"qu'une fois, dans les {TICKET_SECONDS} secondes, et dans le navigateur où vous "
+            "vous êtes connecté) : reconnectez-vous, puis cliquez-le de nouveau."
         )
     with st.form("sign_in"):
         st.subheader("Connexion des éditeurs", anchor=False)
@@ -147,7 +186,14 @@ def signed_in_editor() -> Editor | None:
         password = st.text_input("Mot de passe", type="password")
         submitted = st.form_submit_button("Se connecter")
     if submitted:
-        found, message = authenticate(editors, username, password, throttle=_throttle())
+        found, message = authenticate(
+            editors,
+            username,
+            password,
+            throttle=_throttle(),
+            limits=_limits(),
+            address=_client_address(),
+        )
         if found is None:
             st.error(message)
             return None
@@ -269,6 +315,12 @@ def sign_out_button() -> None:
     )
 
 
+def _browser() -> str:
+    """This browser's BROWSER_COOKIE, as its websocket handshake sent it ("" without one)."""
+    value = st.context.cookies.get(BROWSER_COOKIE)
+    return value if isinstance(value, str) else ""
+
+
 def _keep_signed_in_link() -> None:
     editor = st.session_state.get("editor")
     if not isinstance(editor, Editor):
@@ -291,11 +343,19 @@ def _keep_signed_in_link() -> None:
             "première connexion sur une instance qui peut écrire)."
         )
         return
+    browser = _browser()
+    if not browser:
+        st.sidebar.caption(
+            "« Rester connecté sur cet appareil » n'est pas proposé : ce navigateur n'a pas "
+            "gardé le cookie de la page. Autorisez les cookies de ce site, puis rechargez la "
+            "page et reconnectez-vous."
+        )
+        return
     ticket, made = st.session_state.get("editor_ticket", ("", 0.0))
     now = datetime.now(UTC)
     if now.timestamp() - made > _TICKET_REFRESH:
         token = make_token(key, editor, expires=now + timedelta(days=days))
-        ticket = TICKETS.issue(token, max_age=days * 86_400)
+        ticket = TICKETS.issue(token, max_age=days * 86_400, browser=browser)
         st.session_state["editor_ticket"] = (ticket, now.timestamp())
     label = f"Rester connecté sur cet appareil ({days} jour{'s' if days > 1 else ''})"
     st.sidebar.html(
