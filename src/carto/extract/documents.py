@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from carto.errors import CartoError
-from carto.intake.reading import DEFAULT_MAX_BYTES
+from carto.intake.sniffing import DEFAULT_MAX_BYTES, bomless_utf16
 from carto.text import fold_key
 
 # The upload limit of every file an editor drops (and of Streamlit's .streamlit/config.toml).
@@ -304,18 +304,20 @@ def _odt_lines(data: bytes, name: str) -> Iterator[_Line]:
 
 
 def _txt_lines(data: bytes, name: str) -> Iterator[_Line]:
-    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    bom = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    utf16 = "utf-16" if bom else bomless_utf16(data)
+    if b"\x00" in data[:4096] and utf16 is None:
         raise DocumentError(f"« {name} » n'est pas un fichier texte.")
-    for encoding in ("utf-8-sig", "utf-16", "cp1252"):
+    for encoding in (utf16,) if utf16 else ("utf-8-sig", "cp1252"):
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        if encoding == "utf-16" and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            continue
         break
-    else:  # pragma: no cover - cp1252 decodes almost anything
-        raise DocumentError(f"Encodage de « {name} » non reconnu : enregistrez-le en UTF-8.")
+    else:
+        raise DocumentError(
+            f"Encodage de « {name} » non reconnu : enregistrez-le en UTF-8 (ou UTF-16)."
+        )
     for line in text.splitlines():
         yield _Line(line)
 
