@@ -111,11 +111,12 @@ def test_a_pdf_mapping_text_to_a_lone_surrogate_reads_clean() -> None:
         b"endbfchar endcmap CMapName currentdict /CMap defineresource pop end end"
     )
     broken = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>"
-    content = sentence_content() + b" BT /F2 12 Tf 72 700 Td (AAA) Tj ET"
+    content = sentence_content() + b" BT /F2 12 Tf 72 700 Td (Colis livres a Avion) Tj ET"
     data = text_pdf([4], [stream(content), broken, stream(cmap)], fonts=b"/F1 3 0 R /F2 5 0 R")
-    document = read_document(data, "surrogate.pdf")
-    assert SENTENCE in document.text
-    document.text.encode("utf-8")  # the CLI and the page print it: no UnicodeEncodeError
+    text = read_document(data, "surrogate.pdf").text
+    assert SENTENCE in text
+    assert "Colis livres a \ufffdvion" in text  # the broken letter shown as such, not dropped
+    text.encode("utf-8")  # the CLI and the page print it: no UnicodeEncodeError
 
 
 def test_a_pdf_with_only_an_owner_password_is_read() -> None:
