@@ -16,7 +16,7 @@ from communique_files import SENTENCE, docx, flate, odt, sentence_content, strea
 from carto.extract import Document, DocumentError
 from carto.extract.worker import ReaderPool
 
-PER_FORMAT = 260
+PER_FORMAT = 250
 SEED = 18
 
 

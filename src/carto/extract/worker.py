@@ -404,6 +404,9 @@ def _limit_cpu(seconds: float) -> None:
 def _limit_memory(limit: int) -> None:
     import resource
 
+    # A worker ended by its CPU limit (SIGXCPU) must not write a core file.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
     _soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
