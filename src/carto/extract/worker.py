@@ -303,8 +303,10 @@ class ReaderPool:
         wall_seconds: float = WALL_SECONDS,
         cpu_seconds: float = CPU_SECONDS,
         memory_bytes: int = MEMORY_BYTES,
+        nice: int = NICE,
     ) -> None:
         self.size = max(1, size)
+        self.nice = nice
         self.wall_seconds = wall_seconds
         self.cpu_seconds = cpu_seconds
         self.memory_bytes = memory_bytes
@@ -319,7 +321,7 @@ class ReaderPool:
             if self._closed:
                 raise DocumentError("Le lecteur de communiqués est fermé.")
             if self._idle.empty() and self._started < self.size:
-                worker = _Worker(memory_bytes=self.memory_bytes, nice=NICE)
+                worker = _Worker(memory_bytes=self.memory_bytes, nice=self.nice)
                 self._started += 1
                 self._all.add(worker)
                 return worker
