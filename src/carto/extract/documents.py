@@ -359,7 +359,8 @@ def _html_lines(data: bytes, name: str) -> Iterator[_Line]:
     from lxml import etree
 
     # Count elements and depth on a stream first: the tree below is built only within limits.
-    _Markup(name).count(etree.HTMLPullParser(events=("start", "end"), no_network=True), [data])
+    chunks = (data[start : start + _CHUNK] for start in range(0, len(data), _CHUNK))
+    _Markup(name).count(etree.HTMLPullParser(events=("start", "end"), no_network=True), chunks)
     try:
         soup = BeautifulSoup(data, "lxml")
     except (ValueError, TypeError, LookupError) as exc:
