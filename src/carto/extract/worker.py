@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import IO, Any
 
 from carto.extract.documents import Block, Document, DocumentError, read_document
@@ -73,6 +74,7 @@ class _Worker:
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
                 close_fds=True,
+                env=_worker_environment(),
             )
         except OSError as exc:
             self._stderr.close()
@@ -178,6 +180,15 @@ class _Worker:
             f"{start}le fichier demandait plus que les {self.memory_bytes // 2**20} Mo de "
             "mémoire permis, ou il est abîmé."
         )
+
+
+def _worker_environment() -> dict[str, str]:
+    """The parent's environment, with the folder this carto package was imported from first:
+    the worker reads with the same code as the page (a checkout run without install too)."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def _seconds(value: float) -> str:
