@@ -343,9 +343,24 @@ class ReaderPool:
             if worker.alive() and not worker.killed and not self._closed:
                 self._idle.put(worker)
                 return
-            self._started -= 1
             self._all.discard(worker)
+            closed = self._closed
         worker.close()
+        if closed:
+            return
+        # A stopped worker is replaced at once: a reader waiting for a free worker gets it.
+        try:
+            fresh = _Worker(memory_bytes=self.memory_bytes, nice=self.nice)
+        except DocumentError:
+            with self._lock:
+                self._started -= 1
+            return
+        with self._lock:
+            if not self._closed:
+                self._all.add(fresh)
+                self._idle.put(fresh)
+                return
+        fresh.close()
 
     def read(self, data: bytes, filename: str) -> Document:
         """Read one document in a worker; DocumentError (French) when refused or stopped."""
