@@ -83,6 +83,7 @@ class _Worker:
                 "Le lecteur de communiqués n'a pas pu démarrer ; réessayez dans un instant."
             ) from exc
         self.killed = False
+        self.timed_out = False
 
     @property
     def pid(self) -> int:
@@ -136,6 +137,7 @@ class _Worker:
             while wanted is None or len(buffer) < _LENGTH + wanted:
                 left = deadline - time.monotonic()
                 if left <= 0 or not selector.select(timeout=left):
+                    self.timed_out = True
                     self.kill()
                     raise _Stopped("wall clock")
                 chunk = os.read(fd, 1 << 20)
@@ -171,7 +173,7 @@ class _Worker:
                 f"{start}elle dépassait {_seconds(cpu_seconds)} s de calcul. Déposez un "
                 "communiqué plus simple, ou son texte seul."
             )
-        if self.killed or code == -signal.SIGALRM:
+        if self.timed_out or code == -signal.SIGALRM:
             return DocumentError(
                 f"{start}elle dépassait {_seconds(wall_seconds)} s. Déposez un communiqué plus "
                 "simple, ou son texte seul."
