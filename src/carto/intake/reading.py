@@ -23,12 +23,13 @@ from xml.sax.saxutils import unescape
 import pandas as pd
 
 from carto.errors import ReadError, SheetError
+from carto.intake.sniffing import DEFAULT_MAX_BYTES
+from carto.intake.sniffing import bomless_utf16 as _bomless_utf16
 from carto.models import Issue
 from carto.text import cell_text, nfc
 
-# The upload limits, here and only here: the pages and .streamlit/config.toml's maxUploadSize
-# (in MiB) follow them.
-DEFAULT_MAX_BYTES = 20 * 2**20
+# The upload limits, here and only here (the byte limit in carto.intake.sniffing): the pages and
+# .streamlit/config.toml's maxUploadSize (in MiB) follow them.
 DEFAULT_MAX_ROWS = 20_000
 MAX_COLUMNS = 256
 SEPARATORS: tuple[str, ...] = (";", ",", "\t")
@@ -254,23 +255,6 @@ def _refuse_mixed_utf8(data: bytes, *, shown: str) -> None:
             f"(octet 0x{data[exc.start]:02X} invalide). Dans votre tableur, enregistrez-le de "
             "nouveau au format « CSV UTF-8 »."
         ) from exc
-
-
-def _bomless_utf16(data: bytes) -> str | None:
-    """Spot UTF-16 without BOM: mostly-ASCII text has a NUL in every other byte."""
-    sample = data[:2000]
-    if len(sample) < 4 or len(sample) % 2:
-        sample = sample[: len(sample) - len(sample) % 2]
-    if len(sample) < 4:
-        return None
-    pairs = len(sample) // 2
-    odd_nul = sum(1 for i in range(1, len(sample), 2) if sample[i] == 0)
-    even_nul = sum(1 for i in range(0, len(sample), 2) if sample[i] == 0)
-    if odd_nul >= 0.9 * pairs and even_nul == 0:
-        return "utf-16-le"
-    if even_nul >= 0.9 * pairs and odd_nul == 0:
-        return "utf-16-be"
-    return None
 
 
 def _records(text: str, separator: str) -> Iterator[list[str]]:
