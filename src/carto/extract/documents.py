@@ -12,6 +12,7 @@ import io
 import logging
 import re
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,14 +23,27 @@ from carto.errors import CartoError
 from carto.intake.sniffing import DEFAULT_MAX_BYTES, bomless_utf16
 from carto.text import fold_key
 
+logger = logging.getLogger(__name__)
+
 # The upload limit of every file an editor drops (and of Streamlit's .streamlit/config.toml).
 MAX_BYTES = DEFAULT_MAX_BYTES
 MAX_PAGES = 200
 # Characters of text: a weekly communiqué has about 10,000; extraction takes a few seconds at
 # this bound.
 MAX_TEXT = 100_000
-# A .docx/.odt is a zip: refuse one that would inflate past this (zip bombs).
+# A .docx/.odt is a zip: the bytes actually inflated while reading it, counted as they stream
+# out (the sizes a zip declares are not trusted), at most this (zip bombs).
 MAX_UNZIPPED = 10 * MAX_BYTES
+# XML (Word, OpenDocument) and HTML, parsed as a stream that stops at these: elements, nesting
+# depth, and paragraphs (empty ones included). A weekly communiqué saved by Word has a few
+# thousand elements, 20 levels and a few hundred paragraphs.
+MAX_ELEMENTS = 200_000
+MAX_DEPTH = 100
+MAX_PARAGRAPHS = 20_000
+# PDF: content streams of all pages, counted decompressed (a stream shared by several pages
+# counts once per page: each page parses it), and any one stream decompressed.
+MAX_PDF_CONTENT = 10 * 2**20
+MAX_PDF_STREAM = 16 * 2**20
 FORMATS = {
     ".pdf": "PDF",
     ".html": "HTML",
@@ -92,7 +106,10 @@ def read_path(path: Path) -> Document:
 
 
 def read_document(data: bytes, filename: str) -> Document:
-    """The blocks of a communiqué given as bytes; the extension of `filename` picks the reader."""
+    """The blocks of a communiqué given as bytes; the extension of `filename` picks the reader.
+
+    Every failure, a library's included, is a DocumentError with a French message (the
+    library's exception chained, for the log)."""
     suffix = Path(filename).suffix.lower()
     if suffix not in FORMATS:
         accepted = ", ".join(sorted({s for s in FORMATS if s != ".htm"}))
@@ -111,20 +128,65 @@ def read_document(data: bytes, filename: str) -> Document:
         ".odt": _odt_lines,
         ".txt": _txt_lines,
     }
-    lines = list(readers[suffix](data, filename))
-    size = sum(len(line.text) for line in lines)
-    if size > MAX_TEXT:
+    try:
+        lines = _bounded(readers[suffix](data, filename), filename)
+        blocks = _blocks(_drop_furniture(lines))
+    except DocumentError:
+        raise
+    except MemoryError as exc:
         raise DocumentError(
-            f"« {filename} » contient {_count(size)} caractères de texte : c'est trop pour un "
-            f"communiqué ({_count(MAX_TEXT)} au plus). Déposez le communiqué seul."
-        )
-    blocks = _blocks(_drop_furniture(lines))
+            f"La lecture de « {filename} » demandait trop de mémoire : refusé. Déposez le "
+            "communiqué seul, ou son texte."
+        ) from exc
+    except RecursionError as exc:
+        raise DocumentError(
+            f"« {filename} » est imbriqué trop profondément pour être lu : refusé."
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - any library's failure, in French; details logged
+        logger.info("reading %s failed", filename, exc_info=True)
+        raise DocumentError(
+            f"Le fichier {FORMATS[suffix] if suffix != '.txt' else 'texte'} « {filename} » est "
+            "illisible ou abîmé : enregistrez-le à nouveau, ou déposez son texte."
+        ) from exc
     if not any(not b.heading for b in blocks):
         raise DocumentError(
             f"Aucun texte trouvé dans « {filename} » (document vide, ou PDF fait d'images "
             "numérisées : il faut alors le texte du communiqué)."
         )
     return Document(filename, FORMATS[suffix], blocks)
+
+
+def _bounded(lines: Iterable[_Line], filename: str) -> list[_Line]:
+    """The lines, stopping as soon as they hold more than MAX_TEXT characters or MAX_PARAGRAPHS
+    paragraphs; lone surrogates (a PDF's broken ToUnicode map) become U+FFFD."""
+    kept: list[_Line] = []
+    size = 0
+    paragraphs = 0
+    for line in lines:
+        size += len(line.text)
+        if size > MAX_TEXT:
+            raise DocumentError(
+                f"« {filename} » contient plus de {_count(MAX_TEXT)} caractères de texte : c'est "
+                f"trop pour un communiqué ({_count(MAX_TEXT)} au plus). Déposez le communiqué "
+                "seul."
+            )
+        paragraphs += line.end
+        if paragraphs > MAX_PARAGRAPHS:
+            raise _too_many(filename, MAX_PARAGRAPHS, "paragraphes")
+        if _SURROGATE.search(line.text):
+            line = _Line(_SURROGATE.sub("\ufffd", line.text), line.heading, line.page, line.end)
+        kept.append(line)
+    return kept
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _too_many(filename: str, limit: int, what: str) -> DocumentError:
+    return DocumentError(
+        f"« {filename} » contient plus de {_count(limit)} {what} : c'est trop pour un communiqué "
+        f"({_count(limit)} au plus). Déposez le communiqué seul, ou son texte."
+    )
 
 
 def _count(n: int) -> str:
@@ -143,24 +205,63 @@ def _check_size(size: int, name: str) -> None:
 
 
 def _pdf_lines(data: bytes, name: str) -> Iterator[_Line]:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf import PdfReader, apply_configuration
+    from pypdf.errors import LimitReachedError
 
     # pypdf logs the damage it works around; the user gets one French message instead.
     logging.getLogger("pypdf").setLevel(logging.CRITICAL)
+    limits = {
+        "maximum_declared_stream_length": MAX_BYTES,
+        "zlib_maximum_output_length": MAX_PDF_STREAM,
+        "lzw_maximum_output_length": MAX_PDF_STREAM,
+        "run_length_maximum_output_length": MAX_PDF_STREAM,
+        "array_based_stream_maximum_output_length": MAX_PDF_STREAM,
+        "brotli_maximum_output_length": MAX_PDF_STREAM,
+        "stream_decoding_work_maximum_length": 4 * MAX_PDF_STREAM,
+        "xform_maximum_invocations_per_extraction": 500,
+    }
+    texts: list[str] = []
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise DocumentError(f"Le PDF « {name} » est protégé par un mot de passe.")
-        pages = reader.pages
-        if len(pages) > MAX_PAGES:
-            raise DocumentError(
-                f"Le PDF « {name} » a {len(pages)} pages : {MAX_PAGES} au plus pour un communiqué."
-            )
-        texts = [_page_text(page) for page in pages]
+        with apply_configuration(None, **limits):
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted and not _open_without_password(reader):
+                raise DocumentError(
+                    f"Le PDF « {name} » est protégé par un mot de passe : enregistrez-le sans "
+                    "mot de passe, ou déposez son texte."
+                )
+            pages = reader.pages
+            if len(pages) > MAX_PAGES:
+                raise DocumentError(
+                    f"Le PDF « {name} » a {len(pages)} pages : {MAX_PAGES} au plus pour un "
+                    "communiqué."
+                )
+            # What the pages' content streams hold, counted before any is parsed.
+            content = 0
+            for page in pages:
+                content += _content_size(page)
+                if content > MAX_PDF_CONTENT:
+                    raise DocumentError(
+                        f"Le PDF « {name} » contient plus de {MAX_PDF_CONTENT // 2**20} Mo de "
+                        f"contenu de pages une fois décompressé : c'est trop pour un communiqué "
+                        f"({MAX_PDF_CONTENT // 2**20} Mo au plus)."
+                    )
+            texts = [_page_text(page) for page in pages]
     except DocumentError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+    except LimitReachedError as exc:
+        raise DocumentError(
+            f"Le PDF « {name} » dépasse une limite de lecture (flux de plus de "
+            f"{MAX_PDF_STREAM // 2**20} Mo une fois décompressé, ou structure trop grande) : "
+            "refusé. Enregistrez-le à nouveau en PDF, ou déposez son texte."
+        ) from exc
+    except NotImplementedError as exc:
+        raise DocumentError(
+            f"Le PDF « {name} » utilise une fonction de PDF que le lecteur ne connaît pas : "
+            "enregistrez-le à nouveau en PDF, ou déposez son texte."
+        ) from exc
+    except (MemoryError, RecursionError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds on damaged files
         raise DocumentError(
             f"Le PDF « {name} » est illisible ou abîmé : enregistrez-le à nouveau en PDF."
         ) from exc
@@ -168,6 +269,34 @@ def _pdf_lines(data: bytes, name: str) -> Iterator[_Line]:
         for line in text.splitlines():
             yield _Line(line, page=number)
         yield _Line("", page=number, end=True)
+
+
+def _open_without_password(reader: Any) -> bool:
+    """Open a PDF whose only password is the owner's (it opens in any viewer)."""
+    from pypdf import PasswordType
+
+    try:
+        return bool(reader.decrypt("") != PasswordType.NOT_DECRYPTED)
+    except Exception:  # noqa: BLE001 - an encryption pypdf cannot undo: asked for a password
+        logger.info("PDF decryption failed", exc_info=True)
+        return False
+
+
+def _content_size(page: Any) -> int:
+    """The decompressed size of a page's content streams (pypdf keeps what it decoded)."""
+    contents = page.get("/Contents")
+    if contents is None:
+        return 0
+    contents = contents.get_object()
+    streams = contents if isinstance(contents, list) else [contents]
+    size = 0
+    for stream in streams[:10_000]:
+        stream = stream.get_object()
+        if hasattr(stream, "get_data"):
+            size += len(stream.get_data())
+            if size > MAX_PDF_CONTENT:
+                break
+    return size
 
 
 def _page_text(page: Any) -> str:
@@ -224,7 +353,10 @@ _FURNITURE_HINT = re.compile(
 
 def _html_lines(data: bytes, name: str) -> Iterator[_Line]:
     from bs4 import BeautifulSoup, Tag
+    from lxml import etree
 
+    # Count elements and depth on a stream first: the tree below is built only within limits.
+    _Markup(name).count(etree.HTMLPullParser(events=("start", "end"), no_network=True), [data])
     try:
         soup = BeautifulSoup(data, "lxml")
     except (ValueError, TypeError, LookupError) as exc:
@@ -263,44 +395,298 @@ def _html_lines(data: bytes, name: str) -> Iterator[_Line]:
             yield _Line(text, heading=tag.name.startswith("h") and len(tag.name) == 2, end=True)
 
 
-def _docx_lines(data: bytes, name: str) -> Iterator[_Line]:
-    from docx import Document as WordDocument
+class _Markup:
+    """Elements and nesting depth of one reading's XML or HTML, counted as the parser streams
+    them; the bytes inflated out of a zip too. Refuses past the limits, before the cost."""
 
-    _check_zip(data, name)
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.elements = 0
+        self.depth = 0
+        self.unzipped = 0
+
+    def inflate(self, size: int) -> None:
+        self.unzipped += size
+        if self.unzipped > MAX_UNZIPPED:
+            raise DocumentError(
+                f"« {self.name} » dépasse {MAX_UNZIPPED // 2**20} Mo une fois décompressé : "
+                f"c'est trop pour un communiqué ({MAX_UNZIPPED // 2**20} Mo au plus)."
+            )
+
+    def ends(self, parser: Any, chunks: Iterable[bytes]) -> Iterator[Any]:
+        """The parser's elements as each ends (its children parsed), elements and depth
+        counted as they start, while the chunks are fed to it."""
+        from lxml import etree
+
+        def drain() -> Iterator[Any]:
+            for event, element in parser.read_events():
+                if event == "start":
+                    self.elements += 1
+                    self.depth += 1
+                    if self.elements > MAX_ELEMENTS or self.depth > MAX_DEPTH:
+                        self.refuse()
+                else:
+                    self.depth -= 1
+                    yield element
+
+        try:
+            for chunk in chunks:
+                parser.feed(chunk)
+                yield from drain()
+            parser.close()
+        except etree.XMLSyntaxError:
+            yield from drain()  # what came before the error: a limit, if one was passed
+            raise
+        yield from drain()
+
+    def refuse(self) -> None:
+        if self.elements > MAX_ELEMENTS:
+            raise _too_many(self.name, MAX_ELEMENTS, "éléments (balises)")
+        raise DocumentError(
+            f"« {self.name} » imbrique plus de {MAX_DEPTH} éléments les uns dans les "
+            f"autres : c'est trop pour un communiqué ({MAX_DEPTH} niveaux au plus)."
+        )
+
+    def count(self, parser: Any, chunks: Iterable[bytes]) -> None:
+        """Count a whole document, its elements freed as they end."""
+        for element in self.ends(parser, chunks):
+            element.clear()
+
+    def member(self, archive: zipfile.ZipFile, member: str) -> Iterator[bytes]:
+        """A zip member's bytes, in chunks, counted as they inflate."""
+        with archive.open(member) as stream:
+            while chunk := stream.read(_CHUNK):
+                self.inflate(len(chunk))
+                yield chunk
+
+
+_CHUNK = 64 * 1024
+
+
+def _xml_parser() -> Any:
+    from lxml import etree
+
+    return etree.XMLPullParser(
+        events=("start", "end"),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def _open_zip(data: bytes, name: str, kind: str) -> zipfile.ZipFile:
     try:
-        document = WordDocument(io.BytesIO(data))
-    except (ValueError, KeyError, zipfile.BadZipFile, OSError) as exc:
-        raise DocumentError(f"Le fichier Word « {name} » est illisible ou abîmé.") from exc
-    except Exception as exc:  # python-docx raises its own errors for non-Word packages
-        raise DocumentError(f"Le fichier Word « {name} » est illisible ou abîmé.") from exc
-    for paragraph in document.paragraphs:
-        style = fold_key(paragraph.style.name if paragraph.style is not None else "")
-        heading = style.startswith(("heading", "titre", "title"))
-        yield _Line(paragraph.text, heading=heading, end=True)
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        total = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise DocumentError(
+            f"« {name} » n'est pas un document Word ou OpenDocument valide (fichier abîmé ou "
+            "mal nommé)."
+        ) from exc
+    if total > MAX_UNZIPPED:
+        raise DocumentError(
+            f"« {name} » occuperait {total / 2**20:.0f} Mo une fois décompressé : c'est trop pour "
+            f"un communiqué ({MAX_UNZIPPED // 2**20} Mo au plus)."
+        )
+    return archive
+
+
+def _zip_xml(archive: zipfile.ZipFile, member: str, markup: _Markup, kind: str) -> Iterator[Any]:
+    """A zip member's XML elements as each ends; DocumentError when missing or damaged."""
+    from lxml import etree
+
+    try:
+        archive.getinfo(member)
+    except KeyError as exc:
+        raise DocumentError(
+            f"Le fichier {kind} « {markup.name} » est illisible ou abîmé ({member} manque)."
+        ) from exc
+    try:
+        yield from markup.ends(_xml_parser(), markup.member(archive, member))
+    except etree.XMLSyntaxError as exc:
+        raise DocumentError(
+            f"Le fichier {kind} « {markup.name} » est illisible ou abîmé (XML invalide dans "
+            f"{member})."
+        ) from exc
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise DocumentError(
+            f"Le fichier {kind} « {markup.name} » est illisible ou abîmé (archive endommagée)."
+        ) from exc
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_OFFICE_DOCUMENT = "/officeDocument"
+
+
+def _docx_lines(data: bytes, name: str) -> Iterator[_Line]:
+    """Body paragraphs of a Word document, as python-docx gives them (`document.paragraphs`:
+    tables aside), streamed out of word/document.xml."""
+    archive = _open_zip(data, name, "Word")
+    markup = _Markup(name)
+    with archive:
+        main = _relationship_target(archive, "_rels/.rels", "", _OFFICE_DOCUMENT, markup)
+        main = main or "word/document.xml"
+        folder = main.rpartition("/")[0]
+        rels = f"{folder}/_rels/{main.rpartition('/')[2]}.rels"
+        styles_part = _relationship_target(archive, rels, folder, "/styles", markup)
+        styles, default = _docx_styles(archive, styles_part, markup)
+        yield from _docx_paragraphs(_zip_xml(archive, main, markup, "Word"), styles, default)
+
+
+def _relationship_target(
+    archive: zipfile.ZipFile, rels: str, folder: str, kind: str, markup: _Markup
+) -> str | None:
+    if rels not in archive.namelist():
+        return None
+    for element in _zip_xml(archive, rels, markup, "Word"):
+        if element.tag != f"{_REL}Relationship":
+            continue
+        if str(element.get("Type", "")).endswith(kind) and element.get("TargetMode") != "External":
+            target = str(element.get("Target", ""))
+            if target.startswith("/"):
+                return target.lstrip("/")
+            return f"{folder}/{target}" if folder else target
+    return None
+
+
+def _docx_styles(
+    archive: zipfile.ZipFile, part: str | None, markup: _Markup
+) -> tuple[dict[str, str], str]:
+    """Paragraph style names by id, and the default paragraph style's name."""
+    names: dict[str, str] = {}
+    default = ""
+    if part is None or part not in archive.namelist():
+        return names, default
+    for element in _zip_xml(archive, part, markup, "Word"):
+        if element.tag != f"{_W}style":
+            continue
+        if element.get(f"{_W}type") == "paragraph":
+            name_element = element.find(f"{_W}name")
+            style_name = "" if name_element is None else str(name_element.get(f"{_W}val", ""))
+            names[str(element.get(f"{_W}styleId", ""))] = style_name
+            if element.get(f"{_W}default") in ("1", "true", "on"):
+                default = style_name
+        element.clear()
+    return names, default
+
+
+# Text of a run's children, as python-docx's `Run.text` gives it.
+_RUN_TEXT = {
+    f"{_W}tab": "\t",
+    f"{_W}br": "\n",
+    f"{_W}cr": "\n",
+    f"{_W}noBreakHyphen": "-",
+    f"{_W}ptab": "\t",
+}
+
+
+def _docx_paragraphs(
+    elements: Iterator[Any], styles: dict[str, str], default: str
+) -> Iterator[_Line]:
+    body = f"{_W}body"
+    for element in elements:
+        parent = element.getparent()
+        if parent is None or parent.tag != body:
+            continue
+        if element.tag == f"{_W}p":
+            style_id = element.find(f"{_W}pPr/{_W}pStyle")
+            style = default
+            if style_id is not None:
+                style = styles.get(str(style_id.get(f"{_W}val", "")), default)
+            heading = fold_key(style).startswith(("heading", "titre", "title"))
+            yield _Line(_docx_text(element), heading=heading, end=True)
+        _free(element)
+
+
+def _free(element: Any) -> None:
+    """Forget an element that is done with, and its elder siblings (a streamed tree stays
+    small)."""
+    element.clear()
+    parent = element.getparent()
+    while parent is not None and element.getprevious() is not None:
+        del parent[0]
+
+
+def _docx_text(paragraph: Any) -> str:
+    parts: list[str] = []
+    for child in paragraph:
+        runs = [child] if child.tag == f"{_W}r" else []
+        if child.tag == f"{_W}hyperlink":
+            runs = [run for run in child if run.tag == f"{_W}r"]
+        for run in runs:
+            for item in run:
+                if item.tag == f"{_W}t":
+                    parts.append(item.text or "")
+                elif item.tag == f"{_W}br":
+                    kind = item.get(f"{_W}type")
+                    parts.append("\n" if kind in (None, "textWrapping") else "")
+                else:
+                    parts.append(_RUN_TEXT.get(item.tag, ""))
+    return "".join(parts)
+
+
+_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+
+
+_ODT_TOP = (f"{_OFFICE}text", f"{_OFFICE}document-content")
 
 
 def _odt_lines(data: bytes, name: str) -> Iterator[_Line]:
-    from odf import teletype
-    from odf.namespaces import TEXTNS
-    from odf.opendocument import load
+    """Headings and paragraphs of an OpenDocument text, streamed out of content.xml: those of
+    office:text, outermost ones only (odfpy's teletype gives the text of the inner ones)."""
+    archive = _open_zip(data, name, "OpenDocument")
+    markup = _Markup(name)
+    blocks = (f"{_TEXT}p", f"{_TEXT}h")
+    with archive:
+        for element in _zip_xml(archive, "content.xml", markup, "OpenDocument"):
+            parent = element.getparent()
+            if element.tag in blocks:
+                ancestor = parent
+                while ancestor is not None and ancestor.tag not in blocks:
+                    if ancestor.tag == f"{_OFFICE}text":
+                        heading = element.tag == f"{_TEXT}h"
+                        yield _Line(_odt_text(element), heading=heading, end=True)
+                        break
+                    ancestor = ancestor.getparent()
+            if parent is not None and parent.tag in _ODT_TOP:
+                _free(element)
 
-    _check_zip(data, name)
-    try:
-        document = load(io.BytesIO(data))
-    except Exception as exc:  # odfpy raises whatever its XML or zip layer raises
-        raise DocumentError(f"Le fichier OpenDocument « {name} » est illisible ou abîmé.") from exc
 
-    def walk(node: object) -> Iterator[_Line]:
-        for child in getattr(node, "childNodes", []):
-            qname = getattr(child, "qname", None)
-            if qname == (TEXTNS, "h"):
-                yield _Line(teletype.extractText(child), heading=True, end=True)
-            elif qname == (TEXTNS, "p"):
-                yield _Line(teletype.extractText(child), end=True)
-            else:
-                yield from walk(child)
-
-    yield from walk(document.text)
+def _odt_text(element: Any) -> str:
+    """A paragraph's text as odfpy's teletype gives it: spaces, tabs and line breaks spelt out."""
+    parts: list[str] = []
+    budget = MAX_TEXT + 1
+    # An explicit stack: nesting is bounded by MAX_DEPTH already, but no recursion anyway.
+    stack: list[tuple[Any, bool]] = [(element, False)]
+    while stack:
+        node, tail = stack.pop()
+        if tail:
+            parts.append(node.tail or "")
+            continue
+        if node is not element:
+            stack.append((node, True))
+        tag = node.tag
+        if tag == f"{_TEXT}line-break":
+            parts.append("\n")
+        elif tag == f"{_TEXT}tab":
+            parts.append("\t")
+        elif tag == f"{_TEXT}s":
+            count = str(node.get(f"{_TEXT}c", "1") or "1")
+            spaces = int(count) if count.isdigit() else 1
+            budget -= spaces
+            if budget < 0:  # « c="999999999" »: past the limit, not spelt out
+                parts.append(" " * (MAX_TEXT + 1))
+                break
+            parts.append(" " * spaces)
+        else:
+            parts.append(node.text or "")
+            stack.extend((child, False) for child in reversed(node))
+    return "".join(parts)[: MAX_TEXT + 1]
 
 
 def _txt_lines(data: bytes, name: str) -> Iterator[_Line]:
@@ -320,19 +706,6 @@ def _txt_lines(data: bytes, name: str) -> Iterator[_Line]:
         )
     for line in text.splitlines():
         yield _Line(line)
-
-
-def _check_zip(data: bytes, name: str) -> None:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            total = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile as exc:
-        raise DocumentError(
-            f"« {name} » n'est pas un document Word ou OpenDocument valide (fichier abîmé ou "
-            "mal nommé)."
-        ) from exc
-    if total > MAX_UNZIPPED:
-        raise DocumentError(f"« {name} » est trop volumineux une fois décompressé : refusé.")
 
 
 # -- page furniture
