@@ -192,7 +192,9 @@ def _write_frame(stream: IO[bytes], payload: bytes) -> None:
 def _decode_answer(answer: bytes, filename: str) -> Document:
     message = json.loads(answer)
     if "error" in message:
-        if message.get("details"):
+        if message.get("unexpected"):
+            logger.warning("unexpected failure reading « %s »: %s", filename, message["details"])
+        elif message.get("details"):
             logger.info("communiqué « %s » refused: %s", filename, message["details"])
         raise DocumentError(str(message["error"]))
     document = message["document"]
@@ -382,6 +384,7 @@ def _answer_for(data: bytes, filename: str) -> dict[str, Any]:
             "error": f"Le fichier « {filename} » est illisible ou abîmé : enregistrez-le à "
             "nouveau, ou déposez son texte.",
             "details": traceback.format_exc(),
+            "unexpected": True,
         }
     blocks = [[block.text, block.heading] for block in document.blocks]
     return {"document": {"name": document.name, "format": document.format, "blocks": blocks}}
