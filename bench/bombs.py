@@ -328,8 +328,8 @@ def run_bombs(
         served = sessions.start("bombs", log_dir=Path(tmp), env=env)
         try:
             log(
-                f"(l) visiteur de la carte (graine) : {rounds} tours de {visits} visites au repos "
-                "puis pendant la lecture des bombes"
+                f"(l) visiteur de la carte (graine) : {rounds} tours de visites pendant la lecture "
+                "des bombes, puis autant au repos"
             )
             out = visitor_during_bombs(
                 served,
