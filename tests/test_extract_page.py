@@ -199,3 +199,19 @@ def test_a_dropped_session_cancels_its_reading_and_a_return_reads_again(
     assert not at.exception
     assert len(slow) == 2 and alive(slow[1].pid)
     assert "Lecture de « lent" in texts(at) and not at.error
+
+
+def test_a_reader_that_cannot_start_is_said_in_french(
+    page: AppTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = "Le lecteur de communiqués n'a pas pu démarrer ; réessayez dans un instant."
+
+    def start_reading(data: bytes, filename: str, **options: float) -> worker.Reading:
+        raise worker.DocumentError(message)  # as when the worker process cannot be started
+
+    monkeypatch.setattr(communique_page, "start_reading", start_reading)
+    text = (HERE / "communique-2020-04-20.txt").read_bytes()
+    at = drop_communique(page, "communique-2020-04-20.txt", text, "text/plain")
+    assert not at.exception
+    shown = [e.value.replace("\\", "") for e in at.error]  # Markdown escapes removed
+    assert shown == [f"{message} Rien n'a été modifié."]

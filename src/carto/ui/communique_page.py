@@ -147,16 +147,24 @@ def _state(data: bytes, name: str, gaz: Gazetteer) -> CommuniqueState:
         if state.reading is not None and state.reading not in readings:
             # Streamlit dropped this session's readings (the connection was lost) and the
             # browser came back: read the file again.
-            state.reading, state.started = readings.start(data, name), time.monotonic()
+            _start(state, data, readings)
         state.collect(gaz)
         return state
     if isinstance(state, CommuniqueState):
         state.cancel()  # a new file replaces the one being read
-    state = CommuniqueState(digest, name, reading=readings.start(data, name))
-    state.started = time.monotonic()
+    state = CommuniqueState(digest, name)
     st.session_state[STATE] = state
+    _start(state, data, readings)
     state.collect(gaz)
     return state
+
+
+def _start(state: CommuniqueState, data: bytes, readings: SessionReadings) -> None:
+    state.reading, state.started = None, time.monotonic()
+    try:
+        state.reading = readings.start(data, state.name)
+    except DocumentError as exc:  # the reader could not start: said in French
+        state.error = str(exc)
 
 
 @st.fragment(run_every=POLL_SECONDS)
