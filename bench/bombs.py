@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import os
 import sys
 import tempfile
 import threading
@@ -30,6 +31,7 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +183,7 @@ class BombResults:
     visits_per_round: int = 0
     errors: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    measured: str = ""  # when, which code, which load (the report's header may be another run's)
 
     def ratio(self, which: str) -> float:
         idle = getattr(self, f"idle_{which}").median
@@ -308,6 +311,7 @@ def run_bombs(
     visits: int,
     timeout_s: float,
     log: Callable[[str], None],
+    code: str = "",
 ) -> BombResults | None:
     """None (said in the log) when the measured code has no reading worker (--source)."""
     try:
@@ -342,6 +346,9 @@ def run_bombs(
             served.stop()
     out.bombs = results
     out.duration_s = time.perf_counter() - started
+    load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
+    when = f"{datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
+    out.measured = f"{when}, {code}, charge {load} à la fin"
     return out
 
 
@@ -403,7 +410,7 @@ def markdown(b: BombResults) -> list[str]:
         "",
         f"Objectif : pendant une bombe, ≤ {RATIO_TARGET:g}× la médiane au repos — {status}"
         + (f" ; erreurs : {len(b.errors)} ({'; '.join(b.errors[:3])})" if b.errors else "")
-        + f". Durée de la section : {b.duration_s:.0f} s.",
+        + f". Durée de la section : {b.duration_s:.0f} s ; mesuré le {b.measured}.",
         SECTION_END,
     ]
     return out
@@ -450,7 +457,7 @@ def replace_section(path: Path, lines: list[str]) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     from datasets import prepare_seed
-    from run import DEFAULT_OUTPUT, log
+    from run import DEFAULT_OUTPUT, describe_code, log
 
     from carto.gazetteer import load_gazetteer
 
@@ -470,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
         visits=options.visits,
         timeout_s=options.timeout,
         log=log,
+        code=describe_code(None),
     )
     if results is None:
         return 1

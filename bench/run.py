@@ -364,6 +364,7 @@ def run(options: argparse.Namespace) -> Results:
             visits=6,
             timeout_s=options.timeout,
             log=log,
+            code=results.code,
         )
     results.duration_s = time.perf_counter() - started
     results.load_after = os.getloadavg()
