@@ -130,3 +130,15 @@ def text_pdf(
 
 def sentence_content() -> bytes:
     return b"BT /F1 12 Tf 72 760 Td (" + SENTENCE.encode("cp1252") + b") Tj ET"
+
+
+def encrypted_pdf(data: bytes, *, user_password: str) -> bytes:
+    """The PDF encrypted (RC4, no extra library), with an owner password always."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    writer.encrypt(user_password=user_password, owner_password="préfecture", algorithm="RC4-128")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    assert PdfReader(io.BytesIO(buffer.getvalue())).is_encrypted
+    return buffer.getvalue()

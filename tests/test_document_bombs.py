@@ -10,6 +10,7 @@ import pytest
 from communique_files import (
     SENTENCE,
     docx,
+    encrypted_pdf,
     flate,
     odt,
     repeat,
@@ -120,27 +121,14 @@ def test_a_pdf_mapping_text_to_a_lone_surrogate_reads_clean() -> None:
 
 
 def test_a_pdf_with_only_an_owner_password_is_read() -> None:
-    from pypdf import PdfReader, PdfWriter
-
-    plain = text_pdf([4], [stream(sentence_content())])
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(plain)))
-    writer.encrypt(user_password="", owner_password="préfecture", algorithm="RC4-128")
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    assert PdfReader(io.BytesIO(buffer.getvalue())).is_encrypted
-    assert SENTENCE in read_document(buffer.getvalue(), "proprietaire.pdf").text
+    data = encrypted_pdf(text_pdf([4], [stream(sentence_content())]), user_password="")
+    assert SENTENCE in read_document(data, "proprietaire.pdf").text
 
 
 def test_a_pdf_asking_for_a_password_is_refused_in_french() -> None:
-    from pypdf import PdfReader, PdfWriter
-
-    plain = text_pdf([4], [stream(sentence_content())])
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(plain)))
-    writer.encrypt(user_password="secret", owner_password="préfecture", algorithm="RC4-128")
-    buffer = io.BytesIO()
-    writer.write(buffer)
+    data = encrypted_pdf(text_pdf([4], [stream(sentence_content())]), user_password="secret")
     with pytest.raises(DocumentError, match="protégé par un mot de passe"):
-        read_document(buffer.getvalue(), "secret.pdf")
+        read_document(data, "secret.pdf")
 
 
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])

@@ -16,7 +16,7 @@ from communique_files import SENTENCE, docx, flate, odt, sentence_content, strea
 from carto.extract import Document, DocumentError
 from carto.extract.worker import ReaderPool
 
-PER_FORMAT = 260
+PER_FORMAT = 250
 SEED = 18
 
 
@@ -143,7 +143,7 @@ def test_every_damaged_communique_is_read_or_refused_in_french(
     read = refused = 0
     with (
         caplog.at_level(logging.WARNING, logger="carto"),
-        ReaderPool(1, wall_seconds=20, cpu_seconds=10) as pool,
+        ReaderPool(1, wall_seconds=20, cpu_seconds=10, nice=0) as pool,
     ):
         for name, data in files:
             try:

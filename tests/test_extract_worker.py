@@ -60,9 +60,9 @@ def test_cancel_kills_the_worker() -> None:
         reading.result(timeout=0)
 
 
-def test_a_pool_replaces_a_stopped_worker() -> None:
-    with ReaderPool(1, wall_seconds=1) as pool:
-        with pytest.raises(DocumentError, match="a été arrêtée"):
+def test_a_pool_worker_stopped_by_its_cpu_limit_is_replaced() -> None:
+    with ReaderPool(1, cpu_seconds=1) as pool:
+        with pytest.raises(DocumentError, match="« lent.pdf » a été arrêtée : .* 1 s de calcul"):
             pool.read(slow_pdf(), "lent.pdf")
         document = pool.read(text_pdf([4], [stream(sentence_content())]), "suivant.pdf")
         assert SENTENCE in document.text

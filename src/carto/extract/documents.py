@@ -44,6 +44,7 @@ MAX_PARAGRAPHS = 20_000
 # counts once per page: each page parses it), and any one stream decompressed.
 MAX_PDF_CONTENT = 10 * 2**20
 MAX_PDF_STREAM = 16 * 2**20
+MAX_PDF_OPERATIONS = 1_000_000
 FORMATS = {
     ".pdf": "PDF",
     ".html": "HTML",
@@ -219,6 +220,8 @@ def _pdf_lines(data: bytes, name: str) -> Iterator[_Line]:
         "brotli_maximum_output_length": MAX_PDF_STREAM,
         "stream_decoding_work_maximum_length": 4 * MAX_PDF_STREAM,
         "xform_maximum_invocations_per_extraction": 500,
+        # Operands and operators parsed in one content stream.
+        "stream_parsing_work_maximum_count": MAX_PDF_OPERATIONS,
     }
     texts: list[str] = []
     try:
@@ -356,7 +359,8 @@ def _html_lines(data: bytes, name: str) -> Iterator[_Line]:
     from lxml import etree
 
     # Count elements and depth on a stream first: the tree below is built only within limits.
-    _Markup(name).count(etree.HTMLPullParser(events=("start", "end"), no_network=True), [data])
+    chunks = (data[start : start + _CHUNK] for start in range(0, len(data), _CHUNK))
+    _Markup(name).count(etree.HTMLPullParser(events=("start", "end"), no_network=True), chunks)
     try:
         soup = BeautifulSoup(data, "lxml")
     except (ValueError, TypeError, LookupError) as exc:
@@ -477,7 +481,7 @@ def _xml_parser() -> Any:
     )
 
 
-def _open_zip(data: bytes, name: str, kind: str) -> zipfile.ZipFile:
+def _open_zip(data: bytes, name: str) -> zipfile.ZipFile:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         total = sum(info.file_size for info in archive.infolist())
@@ -525,7 +529,7 @@ _OFFICE_DOCUMENT = "/officeDocument"
 def _docx_lines(data: bytes, name: str) -> Iterator[_Line]:
     """Body paragraphs of a Word document, as python-docx gives them (`document.paragraphs`:
     tables aside), streamed out of word/document.xml."""
-    archive = _open_zip(data, name, "Word")
+    archive = _open_zip(data, name)
     markup = _Markup(name)
     with archive:
         main = _relationship_target(archive, "_rels/.rels", "", _OFFICE_DOCUMENT, markup)
@@ -639,7 +643,7 @@ _ODT_TOP = (f"{_OFFICE}text", f"{_OFFICE}document-content")
 def _odt_lines(data: bytes, name: str) -> Iterator[_Line]:
     """Headings and paragraphs of an OpenDocument text, streamed out of content.xml: those of
     office:text, outermost ones only (odfpy's teletype gives the text of the inner ones)."""
-    archive = _open_zip(data, name, "OpenDocument")
+    archive = _open_zip(data, name)
     markup = _Markup(name)
     blocks = (f"{_TEXT}p", f"{_TEXT}h")
     with archive:

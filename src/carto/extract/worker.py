@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import IO, Any
 
 from carto.extract.documents import Block, Document, DocumentError, read_document
@@ -73,6 +74,7 @@ class _Worker:
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
                 close_fds=True,
+                env=_worker_environment(),
             )
         except OSError as exc:
             self._stderr.close()
@@ -178,6 +180,15 @@ class _Worker:
             f"{start}le fichier demandait plus que les {self.memory_bytes // 2**20} Mo de "
             "mémoire permis, ou il est abîmé."
         )
+
+
+def _worker_environment() -> dict[str, str]:
+    """The parent's environment, with the folder this carto package was imported from first:
+    the worker reads with the same code as the page (a checkout run without install too)."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def _seconds(value: float) -> str:
@@ -303,8 +314,10 @@ class ReaderPool:
         wall_seconds: float = WALL_SECONDS,
         cpu_seconds: float = CPU_SECONDS,
         memory_bytes: int = MEMORY_BYTES,
+        nice: int = NICE,
     ) -> None:
         self.size = max(1, size)
+        self.nice = nice
         self.wall_seconds = wall_seconds
         self.cpu_seconds = cpu_seconds
         self.memory_bytes = memory_bytes
@@ -319,7 +332,7 @@ class ReaderPool:
             if self._closed:
                 raise DocumentError("Le lecteur de communiqués est fermé.")
             if self._idle.empty() and self._started < self.size:
-                worker = _Worker(memory_bytes=self.memory_bytes, nice=NICE)
+                worker = _Worker(memory_bytes=self.memory_bytes, nice=self.nice)
                 self._started += 1
                 self._all.add(worker)
                 return worker
@@ -330,9 +343,24 @@ class ReaderPool:
             if worker.alive() and not worker.killed and not self._closed:
                 self._idle.put(worker)
                 return
-            self._started -= 1
             self._all.discard(worker)
+            closed = self._closed
         worker.close()
+        if closed:
+            return
+        # A stopped worker is replaced at once: a reader waiting for a free worker gets it.
+        try:
+            fresh = _Worker(memory_bytes=self.memory_bytes, nice=self.nice)
+        except DocumentError:
+            with self._lock:
+                self._started -= 1
+            return
+        with self._lock:
+            if not self._closed:
+                self._all.add(fresh)
+                self._idle.put(fresh)
+                return
+        fresh.close()
 
     def read(self, data: bytes, filename: str) -> Document:
         """Read one document in a worker; DocumentError (French) when refused or stopped."""
@@ -403,6 +431,9 @@ def _limit_cpu(seconds: float) -> None:
 
 def _limit_memory(limit: int) -> None:
     import resource
+
+    # A worker ended by its CPU limit (SIGXCPU) must not write a core file.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
     if hard != resource.RLIM_INFINITY:
