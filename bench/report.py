@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import bombs
 from measure import Sample, fmt, fmt_bytes, fmt_seconds
 
 ANALYSIS = Path(__file__).resolve().parent / "ANALYSIS.md"
@@ -93,6 +94,8 @@ def targets(r: Any) -> list[tuple[str, str, str, bool | None]]:
         )
     )
     rows.append(export_target(getattr(r, "exports", None)))
+    if getattr(r, "bombs", None) is not None:
+        rows.append(bombs.target_row(r.bombs))
     return rows
 
 
@@ -379,6 +382,9 @@ def render(r: Any) -> str:
                     f"{fmt_seconds(line.own_s)} | {line.calls} |"
                 )
         add("")
+    if getattr(r, "bombs", None) is not None:
+        out.extend(bombs.markdown(r.bombs))
+        add("")
     add("## Reproduire")
     add("")
     add("```sh")
@@ -471,6 +477,7 @@ def _raw(r: Any) -> dict[str, Any]:
             for size, e in r.exports.sizes.items()
         },
         "visitors": _raw_visitors(getattr(r, "visitors", None)),
+        "bombs": bombs.raw(getattr(r, "bombs", None)),
     }
 
 

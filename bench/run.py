@@ -47,6 +47,7 @@ def _use_source(argv: list[str]) -> Path | None:
 
 SOURCE = _use_source(sys.argv[1:])
 
+import bombs  # noqa: E402
 import browser  # noqa: E402
 import datasets  # noqa: E402
 import exporting  # noqa: E402
@@ -117,6 +118,7 @@ class Results:
     seed_rows: int = 0
     visitors: visitors.VisitorResults | None = None
     exports: exporting.ExportResult | None = None
+    bombs: bombs.BombResults | None = None
     code: str = ""
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -184,6 +186,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--export-cap", type=float, default=120.0, help="secondes CPU max d'un export XLSX"
     )
     parser.add_argument("--no-exports", action="store_true", help="sans (g) exports")
+    parser.add_argument("--no-bombs", action="store_true", help="sans (l) communiqués hostiles")
+    parser.add_argument("--bomb-repeats", type=int, default=3, help="(l) lectures de chaque bombe")
+    parser.add_argument(
+        "--bomb-rounds", type=int, default=3, help="(l) tours visiteurs pendant les bombes / repos"
+    )
     parser.add_argument(
         "--exports-only",
         action="store_true",
@@ -210,6 +217,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         options.no_exports = True
         options.timeout = min(options.timeout, 90.0)
         options.export_repeats = min(options.export_repeats, 3)
+        options.bomb_repeats = 1
+        options.bomb_rounds = min(options.bomb_rounds, 2)
     if options.visitors_only:
         options.no_browser = options.no_profile = options.no_exports = True
     options.export_size_list = [int(s) for s in options.export_sizes.split(",") if s.strip()]
@@ -257,7 +266,7 @@ def run(options: argparse.Namespace) -> Results:
     extra = {
         size for size in [*options.visitor_size_list, *options.static_size_list] if size not in data
     }
-    if not options.no_browser:
+    if not options.no_browser or not options.no_bombs:
         extra.add(datasets.SEED_SIZE)
     more = {
         size: datasets.prepare_seed(gaz)
@@ -347,6 +356,16 @@ def run(options: argparse.Namespace) -> Results:
         )
     if not options.no_exports:
         results.exports = run_exports(options, gaz)
+    if not options.no_bombs:
+        results.bombs = bombs.run_bombs(
+            everything[datasets.SEED_SIZE].database_url,
+            repeats=options.bomb_repeats,
+            rounds=options.bomb_rounds,
+            visits=6,
+            timeout_s=options.timeout,
+            log=log,
+            code=results.code,
+        )
     results.duration_s = time.perf_counter() - started
     results.load_after = os.getloadavg()
     return results

@@ -6,6 +6,7 @@ tests/conftest.py; every test that opens a page uses it.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -78,10 +79,33 @@ def uploaders(at: AppTest, label: str = FILE_UPLOADER) -> list[Any]:
 
 
 def upload(
-    at: AppTest, name: str, data: bytes, mime: str | None = None, *, label: str = FILE_UPLOADER
+    at: AppTest,
+    name: str,
+    data: bytes,
+    mime: str | None = None,
+    *,
+    label: str = FILE_UPLOADER,
+    read: bool = True,
 ) -> AppTest:
-    """Drop a file in the Publier page's uploader named `label` and rerun."""
+    """Drop a file in the Publier page's uploader named `label` and rerun; a communiqué is
+    read by a worker process: with `read`, wait until it is read (or refused) and rerun."""
     mime = mime or MIME_TYPES.get(Path(name).suffix, "application/octet-stream")
     (zone,) = uploaders(at, label)
     zone.set_value((name, data, mime))
+    at = at.run()
+    return read_through(at) if read and label == COMMUNIQUE_UPLOADER else at
+
+
+COMMUNIQUE_STATE = "communique_state"
+
+
+def read_through(at: AppTest) -> AppTest:
+    """Wait for the communiqué the page is reading to be read or refused, then rerun the page
+    (as its polling fragment would)."""
+    state = at.session_state.get(COMMUNIQUE_STATE)
+    reading = getattr(state, "reading", None)
+    if reading is None:
+        return at
+    with suppress(Exception):  # a refusal is the page's to show
+        reading.result(timeout=TIMEOUT)
     return at.run()

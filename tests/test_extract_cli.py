@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import csv
+import io
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from carto.cli import main
 from carto.config import PROJECT_ROOT
+from carto.extract import worker
 from carto.publishing.storage import Store
 
 HERE = PROJECT_ROOT / "tests" / "data" / "communiques"
@@ -106,3 +109,90 @@ def test_the_seed_communique_does_not_duplicate_what_is_on_the_map(
 
     assert main(["extract", str(seed), "-o", str(tmp_path / "all.csv"), "--sans-carte"]) == 0
     assert len(list(csv.DictReader((tmp_path / "all.csv").open(encoding="utf-8")))) == 16
+
+
+# -- read in a worker process with limits: bombs stopped there, refused in French
+
+
+def docx_bomb(paragraphs: int) -> bytes:
+    """A 1.4 KB Word file of `paragraphs` empty paragraphs and one sentence (issue 18: 43.6 s)."""
+    body = "<w:p/>" * paragraphs + "<w:p><w:r><w:t>Épicerie solidaire à Arras.</w:t></w:r></w:p>"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "word/document.xml",
+            '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+            f"<w:body>{body}</w:body></w:document>",
+        )
+    return buffer.getvalue()
+
+
+BOMBS = {
+    "bombe.docx": docx_bomb(100_000),
+    "bombe.html": ("<html><body>" + "<div>" * 8000 + "Arras" + "</div>" * 8000).encode(),
+}
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.fixture
+def readings(monkeypatch: pytest.MonkeyPatch) -> list[worker.Reading]:
+    """The worker readings `carto extract` starts, in order."""
+    started: list[worker.Reading] = []
+    start = worker.start_reading
+
+    def spy(data: bytes, filename: str, **options: float) -> worker.Reading:
+        started.append(start(data, filename, **options))
+        return started[-1]
+
+    monkeypatch.setattr(worker, "start_reading", spy)
+    return started
+
+
+@pytest.mark.parametrize("name", sorted(BOMBS))
+def test_a_bomb_is_read_in_a_worker_and_refused_in_french(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    readings: list[worker.Reading],
+    name: str,
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(BOMBS[name])
+    out = tmp_path / "out.csv"
+    assert main(["extract", str(path), "-o", str(out), "--sans-carte"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"Erreur : « {name} »") and "Traceback" not in err
+    (reading,) = readings
+    assert not alive(reading.pid)
+    assert not out.exists()
+
+
+def test_a_reading_stopped_by_its_limit_is_refused_in_french_with_details_in_the_journal(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    readings: list[worker.Reading],
+) -> None:
+    # A wall-clock limit shorter than the worker's start: any file outlasts it, as a bomb
+    # outlasts the real limit.
+    monkeypatch.setattr(worker, "WALL_SECONDS", 0.01)
+    path = tmp_path / "lent.txt"
+    path.write_bytes((HERE / "communique-2020-04-20.txt").read_bytes())
+    journal = tmp_path / "journal" / "extract.log"
+    out = tmp_path / "out.csv"
+    code = main(["extract", str(path), "-o", str(out), "--sans-carte", "--journal", str(journal)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Erreur : La lecture de « lent.txt » a été arrêtée : elle dépassait")
+    assert f"Détails dans « {journal} »." in err and "Traceback" not in err
+    (reading,) = readings
+    assert not alive(reading.pid)
+    assert "lent.txt" in journal.read_text(encoding="utf-8")
+    assert not out.exists()

@@ -1,23 +1,36 @@
 """`carto extract FILE -o CANDIDATES.csv`: a communiqué turned into candidate initiatives
-(carto.extract). Registered by `carto.cli`."""
+(carto.extract). Registered by `carto.cli`.
+
+The file is read by a worker process with CPU, memory and wall-clock limits
+(carto.extract.worker.read_isolated), as on the page: a hostile file is stopped there and
+refused in French (exit 1); the details (the worker's exit, its last words) go to a journal
+file, never to the terminal as a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carto.errors import UsageError
 from carto.text import cell_text
 
+if TYPE_CHECKING:
+    from carto.extract import Document
+
 EXIT_OK, EXIT_INVALID = 0, 1
+JOURNAL = "carto-extract.log"  # under CARTO_STATE_DIR unless --journal
+logger = logging.getLogger("carto")
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from carto.config import Settings
-    from carto.extract import extract_candidates, read_path
+    from carto.extract import extract_candidates
     from carto.extract.output import (
         candidates_csv,
         onto_published,
@@ -29,8 +42,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"Fichier introuvable : « {args.file} ».")
-    departement = args.departement or Settings.from_env().departement
-    document = read_path(path)  # DocumentError (a CartoError): French message, exit 1
+    settings = Settings.from_env()
+    departement = args.departement or settings.departement
+    journal = Path(args.journal) if args.journal else settings.state_dir / JOURNAL
+    document = _read(path, journal)  # DocumentError (a CartoError): French message, exit 1
     extraction = extract_candidates(document, load_gazetteer(departement))
     candidates = extraction.candidates
     when = extraction.published.isoformat() if extraction.published else "date non trouvée"
@@ -71,6 +86,78 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if args.revue:
         _write(args.revue, review_csv(candidates))
     return EXIT_OK
+
+
+def _read(path: Path, journal: Path) -> Document:
+    """The communiqué read by a worker process with limits; DocumentError (French) when it is
+    refused or stopped, the details written to `journal`."""
+    from carto.extract import DocumentError
+    from carto.extract.documents import MAX_BYTES
+    from carto.extract.worker import read_isolated
+
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:  # refused unread
+            raise DocumentError(
+                f"Le fichier « {path.name} » fait {size / 2**20:.1f} Mo : un communiqué ne peut "
+                f"pas dépasser {MAX_BYTES // 2**20} Mo."
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(f"Fichier « {path} » illisible ({exc.strerror}).") from exc
+    with _journal(journal) as details:
+        try:
+            return read_isolated(data, path.name)
+        except DocumentError as exc:
+            if not details:  # a plain refusal (format, empty file): its message says it all
+                raise
+            logger.warning("carto extract %s : refusé : %s", path, exc)
+            raise DocumentError(f"{exc} Détails dans « {journal} ».") from exc
+
+
+class _Details(logging.FileHandler):
+    """The journal file, opened at its first record; knows whether it wrote something, and
+    drops what it cannot write (logging would print a traceback)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8", delay=True)
+        self.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        self.written = 0
+        self.failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            super().emit(record)  # opens the file at the first record
+        except OSError:
+            self.failed = True
+        self.written += 1
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self.failed = True
+
+    def __bool__(self) -> bool:
+        return self.written > 0 and not self.failed
+
+
+@contextmanager
+def _journal(path: Path) -> Iterator[_Details | None]:
+    """Records of the `carto` loggers (the reader's details) appended to `path` while reading;
+    never printed. None when the folder cannot be made (the details are then dropped)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        yield None
+        return
+    handler = _Details(path)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
 
 
 def _published_rows(skip: bool) -> list[dict[str, Any]]:
@@ -136,4 +223,9 @@ def add_parser(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
         help="ne pas comparer avec la version en ligne",
     )
     extract.add_argument("--departement", help="département du référentiel (défaut : 62)")
+    extract.add_argument(
+        "--journal",
+        metavar="FICHIER",
+        help=f"fichier où ajouter les détails d'un refus (défaut : {JOURNAL} dans CARTO_STATE_DIR)",
+    )
     extract.set_defaults(func=cmd_extract)

@@ -7,8 +7,11 @@ Screenshots go to $CARTO_TEST_ARTIFACTS (communique-*.png), to be looked at.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +20,7 @@ from playwright.sync_api import expect
 
 from carto.auth import hash_password
 from carto.config import PROJECT_ROOT
+from carto.extract.worker import WALL_SECONDS
 from carto.publishing.storage import Store
 
 from .conftest import ARTIFACTS, COMMUNIQUE_FILE_INPUT, MAP_IFRAME
@@ -98,3 +102,48 @@ def test_editor_publishes_the_seed_communique(
         page.goto(app.base_url)
         wait_drawn(frame, int(published["latitude"].notna().sum()))
     assert network.blocked == [] and network.page_errors == []
+
+
+def reading_workers(server_pid: int) -> list[int]:
+    """The communiqué readers (carto.extract.worker) started by the server, not yet reaped."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if int(stat[1]) == server_pid and b"carto.extract.worker" in command and stat[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_closed_tab_stops_its_reading(page, streamlit_server, tmp_path: Path) -> None:
+    """Streamlit drops a closed tab's session: its reading is cancelled then, not left to run
+    until the reader's wall-clock limit."""
+    secrets = (
+        '[editors.marie]\nname = "Marie Dupont"\n'
+        f'password_hash = "{hash_password(PASSWORD, n=2**14)}"\n'
+    )
+    app = streamlit_server({"CARTO_EDITOR_TEST": "onglet-ferme"}, secrets=secrets)
+    slow = tmp_path / "lent.html"  # read in ~10 s, and frozen below: it can only be killed
+    slow.write_text("<html><body>" + "<p>Épicerie solidaire à Arras.</p>" * 40_000 + "</body>")
+    page.goto(app.base_url + "/publier")
+    page.get_by_label("Identifiant").fill("marie")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_text("Connecté :")).to_be_visible()
+    page.get_by_role("tab", name="Importer un communiqué").click()
+    page.locator(COMMUNIQUE_FILE_INPUT).set_input_files(str(slow))
+    expect(page.get_by_text("Lecture de « lent.html »")).to_be_visible()
+    expect(page.get_by_role("button", name="Annuler")).to_be_visible()
+    (worker,) = reading_workers(app.process.pid)
+    os.kill(worker, signal.SIGSTOP)  # it cannot end by itself now: only a kill ends it
+
+    page.close()
+    # Polling the process table for the state « gone »; the bound is half the reader's own
+    # wall-clock limit, so that only the cancellation can meet it.
+    deadline = time.monotonic() + WALL_SECONDS / 2
+    while worker in reading_workers(app.process.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert worker not in reading_workers(app.process.pid), app.log_tail()

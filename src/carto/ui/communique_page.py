@@ -5,10 +5,17 @@ The reading and the candidates are carto.extract's (the same as `carto extract`)
 candidates become the same CSV that command writes, and go through the import's own steps
 (ImportSession: validation and geocoding, then plan and publish in merge mode, which adds and
 updates but never removes what is on the map).
+
+The file is read by a worker process (carto.extract.worker), never in the session's thread: a
+hostile file costs that process only, up to its limits. While it reads, a fragment polls it and
+offers « Annuler »; a new file replaces (cancels) it; when Streamlit drops the session (tab
+closed), its session-scoped cache releases and cancels it; the worker's own wall-clock limit
+ends it in any case.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +25,10 @@ import streamlit as st
 from carto.auth import Editor
 from carto.display import md_escape
 from carto.errors import CartoError, ConflictError
-from carto.extract import DocumentError, Extraction, extract_candidates, read_document
+from carto.extract import DocumentError, Extraction, extract_candidates
 from carto.extract.documents import MAX_BYTES
 from carto.extract.output import candidates_csv, onto_published, published_by_name
+from carto.extract.worker import WALL_SECONDS, Reading, start_reading
 from carto.gazetteer import Gazetteer
 from carto.intake.session import ImportSession, file_digest
 from carto.models import CATEGORIES, CATEGORY_BY_SLUG, SCOPES
@@ -33,6 +41,8 @@ from carto.ui.import_page import issues_frame
 from carto.ui.readable import row_cards
 
 STATE = "communique_state"
+# How often the page looks at a running reading (a fragment's rerun: cheap, the page stays live).
+POLL_SECONDS = 0.5
 KEEP = "Garder"
 ALREADY = "Déjà sur la carte ?"
 UPDATE = "Mettre à jour l'existante"
@@ -50,12 +60,47 @@ COLUMNS: dict[str, str] = {
 }
 
 
+class SessionReadings:
+    """The readings this browser session started and has not collected yet."""
+
+    def __init__(self) -> None:
+        self.running: list[Reading] = []
+
+    def start(self, data: bytes, name: str) -> Reading:
+        reading = start_reading(data, name)
+        self.running.append(reading)
+        return reading
+
+    def __contains__(self, reading: object) -> bool:
+        return any(r is reading for r in self.running)
+
+    def forget(self, reading: Reading) -> None:
+        self.running = [r for r in self.running if r is not reading]
+
+    def cancel_all(self) -> None:
+        for reading in self.running:
+            reading.cancel()
+        self.running = []
+
+
+def _release(readings: SessionReadings) -> None:
+    readings.cancel_all()
+
+
+@st.cache_resource(scope="session", on_release=_release, show_spinner=False)
+def session_readings() -> SessionReadings:
+    """This session's readings; Streamlit releases them (cancelled) when it drops the session."""
+    return SessionReadings()
+
+
 @dataclass
 class CommuniqueState:
     """One dropped communiqué in this browser session: its candidates and the editor's work."""
 
     digest: str
     name: str
+    reading: Reading | None = field(default=None, repr=False)  # running, not yet collected
+    started: float = 0.0  # time.monotonic() when the reading started
     extraction: Extraction | None = None
     error: str = ""
     editor_version: int = 0
@@ -68,19 +113,75 @@ class CommuniqueState:
     def key(self, name: str) -> str:
         return f"communique:{self.digest}:{name}"
 
+    def collect(self, gaz: Gazetteer) -> None:
+        """Take the reading's outcome once it is done: candidates, or its French refusal."""
+        reading = self.reading
+        if reading is None or not reading.done():
+            return
+        self.reading = None
+        session_readings().forget(reading)
+        try:
+            self.extraction = extract_candidates(reading.result(timeout=0), gaz)
+        except DocumentError as exc:
+            self.error = str(exc)
+
+    def cancel(self) -> None:
+        """Stop the reading (its worker is killed); the page then says « Lecture annulée. »."""
+        reading = self.reading
+        if reading is None:
+            return
+        reading.cancel()
+        self.reading = None
+        session_readings().forget(reading)
+        try:
+            reading.result(timeout=0)
+        except DocumentError as exc:
+            self.error = str(exc)
+
 
 def _state(data: bytes, name: str, gaz: Gazetteer) -> CommuniqueState:
     digest = file_digest(data)
     state = st.session_state.get(STATE)
+    readings = session_readings()
     if isinstance(state, CommuniqueState) and state.digest == digest and state.name == name:
+        if state.reading is not None and state.reading not in readings:
+            # Streamlit dropped this session's readings (the connection was lost) and the
+            # browser came back: read the file again.
+            _start(state, data, readings)
+        state.collect(gaz)
         return state
+    if isinstance(state, CommuniqueState):
+        state.cancel()  # a new file replaces the one being read
     state = CommuniqueState(digest, name)
-    try:
-        state.extraction = extract_candidates(read_document(data, name), gaz)
-    except DocumentError as exc:
-        state.error = str(exc)
     st.session_state[STATE] = state
+    _start(state, data, readings)
+    state.collect(gaz)
     return state
+
+
+def _start(state: CommuniqueState, data: bytes, readings: SessionReadings) -> None:
+    state.reading, state.started = None, time.monotonic()
+    try:
+        state.reading = readings.start(data, state.name)
+    except DocumentError as exc:  # the reader could not start: said in French
+        state.error = str(exc)
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _reading_progress() -> None:
+    """« Lecture de … » and « Annuler » while the worker reads; the whole page once it is done."""
+    state = st.session_state.get(STATE)
+    if not isinstance(state, CommuniqueState) or state.reading is None or state.reading.done():
+        st.rerun()
+    assert state.reading is not None
+    seconds = int(time.monotonic() - state.started)
+    st.info(
+        f"Lecture de « {md_escape(state.name)} »… ({seconds} s ; elle s'arrête d'elle-même "
+        f"après {WALL_SECONDS:.0f} s)"
+    )
+    if st.button("Annuler", key=state.key("cancel")):
+        state.cancel()
+        st.rerun()
 
 
 def _shown(column: str, value: str) -> str:
@@ -160,16 +261,24 @@ def communique_flow(store: Store, gaz: Gazetteer, *, editor: Editor) -> None:
         "une : rien n'est publié sans votre confirmation."
     )
     if upload is None:
-        st.session_state.pop(STATE, None)
+        state = st.session_state.pop(STATE, None)
+        if isinstance(state, CommuniqueState):
+            state.cancel()  # the file was removed while being read
         return
     data = upload.getvalue()
     if len(data) > MAX_BYTES:
+        state = st.session_state.pop(STATE, None)
+        if isinstance(state, CommuniqueState):
+            state.cancel()  # replaced by a file that is not read at all
         st.error(
             f"Le fichier « {md_escape(upload.name)} » fait {len(data) / 2**20:.1f} Mo : un "
             f"communiqué ne peut pas dépasser {MAX_BYTES // 2**20} Mo. Rien n'a été modifié."
         )
         return
     state = _state(data, upload.name, gaz)
+    if state.reading is not None:
+        _reading_progress()
+        return
     if state.error or state.extraction is None:
         st.error(f"{md_escape(state.error)} Rien n'a été modifié.")
         return
