@@ -41,8 +41,10 @@ from .test_site_browser import published, serve  # noqa: F401 (module fixture)
 
 pytestmark = pytest.mark.browser
 
+# A laptop whose browser leaves 657 px to the page (the map partly off screen) and a phone. (A
+# roomier 1366x900 was dropped to keep the suite's time: it proved nothing the smaller one does
+# not.)
 SIZES = {
-    "1366x900": ({"width": 1366, "height": 900}, False),
     "1366x657": ({"width": 1366, "height": 657}, False),
     "390x844-touch": ({"width": 390, "height": 844}, True),
 }
