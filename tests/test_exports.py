@@ -20,6 +20,7 @@ from carto.exports import (
     export_table,
     neutralise,
     restore_text,
+    sheet_csv,
 )
 
 NAN = float("nan")
@@ -315,3 +316,20 @@ def test_geojson_skips_a_point_at_infinity_instead_of_failing() -> None:
     assert collection["skipped_without_coordinates"] == 1
     (record,) = read_csv_export(export_table(table, fmt="csv"))
     assert record["latitude"] == "inf"
+
+
+def test_the_tables_editors_download_from_their_pages_hold_no_formula() -> None:
+    """Reports, previews and communiqué candidates downloaded as CSV: an outsider's sentence
+    opens as text in a spreadsheet, numbers stay numbers."""
+    frame = pd.DataFrame(
+        {
+            "Phrase du communiqué": ['=HYPERLINK("http://evil.example";"x") À Lens…', "Repas"],
+            "Description": ["@SUM(1+1)", "+33 3 21 00 00 00"],
+            "Confiance": [0.75, 0.5],
+        }
+    )
+    data = sheet_csv(frame)
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    assert rows[1][:2] == ['\'=HYPERLINK("http://evil.example";"x") À Lens…', "'@SUM(1+1)"]
+    assert rows[2] == ["Repas", "'+33 3 21 00 00 00", "0.5"]

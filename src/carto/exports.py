@@ -89,6 +89,13 @@ def restore_text(value: str) -> str:
     return value[1:] if _RESTORABLE.match(value) else value
 
 
+def sheet_csv(frame: pd.DataFrame) -> bytes:
+    """A table the editors' pages offer as CSV (reports, previews, candidates): as French
+    spreadsheets open it (`;`, UTF-8 with BOM), every text cell neutralised."""
+    safe = frame.map(lambda v: neutralise(v) if isinstance(v, str) else v)
+    return safe.to_csv(sep=";", index=False).encode("utf-8-sig")
+
+
 def _cell(column: str, value: object) -> str | float | None:
     """Export value: number columns as numbers (None when missing), the rest as neutralised text."""
     if column in NUMBER_COLUMNS:

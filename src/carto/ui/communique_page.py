@@ -25,6 +25,7 @@ import streamlit as st
 from carto.auth import Editor
 from carto.display import md_escape
 from carto.errors import CartoError, ConflictError
+from carto.exports import sheet_csv
 from carto.extract import DocumentError, Extraction, extract_candidates
 from carto.extract.documents import MAX_BYTES
 from carto.extract.output import candidates_csv, onto_published, published_by_name
@@ -366,7 +367,7 @@ def communique_flow(store: Store, gaz: Gazetteer, *, editor: Editor) -> None:
     )
     st.download_button(
         "Télécharger les candidates (CSV)",
-        edited.to_csv(index=False, sep=";").encode("utf-8-sig"),
+        sheet_csv(edited),
         file_name="candidates-communique.csv",
         mime="text/csv",
         key=state.key("candidates_csv"),
@@ -432,7 +433,7 @@ def _review_and_publish(
         # The tables' own toolbar is hidden (English: carto.ui.french): the download is here.
         st.download_button(
             "Télécharger les remarques (CSV)",
-            issues.to_csv(index=False, sep=";").encode("utf-8-sig"),
+            sheet_csv(issues),
             file_name="remarques-communique.csv",
             mime="text/csv",
             key=state.key("issues_csv"),

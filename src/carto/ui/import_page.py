@@ -17,6 +17,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from carto.auth import Editor
 from carto.display import md_escape
 from carto.errors import CartoError, ConflictError, NothingToPublish, ReadError, SheetError
+from carto.exports import sheet_csv
 from carto.gazetteer import Gazetteer
 from carto.geocoding import (
     GEOCODE_STATUS_LABELS,
@@ -219,7 +220,7 @@ def _validation_report(loaded: LoadedTable, gaz: Gazetteer, choices: FileChoices
             st.dataframe(frame, hide_index=True, width="stretch", placeholder="")
             st.download_button(
                 "Télécharger le rapport (CSV)",
-                frame.to_csv(index=False, sep=";").encode("utf-8-sig"),
+                sheet_csv(frame),
                 file_name="rapport-import.csv",
                 mime="text/csv",
             )
@@ -242,7 +243,7 @@ def _validation_report(loaded: LoadedTable, gaz: Gazetteer, choices: FileChoices
         # The tables' own toolbar is hidden (English: carto.ui.french): the download is here.
         st.download_button(
             "Télécharger l'aperçu (CSV)",
-            preview.to_csv(index=False, sep=";").encode("utf-8-sig"),
+            sheet_csv(preview),
             file_name="apercu-import.csv",
             mime="text/csv",
         )

@@ -7,7 +7,7 @@ import streamlit as st
 
 from carto.config import Settings
 from carto.display import md_escape
-from carto.exports import neutralise
+from carto.exports import sheet_csv
 from carto.publishing.storage import Store
 from carto.timeline import local_today, review_due, review_frame
 
@@ -32,7 +32,7 @@ def review_due_panel(store: Store, cfg: Settings) -> None:
     frame = review_frame(items)
     # A real HTML table (screen readers read it); cells are shown literally.
     st.table(frame.map(md_escape), hide_index=True)
-    data = frame.map(neutralise).to_csv(sep=";", index=False).encode("utf-8-sig")
+    data = sheet_csv(frame)
     st.download_button(
         "Télécharger la liste (CSV)",
         data=data,
