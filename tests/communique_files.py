@@ -7,6 +7,7 @@ import io
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 SENTENCE = "À Arras, l'association Main Tendue livre des repas aux personnes isolées."
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -142,3 +143,12 @@ def encrypted_pdf(data: bytes, *, user_password: str) -> bytes:
     writer.write(buffer)
     assert PdfReader(io.BytesIO(buffer.getvalue())).is_encrypted
     return buffer.getvalue()
+
+
+def running(pid: int) -> bool:
+    """The process (a reader) exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

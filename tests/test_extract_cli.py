@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import csv
-import io
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
+from communique_files import docx, repeat, running
 
 from carto.cli import main
 from carto.config import PROJECT_ROOT
@@ -114,32 +113,10 @@ def test_the_seed_communique_does_not_duplicate_what_is_on_the_map(
 # -- read in a worker process with limits: bombs stopped there, refused in French
 
 
-def docx_bomb(paragraphs: int) -> bytes:
-    """A 1.4 KB Word file of `paragraphs` empty paragraphs and one sentence (issue 18: 43.6 s)."""
-    body = "<w:p/>" * paragraphs + "<w:p><w:r><w:t>Épicerie solidaire à Arras.</w:t></w:r></w:p>"
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(
-            "word/document.xml",
-            '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
-            f"<w:body>{body}</w:body></w:document>",
-        )
-    return buffer.getvalue()
-
-
 BOMBS = {
-    "bombe.docx": docx_bomb(100_000),
+    "bombe.docx": docx(repeat(b"<w:p/>", 100_000)),  # 1.9 KB, 43.6 s before issue 18
     "bombe.html": ("<html><body>" + "<div>" * 8000 + "Arras" + "</div>" * 8000).encode(),
 }
-
-
-def alive(pid: int) -> bool:
-    """The process exists and is not a zombie waiting to be reaped."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @pytest.fixture
@@ -170,7 +147,7 @@ def test_a_bomb_is_read_in_a_worker_and_refused_in_french(
     err = capsys.readouterr().err
     assert err.startswith(f"Erreur : « {name} »") and "Traceback" not in err
     (reading,) = readings
-    assert not alive(reading.pid)
+    assert not running(reading.pid)
     assert not out.exists()
 
 
@@ -193,6 +170,6 @@ def test_a_reading_stopped_by_its_limit_is_refused_in_french_with_details_in_the
     assert err.startswith("Erreur : La lecture de « lent.txt » a été arrêtée : elle dépassait")
     assert f"Détails dans « {journal} »." in err and "Traceback" not in err
     (reading,) = readings
-    assert not alive(reading.pid)
+    assert not running(reading.pid)
     assert "lent.txt" in journal.read_text(encoding="utf-8")
     assert not out.exists()

@@ -8,10 +8,10 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from apptest import COMMUNIQUE_UPLOADER, signed_in_publish_page, upload
+from communique_files import running
 from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
@@ -129,15 +129,6 @@ BOMB = ("<html><body>" + "<div>" * 8000 + "Épicerie solidaire à Arras." + "</d
 APPTEST_SESSION = "test session id"
 
 
-def alive(pid: int) -> bool:
-    """The process exists and is not a zombie waiting to be reaped."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 @pytest.fixture
 def slow(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[worker.Reading]]:
     """Files named « lent… » stay in reading until cancelled: their worker is stopped (SIGSTOP)
@@ -164,11 +155,11 @@ def test_reading_shows_progress_and_annuler_kills_the_worker(
     assert not at.exception
     assert "Lecture de « lent\\-communique\\.html »" in texts(at)
     (reading,) = slow
-    assert alive(reading.pid)
+    assert running(reading.pid)
 
     at = button(at, "Annuler").click().run()
     assert not at.exception
-    assert not alive(reading.pid)
+    assert not running(reading.pid)
     shown = [e.value.replace("\\", "") for e in at.error]  # Markdown escapes removed
     assert shown == ["Lecture annulée. Rien n'a été modifié."]
     assert not [b for b in at.button if b.label == "Annuler"]
@@ -177,11 +168,11 @@ def test_reading_shows_progress_and_annuler_kills_the_worker(
 def test_a_new_file_replaces_the_one_being_read(page: AppTest, slow: list[worker.Reading]) -> None:
     at = drop_communique(page, "lent-communique.html", BOMB, "text/html", read=False)
     first = slow[0]
-    assert alive(first.pid)
+    assert running(first.pid)
     text = (HERE / "communique-2020-04-20.txt").read_bytes()
     at = drop_communique(at, "communique-2020-04-20.txt", text, "text/plain")
     assert not at.exception
-    assert not alive(first.pid)
+    assert not running(first.pid)
     assert "12 initiative(s) candidate(s)" in texts(at)
     assert not at.error
 
@@ -193,11 +184,11 @@ def test_a_dropped_session_cancels_its_reading_and_a_return_reads_again(
     first = slow[0]
     # What Streamlit does when the tab's connection closes or the session shuts down.
     clear_session_resource_cache(APPTEST_SESSION)
-    assert not alive(first.pid)
+    assert not running(first.pid)
     # The same tab comes back (reconnection): its file is read again, not shown as cancelled.
     at = at.run()
     assert not at.exception
-    assert len(slow) == 2 and alive(slow[1].pid)
+    assert len(slow) == 2 and running(slow[1].pid)
     assert "Lecture de « lent" in texts(at) and not at.error
 
 
