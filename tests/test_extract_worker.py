@@ -4,6 +4,7 @@ alarm, and a lean import (issue 18 § 1)."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -50,14 +51,18 @@ def test_a_runaway_reading_is_stopped_at_the_wall_clock_limit() -> None:
     assert gone(reading.pid)
 
 
-def test_cancel_kills_the_worker() -> None:
+def test_cancel_kills_the_worker(caplog: pytest.LogCaptureFixture) -> None:
     reading = start_reading(slow_pdf(), "lent.pdf")
     assert not reading.done()
-    reading.cancel()
-    reading.cancel()  # idempotent
+    with caplog.at_level(logging.INFO, logger="carto.extract.worker"):
+        reading.cancel()
+        reading.cancel()  # idempotent
     assert gone(reading.pid)
     with pytest.raises(DocumentError, match=CANCELLED):
         reading.result(timeout=0)
+    # An editor's « Annuler » is not an incident: said in the log, not as a warning.
+    stopped = [r for r in caplog.records if "reader stopped" in r.getMessage()]
+    assert [r.levelno for r in stopped] == [logging.INFO]
 
 
 def test_a_pool_worker_stopped_by_its_cpu_limit_is_replaced() -> None:

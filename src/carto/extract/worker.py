@@ -83,6 +83,7 @@ class _Worker:
                 "Le lecteur de communiqués n'a pas pu démarrer ; réessayez dans un instant."
             ) from exc
         self.killed = False
+        self.cancelled = False  # killed because the editor asked (« Annuler »): not an incident
         self.timed_out = False
 
     @property
@@ -160,7 +161,8 @@ class _Worker:
             code = None
         self._stderr.seek(0)
         tail = self._stderr.read()[-4000:].decode("utf-8", "replace")
-        logger.warning(
+        logger.log(
+            logging.INFO if self.cancelled else logging.WARNING,
             "communiqué reader stopped (%s, exit code %s, killed by the parent: %s): %s",
             filename,
             code,
@@ -286,6 +288,7 @@ class Reading:
         if self._finished.is_set():
             return
         self._cancelled = True
+        self._worker.cancelled = True
         self._worker.kill()
         self._finished.wait()
 
