@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from apptest import PASSWORD
 from playwright.sync_api import expect
 from streamlit_server import StreamlitServer, start_streamlit
 
@@ -163,6 +164,15 @@ def wait_until(page: Any, condition: Callable[[], bool], *, timeout_ms: int = 10
         if time.monotonic() > deadline:
             raise AssertionError(f"condition non remplie après {timeout_ms} ms")
         page.wait_for_timeout(50)  # pumps Playwright's event loop between checks
+
+
+def sign_in(page: Any, base_url: str, username: str = "marie", password: str = PASSWORD) -> None:
+    """Sign in on the Publier page with the form, as an editor does."""
+    page.goto(base_url + "/publier")
+    page.get_by_label("Identifiant").fill(username)
+    page.get_by_label("Mot de passe").fill(password)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_text("Connecté :")).to_be_visible()
 
 
 def pick_from_list(page: Any, label: str, text: str) -> None:

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from carto.config import PROJECT_ROOT
 
 from . import test_instances as instances
-from .conftest import ARTIFACTS, IMPORT_FILE_INPUT
+from .conftest import ARTIFACTS, IMPORT_FILE_INPUT, sign_in
 
 # Two instances behind the documented nginx, one PostgreSQL database (fixture).
 cluster = instances.cluster
@@ -105,14 +105,6 @@ def test_changing_the_password_ends_the_open_session(page, accounts_app) -> None
     page.locator(IMPORT_FILE_INPUT).set_input_files(str(DATA))
     expect(page.get_by_text(re.compile("reconnectez-vous"))).to_be_visible()
     expect(page.get_by_text("Connecté :")).to_have_count(0)
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(base + "/publier")
-    page.get_by_label("Identifiant").fill(username)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page.get_by_text("Connecté :")).to_be_visible()
 
 
 def editor_cookie(page) -> dict | None:

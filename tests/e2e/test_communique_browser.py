@@ -23,7 +23,7 @@ from carto.config import PROJECT_ROOT
 from carto.extract.worker import WALL_SECONDS
 from carto.publishing.storage import Store
 
-from .conftest import ARTIFACTS, COMMUNIQUE_FILE_INPUT, MAP_IFRAME
+from .conftest import ARTIFACTS, COMMUNIQUE_FILE_INPUT, MAP_IFRAME, sign_in
 from .initiatives import open_by_pointer, wait_drawn
 
 pytestmark = pytest.mark.browser
@@ -50,11 +50,7 @@ def test_editor_publishes_the_seed_communique(
     app = streamlit_server({"CARTO_DATABASE_URL": url, "CARTO_EDITOR_TEST": "communique"},
                            secrets=secrets)  # fmt: skip
     page.set_viewport_size({"width": 1366, "height": 900})
-    page.goto(app.base_url + "/publier")
-    page.get_by_label("Identifiant").fill("marie")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page.get_by_text("Connecté :")).to_be_visible()
+    sign_in(page, app.base_url)
 
     page.get_by_role("tab", name="Importer un communiqué").click()
     page.locator(COMMUNIQUE_FILE_INPUT).set_input_files(str(pdf))
@@ -128,11 +124,7 @@ def test_a_closed_tab_stops_its_reading(page, streamlit_server, tmp_path: Path) 
     app = streamlit_server({"CARTO_EDITOR_TEST": "onglet-ferme"}, secrets=secrets)
     slow = tmp_path / "lent.html"  # read in ~10 s, and frozen below: it can only be killed
     slow.write_text("<html><body>" + "<p>Épicerie solidaire à Arras.</p>" * 40_000 + "</body>")
-    page.goto(app.base_url + "/publier")
-    page.get_by_label("Identifiant").fill("marie")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page.get_by_text("Connecté :")).to_be_visible()
+    sign_in(page, app.base_url)
     page.get_by_role("tab", name="Importer un communiqué").click()
     page.locator(COMMUNIQUE_FILE_INPUT).set_input_files(str(slow))
     expect(page.get_by_text("Lecture de « lent.html »")).to_be_visible()

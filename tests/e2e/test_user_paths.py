@@ -17,7 +17,7 @@ from carto.gazetteer import load_gazetteer
 from carto.intake import pipeline as dataset
 from carto.map.basemap import MARKER_CLASS
 
-from .conftest import IMPORT_FILE_INPUT, MAP_IFRAME
+from .conftest import IMPORT_FILE_INPUT, MAP_IFRAME, sign_in
 from .initiatives import open_by_pointer, reveal_by_pointer, wait_drawn
 
 pytestmark = pytest.mark.browser
@@ -122,14 +122,6 @@ def editor_app(streamlit_server):
         f'password_hash = "{hash_password(PASSWORD, n=2**14)}"\n'
     )
     return streamlit_server({"CARTO_EDITOR_TEST": "1"}, secrets=secrets)
-
-
-def sign_in(page, base_url: str) -> None:
-    page.goto(base_url + "/publier")
-    page.get_by_label("Identifiant").fill("marie")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page.get_by_text("Connecté :")).to_be_visible()
 
 
 def test_editor_publishes_then_rolls_back(page, network, editor_app) -> None:
