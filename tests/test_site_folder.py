@@ -8,7 +8,6 @@ import fcntl
 import json
 import os
 import pickle
-import re
 import shutil
 import stat
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_site import KEY, referenced, site_data
 
 from carto.cli import main
 from carto.config import Settings
@@ -34,20 +34,10 @@ from carto.site.folder import site_key
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "initiatives.csv"
-KEY = bytes(range(32))
-
-
-def referenced(out: Path) -> list[str]:
-    page = (out / "index.html").read_text(encoding="utf-8")
-    return re.findall(r'<(?:script|link)\b[^>]*?(?:src|href)="([^"#?]+)"', page)
 
 
 def rows_online(out: Path) -> int:
-    [name] = [ref for ref in referenced(out) if re.fullmatch(r"data\.[0-9a-f]+\.js", ref)]
-    text = (out / name).read_text(encoding="utf-8")
-    match = re.match(r"window\.cartoSiteData = (.*?);\n", text, re.S)
-    assert match
-    return len(json.loads(match.group(1))["rows"])
+    return len(site_data(out)["rows"])
 
 
 def whole(out: Path) -> bool:
